@@ -1,0 +1,86 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign, StorySection, TeamMember
+
+
+class StorySectionInline(admin.StackedInline):
+    model = StorySection
+    extra = 0
+    fields = ["position", "heading", "body"]
+    ordering = ["position", "id"]
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 0
+    fields = ["position", "name", "slug", "photo"]
+    prepopulated_fields = {"slug": ["name"]}
+    ordering = ["position", "id"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "organizer_name",
+        "status",
+        "goal_amount",
+        "currency",
+        "launched_on",
+        "completed_on",
+        "donations_link",
+    ]
+    list_filter = ["status", "currency"]
+    search_fields = ["title", "slug", "organizer_name"]
+    prepopulated_fields = {"slug": ["title"]}
+    date_hierarchy = "launched_on"
+    inlines = [StorySectionInline, TeamMemberInline]
+    readonly_fields = ["donations_link", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "status", "summary", "donations_link"]}),
+        (_("Organizer"), {"fields": ["organizer_name", "organizer_url", "organizer_email"]}),
+        (_("Image"), {"fields": ["hero_image", "hero_image_alt"]}),
+        (_("Goal and currencies"), {"fields": ["goal_amount", "currency", "accepted_currencies"]}),
+        (_("Dates"), {"fields": ["launched_on", "ends_on", "completed_on"]}),
+        (_("Receipts"), {"fields": ["receipt_legal_line"]}),
+        (
+            _("Shares counted before this site"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "facebook_share_baseline",
+                    "x_share_baseline",
+                    "whatsapp_share_baseline",
+                    "telegram_share_baseline",
+                    "email_share_baseline",
+                ],
+            },
+        ),
+        (_("Record"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description=_("Donations"))
+    def donations_link(self, campaign: Campaign) -> str:
+        if not campaign.pk:
+            return "—"
+        url = reverse("admin:donations_donation_changelist") + f"?campaign__id__exact={campaign.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("See this campaign's donations"))
+
+
+@admin.register(StorySection)
+class StorySectionAdmin(admin.ModelAdmin):
+    list_display = ["heading", "campaign", "position"]
+    list_filter = ["campaign"]
+    search_fields = ["heading", "body"]
+    ordering = ["campaign", "position"]
+
+
+@admin.register(TeamMember)
+class TeamMemberAdmin(admin.ModelAdmin):
+    list_display = ["name", "campaign", "position", "slug"]
+    list_filter = ["campaign"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -1,0 +1,209 @@
+"""Campaign content: the page, its story sections and its team members.
+
+This app knows nothing of donations; the campaign page view composes the two.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.fields import SanitizedImageField
+from money import CURRENCY_CHOICES, SUPPORTED_CURRENCIES
+
+SHARE_NETWORKS = ("facebook", "x", "whatsapp", "telegram", "email")
+
+
+def validate_currency_list(value: str) -> None:
+    unknown = [
+        code
+        for code in value.split(",")
+        if code.strip() and code.strip() not in SUPPORTED_CURRENCIES
+    ]
+    if unknown:
+        raise ValidationError(
+            _("Not supported: %(codes)s. Use ISO 4217 codes separated by commas."),
+            params={"codes": ", ".join(unknown)},
+        )
+
+
+class CampaignQuerySet(models.QuerySet):
+    def public(self) -> CampaignQuerySet:
+        return self.exclude(status=Campaign.Status.DRAFT)
+
+    def visible_to(self, user) -> CampaignQuerySet:
+        return self if user.is_staff else self.public()
+
+    def for_index(self, today: datetime.date) -> CampaignQuerySet:
+        """Live campaigns, then those completed in the last 180 days."""
+        recent = today - datetime.timedelta(days=180)
+        return (
+            self.public()
+            .filter(Q(status=Campaign.Status.LIVE) | Q(completed_on__gte=recent))
+            .order_by("status", "-launched_on", "title")
+        )
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        LIVE = "live", _("Live")
+        COMPLETED = "completed", _("Completed")
+
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    organizer_name = models.CharField(_("organizer name"), max_length=200)
+    organizer_url = models.URLField(_("organizer link"), blank=True)
+    organizer_email = models.EmailField(
+        _("organizer contact email"), blank=True, help_text=_("Shown on receipts.")
+    )
+    summary = models.TextField(
+        _("summary"), max_length=500, help_text=_("One or two sentences, used in link previews.")
+    )
+    hero_image = SanitizedImageField(_("hero image"), upload_to="campaigns/", blank=True)
+    hero_image_alt = models.CharField(_("hero image description"), max_length=300, blank=True)
+    goal_amount = models.DecimalField(
+        _("goal"), max_digits=12, decimal_places=2, validators=[MinValueValidator(1)]
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=CURRENCY_CHOICES, default="USD"
+    )
+    accepted_currencies = models.CharField(
+        _("other accepted currencies"),
+        max_length=200,
+        blank=True,
+        validators=[validate_currency_list],
+        help_text=_("Comma-separated ISO 4217 codes givers may also use, e.g. EUR,MXN."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    launched_on = models.DateField(_("launched on"))
+    completed_on = models.DateField(_("completed on"), null=True, blank=True)
+    ends_on = models.DateField(
+        _("ends on"),
+        null=True,
+        blank=True,
+        help_text=_("After this date the campaign closes to giving and reads as completed."),
+    )
+    receipt_legal_line = models.CharField(
+        _("receipt legal line"),
+        max_length=300,
+        blank=True,
+        help_text=_("Printed on every receipt, e.g. whether gifts are tax-deductible."),
+    )
+    facebook_share_baseline = models.PositiveIntegerField(
+        _("Facebook shares before import"), default=0
+    )
+    x_share_baseline = models.PositiveIntegerField(_("X shares before import"), default=0)
+    whatsapp_share_baseline = models.PositiveIntegerField(
+        _("WhatsApp shares before import"), default=0
+    )
+    telegram_share_baseline = models.PositiveIntegerField(
+        _("Telegram shares before import"), default=0
+    )
+    email_share_baseline = models.PositiveIntegerField(_("email shares before import"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-launched_on", "title"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "live", "completed"]), name="campaign_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(goal_amount__gt=0), name="campaign_goal_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(completed_on__isnull=False),
+                name="campaign_completed_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="campaign_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("campaigns:detail", kwargs={"slug": self.slug})
+
+    @property
+    def donation_currencies(self) -> list[str]:
+        """The campaign currency first, then the other accepted ones, without repeats."""
+        others = [code.strip() for code in self.accepted_currencies.split(",") if code.strip()]
+        return list(dict.fromkeys([self.currency, *others]))
+
+    @property
+    def share_baseline_total(self) -> int:
+        return sum(getattr(self, f"{network}_share_baseline") for network in SHARE_NETWORKS)
+
+    def closed_on(self, today: datetime.date) -> datetime.date | None:
+        """The date giving closed, or None while the campaign is open."""
+        if self.status == self.Status.COMPLETED:
+            return self.completed_on
+        if self.status == self.Status.LIVE and self.ends_on and today > self.ends_on:
+            return self.ends_on
+        return None
+
+    def is_open_for_giving(self, today: datetime.date) -> bool:
+        return self.status == self.Status.LIVE and self.closed_on(today) is None
+
+    def days_left(self, today: datetime.date) -> int | None:
+        if not self.ends_on or not self.is_open_for_giving(today):
+            return None
+        return (self.ends_on - today).days
+
+
+class StorySection(models.Model):
+    """A headed part of the campaign story. The body is plain text: paragraphs and links."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    heading = models.CharField(_("heading"), max_length=200)
+    body = models.TextField(
+        _("body"),
+        help_text=_("Plain text. A blank line starts a new paragraph; web addresses become links."),
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("story section")
+        verbose_name_plural = _("story sections")
+
+    def __str__(self) -> str:
+        return self.heading
+
+
+class TeamMember(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="team_members")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80)
+    photo = SanitizedImageField(_("photo"), upload_to="team/", blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("team member")
+        verbose_name_plural = _("team members")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "slug"], name="team_member_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "campaigns:member", kwargs={"slug": self.campaign.slug, "member_slug": self.slug}
+        )

@@ -1,0 +1,58 @@
+"""Formatting for templates: money, counts and dates in the active language, via Babel.
+
+These tags format values they are given; they never query the database.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from babel.dates import format_date, format_datetime, format_timedelta
+from django import template
+from django.conf import settings
+from django.utils import timezone, translation
+
+import money
+
+register = template.Library()
+
+
+def babel_locale() -> str:
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return settings.BABEL_LOCALES.get(language.split("-")[0], settings.BABEL_LOCALES["en"])
+
+
+@register.simple_tag
+def money_format(amount: Decimal, currency: str) -> str:
+    """`{% money_format amount "USD" %}` → $1,234.50 (en) or $1,234.50 (es_US)."""
+    return money.format_money(amount, currency, babel_locale())
+
+
+@register.filter
+def number(value: int | Decimal) -> str:
+    """A count with the locale's thousands separators."""
+    return money.format_number(value, babel_locale())
+
+
+@register.filter
+def long_date(value: datetime.date | datetime.datetime) -> str:
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value).date()
+    return format_date(value, format="long", locale=babel_locale())
+
+
+@register.filter
+def date_time(value: datetime.datetime) -> str:
+    return format_datetime(
+        timezone.localtime(value),
+        format="medium",
+        tzinfo=timezone.get_current_timezone(),
+        locale=babel_locale(),
+    )
+
+
+@register.simple_tag
+def time_ago(value: datetime.datetime, now: datetime.datetime) -> str:
+    """'3 days ago' / 'hace 3 días', measured against the `now` the view passed in."""
+    return format_timedelta(value - now, add_direction=True, threshold=1.1, locale=babel_locale())

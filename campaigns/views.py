@@ -1,0 +1,80 @@
+"""The public campaign pages. They compose campaign content with the donations selectors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from campaigns.models import Campaign, TeamMember
+from donations.selectors import (
+    InvalidCursorError,
+    campaign_totals,
+    giver_page,
+    raised_by_campaign,
+)
+
+
+def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
+    return get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
+
+
+def _giver_page(campaign: Campaign, request: HttpRequest, member: TeamMember | None = None):
+    try:
+        return giver_page(campaign=campaign, member=member, after=request.GET.get("after"))
+    except InvalidCursorError as error:
+        raise Http404("Unknown page of givers.") from error
+
+
+def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember | None) -> dict:
+    """Everything the campaign page shows, evaluated here so the template runs no query."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    totals = campaign_totals(campaign=campaign)
+    members = list(campaign.team_members.all())
+    for team_member in members:
+        team_member.raised = totals.raised_by_member.get(team_member.id, Decimal(0))
+    return {
+        "campaign": campaign,
+        "sections": list(campaign.sections.all()),
+        "members": members,
+        "member": member,
+        "totals": totals,
+        "share_total": campaign.share_baseline_total,
+        "page": _giver_page(campaign, request, member),
+        "closed_on": campaign.closed_on(today),
+        "days_left": campaign.days_left(today),
+        "now": now,
+    }
+
+
+@require_GET
+def campaign_index(request: HttpRequest) -> HttpResponse:
+    campaigns = list(Campaign.objects.for_index(timezone.localdate()))
+    raised = raised_by_campaign(campaign_ids=[campaign.id for campaign in campaigns])
+    for campaign in campaigns:
+        campaign.raised = raised.get(campaign.id, Decimal(0))
+    return render(request, "campaigns/index.html", {"campaigns": campaigns})
+
+
+@require_GET
+def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _campaign_for(request, slug)
+    return render(request, "campaigns/detail.html", _page_context(request, campaign, None))
+
+
+@require_GET
+def campaign_member(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
+    campaign = _campaign_for(request, slug)
+    member = get_object_or_404(campaign.team_members, slug=member_slug)
+    return render(request, "campaigns/detail.html", _page_context(request, campaign, member))
+
+
+@require_GET
+def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _campaign_for(request, slug)
+    context = {"campaign": campaign, "page": _giver_page(campaign, request), "now": timezone.now()}
+    return render(request, "campaigns/givers.html", context)

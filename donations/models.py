@@ -1,0 +1,394 @@
+"""Donations, online (Stripe Checkout) and offline (cash entered by volunteers).
+
+Every amount is a Decimal beside its ISO 4217 code. A gift is converted into its campaign's
+currency once, when it is recorded, and the rate, its date and its source are stored with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from money import CURRENCY_CHOICES
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 20, "decimal_places": 10}
+ZERO = Value(0, output_field=models.DecimalField(**MONEY))
+
+
+class DonationSource(models.TextChoices):
+    ONLINE = "online", _("Online")
+    OFFLINE = "offline", _("Offline")
+
+
+class DonationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    REFUNDED = "refunded", _("Refunded")
+    VOIDED = "voided", _("Voided")
+
+
+class DisputeStatus(models.TextChoices):
+    NONE = "", _("No dispute")
+    OPEN = "open", _("Disputed")
+    WON = "won", _("Dispute won")
+    LOST = "lost", _("Dispute lost")
+
+
+class RateSource(models.TextChoices):
+    SAME_CURRENCY = "same", _("Same currency")
+    ECB = "ecb", _("ECB reference rate")
+    STRIPE = "stripe", _("Stripe settlement")
+
+
+class DonationQuerySet(models.QuerySet):
+    def for_campaign(self, campaign) -> DonationQuerySet:
+        return self.filter(campaign=campaign)
+
+    def counted(self) -> DonationQuerySet:
+        """Gifts that count: succeeded (online paid, offline not voided), dispute not lost.
+
+        A fully refunded gift has status `refunded`, so it drops out here; a partly refunded
+        one stays, and `totals()` subtracts the refunded part.
+        """
+        return self.filter(status=Donation.Status.SUCCEEDED).exclude(
+            dispute_status=Donation.DisputeStatus.LOST
+        )
+
+    def newest_first(self) -> DonationQuerySet:
+        return self.order_by("-received_at", "-id")
+
+    def before_cursor(self, received_at, donation_id) -> DonationQuerySet:
+        """Keyset pagination: gifts older than (received_at, id), in newest-first order."""
+        return self.filter(
+            Q(received_at__lt=received_at) | Q(received_at=received_at, id__lt=donation_id)
+        )
+
+    def totals(self) -> dict:
+        """Raised (campaign currency, net of refunds, without fee surcharges) and gift count."""
+        return self.aggregate(
+            raised=Coalesce(Sum(F("amount_converted") - F("amount_refunded_converted")), ZERO),
+            donor_count=models.Count("id"),
+        )
+
+    def raised_by_member(self) -> dict[int, object]:
+        rows = (
+            self.exclude(team_member__isnull=True)
+            .values("team_member_id")
+            .annotate(raised=Sum(F("amount_converted") - F("amount_refunded_converted")))
+            .order_by()
+        )
+        return {row["team_member_id"]: row["raised"] for row in rows}
+
+
+class Donation(models.Model):
+    Source = DonationSource
+    Status = DonationStatus
+    DisputeStatus = DisputeStatus
+    RateSource = RateSource
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="donations"
+    )
+    team_member = models.ForeignKey(
+        "campaigns.TeamMember",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="donations",
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    dispute_status = models.CharField(
+        _("dispute"), max_length=10, choices=DisputeStatus.choices, default="", blank=True
+    )
+
+    giver_name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    anonymous = models.BooleanField(_("anonymous"), default=False)
+    hide_amount = models.BooleanField(_("hide amount"), default=False)
+    message = models.TextField(_("public message"), max_length=500, blank=True)
+    name_hidden_by_organizer = models.BooleanField(_("name hidden by organizer"), default=False)
+    message_hidden_by_organizer = models.BooleanField(
+        _("message hidden by organizer"), default=False
+    )
+    language = models.CharField(_("language"), max_length=8, default="en")
+
+    # What the giver gave, in the currency they chose. `fee_cover_amount` is the optional
+    # surcharge to cover processing fees: charged, never counted as raised.
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    fee_cover_amount = models.DecimalField(_("fee cover"), default=0, **MONEY)
+
+    # The same gift in the campaign's currency, converted once when it was recorded.
+    amount_converted = models.DecimalField(_("amount in campaign currency"), **MONEY)
+    conversion_rate = models.DecimalField(_("rate"), **RATE)
+    rate_date = models.DateField(_("rate date"))
+    rate_source = models.CharField(_("rate source"), max_length=10, choices=RateSource.choices)
+
+    # Refunds: the refunded part, in the gift's currency and (at the same rate) the campaign's.
+    amount_refunded = models.DecimalField(_("refunded"), default=0, **MONEY)
+    amount_refunded_converted = models.DecimalField(
+        _("refunded in campaign currency"), default=0, **MONEY
+    )
+
+    received_at = models.DateTimeField(_("received at"), db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Stripe (online gifts). Filled by the gateway's recording logic; never typed by a person.
+    stripe_checkout_session_id = models.CharField(
+        max_length=255, null=True, blank=True, unique=True
+    )
+    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_charge_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    amount_charged = models.DecimalField(_("amount charged"), null=True, blank=True, **MONEY)
+    currency_charged = models.CharField(_("currency charged"), max_length=3, blank=True)
+    settlement_amount = models.DecimalField(null=True, blank=True, **MONEY)
+    settlement_currency = models.CharField(max_length=3, blank=True)
+    settlement_exchange_rate = models.DecimalField(null=True, blank=True, **RATE)
+    stripe_fee = models.DecimalField(null=True, blank=True, **MONEY)
+    net_amount = models.DecimalField(null=True, blank=True, **MONEY)
+
+    # Offline gifts: who entered it, where, and what became of the cash.
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entered_donations",
+    )
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    note = models.TextField(_("private note"), blank=True)
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    deposited_on = models.DateField(_("deposited on"), null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="voided_donations",
+    )
+    void_reason = models.TextField(_("void reason"), blank=True)
+
+    objects = DonationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("donation")
+        verbose_name_plural = _("donations")
+        indexes = [
+            models.Index(
+                fields=["campaign", "status", "-received_at", "-id"], name="donation_giver_list"
+            ),
+            models.Index(fields=["campaign", "team_member", "status"], name="donation_member"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="donation_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_converted__gte=0), name="donation_converted_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_cover_amount__gte=0), name="donation_fee_cover_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0)
+                & Q(amount_refunded_converted__gte=0)
+                & Q(amount_refunded_converted__lte=F("amount_converted")),
+                name="donation_refund_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DonationStatus.values),
+                name="donation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=DonationSource.values),
+                name="donation_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(dispute_status__in=DisputeStatus.values),
+                name="donation_dispute_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="donation_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(source="online") | Q(fee_cover_amount=0),
+                name="donation_offline_has_no_fee_cover",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="voided", voided_at__isnull=False)
+                | (~Q(status="voided") & Q(voided_at__isnull=True)),
+                name="donation_voided_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.amount} {self.currency} ({self.get_status_display()})"
+
+    @property
+    def public_name_hidden(self) -> bool:
+        return self.anonymous or self.name_hidden_by_organizer
+
+    @property
+    def public_message(self) -> str:
+        return "" if self.message_hidden_by_organizer else self.message
+
+    @property
+    def counted_amount(self):
+        return self.amount_converted - self.amount_refunded_converted
+
+
+class ExchangeRate(models.Model):
+    """A reference rate: how many units of `currency` one euro bought on `date` (ECB)."""
+
+    date = models.DateField(_("date"))
+    currency = models.CharField(_("currency"), max_length=3)
+    per_euro = models.DecimalField(_("units per EUR"), max_digits=18, decimal_places=6)
+    source = models.CharField(_("source"), max_length=20, default="ECB")
+
+    class Meta:
+        ordering = ["-date", "currency"]
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
+        constraints = [
+            models.UniqueConstraint(fields=["date", "currency"], name="exchange_rate_unique_day"),
+            models.CheckConstraint(condition=Q(per_euro__gt=0), name="exchange_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="exchange_rate_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 EUR = {self.per_euro} {self.currency} on {self.date}"
+
+
+class StripeEvent(models.Model):
+    """Each Stripe event id, stored in the same transaction as its effects: exactly once."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    donation = models.ForeignKey(Donation, on_delete=models.SET_NULL, null=True, blank=True)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-processed_at"]
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class ReceiptStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Receipt(models.Model):
+    """A receipt email queued in the same transaction as the gift's success."""
+
+    Status = ReceiptStatus
+
+    donation = models.OneToOneField(Donation, on_delete=models.CASCADE, related_name="receipt")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="receipt_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ReceiptStatus.values),
+                name="receipt_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Receipt for {self.donation_id} ({self.get_status_display()})"
+
+
+class VolunteerAssignment(models.Model):
+    """Which campaigns a volunteer may record cash for; managed by organizers in the admin."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="volunteer_assignments"
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="volunteer_assignments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "user"]
+        verbose_name = _("volunteer assignment")
+        verbose_name_plural = _("volunteer assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "campaign"], name="volunteer_assignment_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.campaign}"
+
+
+class DonationChange(models.Model):
+    """One edit of an offline entry: who changed what, from which value to which."""
+
+    donation = models.ForeignKey(Donation, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="donation_changes"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20, default="edit")
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("donation change")
+        verbose_name_plural = _("donation changes")
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.donation_id} by {self.changed_by}"
+
+
+class ExportLog(models.Model):
+    """Every donations export: who took the donors' data, when, for which campaign."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="donation_exports"
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="donation_exports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("export log entry")
+        verbose_name_plural = _("export log")
+
+    def __str__(self) -> str:
+        return f"{self.user} exported {self.campaign} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,110 @@
+"""Reads for pages: everything the campaign page shows about gifts, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import F, Sum
+
+from donations.models import Donation
+from money import quantize
+
+GIVERS_PER_PAGE = 50
+GIVER_LIST_FIELDS = (
+    "id",
+    "campaign_id",
+    "source",
+    "giver_name",
+    "anonymous",
+    "name_hidden_by_organizer",
+    "hide_amount",
+    "message",
+    "message_hidden_by_organizer",
+    "amount",
+    "currency",
+    "amount_converted",
+    "amount_refunded_converted",
+    "received_at",
+)
+
+
+class InvalidCursorError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class CampaignTotals:
+    raised: Decimal
+    donor_count: int
+    raised_by_member: dict[int, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GiverPage:
+    givers: list[Donation]
+    next_cursor: str | None
+
+
+def campaign_totals(*, campaign) -> CampaignTotals:
+    """Raised, donor count and per-member totals over the counted gifts (two queries)."""
+    counted = Donation.objects.for_campaign(campaign).counted()
+    totals = counted.totals()
+    by_member = counted.raised_by_member()
+    return CampaignTotals(
+        raised=quantize(Decimal(totals["raised"]), campaign.currency),
+        donor_count=totals["donor_count"],
+        raised_by_member={
+            member_id: quantize(Decimal(raised), campaign.currency)
+            for member_id, raised in by_member.items()
+        },
+    )
+
+
+def encode_cursor(donation: Donation) -> str:
+    raw = f"{donation.received_at.isoformat()}|{donation.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime.datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        received_at, donation_id = base64.urlsafe_b64decode(padded).decode().split("|")
+        return datetime.datetime.fromisoformat(received_at), uuid.UUID(donation_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidCursorError(cursor) from error
+
+
+def giver_page(
+    *, campaign, member=None, after: str | None = None, size: int = GIVERS_PER_PAGE
+) -> GiverPage:
+    """Counted gifts, newest first, `size` at a time; keyset-paginated by (received_at, id).
+
+    One query: it asks for one row more than the page to know whether older givers exist.
+    Raises InvalidCursorError for a cursor we did not make.
+    """
+    gifts = Donation.objects.for_campaign(campaign).counted().only(*GIVER_LIST_FIELDS)
+    if member is not None:
+        gifts = gifts.filter(team_member=member)
+    if after:
+        gifts = gifts.before_cursor(*decode_cursor(after))
+    rows = list(gifts.newest_first()[: size + 1])
+    givers = rows[:size]
+    next_cursor = encode_cursor(givers[-1]) if len(rows) > size else None
+    return GiverPage(givers=givers, next_cursor=next_cursor)
+
+
+def raised_by_campaign(*, campaign_ids: list[int]) -> dict[int, Decimal]:
+    """Raised per campaign for a list page, in one grouped query."""
+    rows = (
+        Donation.objects.filter(campaign_id__in=campaign_ids)
+        .counted()
+        .values("campaign_id")
+        .annotate(raised=Sum(F("amount_converted") - F("amount_refunded_converted")))
+        .order_by()
+    )
+    return {row["campaign_id"]: Decimal(row["raised"]) for row in rows}

@@ -1,0 +1,144 @@
+"""Demo data: givers for the demo campaigns and the rates they need.
+
+The demo's exchange rates are the values of the ECB's reference rates of 2022-07-08 (the
+sample file in tests/data), repeated over the days the demo needs and stored with the source
+"DEMO" so that nobody mistakes them for the real rate of those days.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from donations.models import Donation, ExchangeRate
+from donations.services.rates import convert_amount, parse_ecb_xml
+
+DEMO_RATES_FILE = Path(__file__).resolve().parent.parent / "demo_data" / "eurofxref-sample.xml"
+DEMO_RATE_SOURCE = "DEMO"
+GIVER_NAMESPACE = uuid.UUID("6f1c1d4e-3c39-4c5e-9d0f-5b0f4f0a9e11")
+
+FIRST_NAMES = [
+    "Ana", "Luis", "María", "José", "Rosa", "Carlos", "Guadalupe", "Juan", "Elena", "Miguel",
+    "Sofía", "Jorge", "Lucía", "Pedro", "Carmen", "Diego", "Teresa", "Raúl", "Isabel", "Sam",
+    "Priya", "Kwame", "Mei", "Olga", "Tom", "Fatima", "Noah", "Aisha", "Liam", "Hana",
+]  # fmt: skip
+LAST_NAMES = [
+    "García", "Martínez", "Hernández", "López", "González", "Pérez", "Sánchez", "Ramírez",
+    "Torres", "Flores", "Rivera", "Gómez", "Díaz", "Cruz", "Morales", "Reyes", "Smith",
+    "Nguyen", "Kowalski", "Okafor", "Chen", "Novak", "Brown", "Khan",
+]  # fmt: skip
+MESSAGES = [
+    "Con todo el corazón. ¡Adelante!",
+    "Safe travels to every family on the road.",
+    "Collected at our church potluck.",
+    "Nadie es ilegal.",
+    "From a teacher in Pilsen, with love.",
+    "Wish it could be more.",
+    "",
+    "",
+    "",
+]
+AMOUNTS = {
+    "USD": ["10", "20", "25", "35", "50", "75", "100", "150", "250"],
+    "EUR": ["15", "20", "30", "50", "100"],
+    "MXN": ["200", "300", "500", "1000"],
+    "CAD": ["20", "40", "60"],
+}
+
+
+def demo_rates_ensure(*, days: list[datetime.date]) -> int:
+    """Store the demo rates for each day that has none yet; returns how many were added."""
+    sample = [
+        (currency, rate) for _date, currency, rate in parse_ecb_xml(DEMO_RATES_FILE.read_bytes())
+    ]
+    existing = set(ExchangeRate.objects.filter(date__in=days).values_list("date", "currency"))
+    rows = [
+        ExchangeRate(date=day, currency=currency, per_euro=rate, source=DEMO_RATE_SOURCE)
+        for day in days
+        for currency, rate in sample
+        if (day, currency) not in existing
+    ]
+    ExchangeRate.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _synthetic_giver(
+    rng: random.Random, *, campaign, key: str, received_at, members, override: dict, conversions
+) -> Donation:
+    currency = rng.choices(list(AMOUNTS), weights=[70, 12, 12, 6])[0]
+    if currency not in campaign.donation_currencies:
+        currency = campaign.currency
+    currency = override.get("currency", currency)
+    amount = Decimal(rng.choice(AMOUNTS[currency]))
+    on = timezone.localdate(received_at)
+    if (amount, currency, on) not in conversions:
+        conversions[amount, currency, on] = convert_amount(
+            amount=amount, currency=currency, to_currency=campaign.currency, on=on
+        )
+    converted = conversions[amount, currency, on]
+    offline = override.get("offline", rng.random() < 0.3)
+    anonymous = override.get("anonymous", rng.random() < 0.1)
+    return Donation(
+        id=uuid.uuid5(GIVER_NAMESPACE, f"{campaign.slug}/{key}"),
+        campaign=campaign,
+        team_member=rng.choice(members) if members and rng.random() < 0.4 else None,
+        source=Donation.Source.OFFLINE if offline else Donation.Source.ONLINE,
+        status=Donation.Status.SUCCEEDED,
+        giver_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+        anonymous=anonymous,
+        hide_amount=override.get("hide_amount", False),
+        message=rng.choice(MESSAGES),
+        amount=amount,
+        currency=currency,
+        amount_converted=converted.amount,
+        conversion_rate=converted.rate,
+        rate_date=converted.rate_date,
+        rate_source=converted.rate_source,
+        received_at=received_at,
+        location="Sunday pantry" if offline else "",
+    )
+
+
+def demo_givers_load(
+    *,
+    campaign,
+    count: int,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    prefix: str,
+    overrides: dict[int, dict] | None = None,
+) -> int:
+    """Bulk-insert `count` deterministic givers spread between start and end.
+
+    Each giver's id is derived from the campaign and its index, so running this again with
+    the same count inserts nothing. Amounts are converted with the stored rates exactly as a
+    real gift would be; returns the number of rows actually inserted.
+    """
+    rng = random.Random(f"{campaign.slug}/{prefix}")  # noqa: S311  (demo data, not security)
+    members = list(campaign.team_members.all())
+    span = (end - start).total_seconds()
+    conversions: dict = {}  # the same gift on the same day converts the same way
+    givers = [
+        _synthetic_giver(
+            rng,
+            campaign=campaign,
+            key=f"{prefix}-{index}",
+            received_at=start + datetime.timedelta(seconds=span * index / max(count, 1)),
+            members=members,
+            override=(overrides or {}).get(index, {}),
+            conversions=conversions,
+        )
+        for index in range(count)
+    ]
+    ids = [giver.id for giver in givers]
+    with transaction.atomic():
+        existing = set(Donation.objects.filter(id__in=ids).values_list("id", flat=True))
+        new = [giver for giver in givers if giver.id not in existing]
+        Donation.objects.bulk_create(new, batch_size=2000)
+    return len(new)

@@ -1,0 +1,94 @@
+"""factory-boy factories for every model the tests build."""
+
+import datetime
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from campaigns.models import Campaign, StorySection, TeamMember
+from donations.models import Donation, ExchangeRate
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    slug = factory.Sequence(lambda n: f"campaign-{n}")
+    title = factory.Sequence(lambda n: f"Mutual aid fund {n}")
+    organizer_name = "Neighbors Together"
+    organizer_email = "organizers@example.org"
+    summary = "Groceries and rent for families on our block."
+    goal_amount = Decimal("1000.00")
+    currency = "USD"
+    accepted_currencies = "EUR,MXN,JPY"
+    status = Campaign.Status.LIVE
+    launched_on = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=10))
+
+
+class StorySectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StorySection
+
+    campaign = factory.SubFactory(CampaignFactory)
+    position = factory.Sequence(int)
+    heading = factory.Sequence(lambda n: f"Section {n}")
+    body = "First paragraph.\n\nSecond paragraph with https://example.org/more in it."
+
+
+class TeamMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamMember
+
+    campaign = factory.SubFactory(CampaignFactory)
+    position = factory.Sequence(int)
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+
+
+class DonationFactory(factory.django.DjangoModelFactory):
+    """A succeeded gift in the campaign's currency, converted 1:1."""
+
+    class Meta:
+        model = Donation
+
+    campaign = factory.SubFactory(CampaignFactory)
+    source = Donation.Source.ONLINE
+    status = Donation.Status.SUCCEEDED
+    giver_name = factory.Sequence(lambda n: f"Giver {n}")
+    email = factory.Sequence(lambda n: f"giver{n}@example.org")
+    amount = Decimal("25.00")
+    currency = factory.LazyAttribute(lambda gift: gift.campaign.currency)
+    amount_converted = factory.LazyAttribute(lambda gift: gift.amount)
+    conversion_rate = Decimal(1)
+    rate_date = factory.LazyFunction(timezone.localdate)
+    rate_source = Donation.RateSource.SAME_CURRENCY
+    received_at = factory.LazyFunction(timezone.now)
+
+
+class OfflineDonationFactory(DonationFactory):
+    source = Donation.Source.OFFLINE
+    email = ""
+    location = "Sunday pantry"
+
+
+class ExchangeRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExchangeRate
+        django_get_or_create = ["date", "currency"]
+
+    date = factory.LazyFunction(timezone.localdate)
+    currency = "USD"
+    per_euro = Decimal("1.0163")
+    source = "ECB"
