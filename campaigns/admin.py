@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -35,12 +36,18 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "currency"]
     search_fields = ["title", "slug", "organizer_name"]
+    # Django 6 will assume https for a typed address without a scheme; choose it now (and
+    # avoid the RemovedInDjango60Warning that the form field raises otherwise).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     prepopulated_fields = {"slug": ["title"]}
     date_hierarchy = "launched_on"
     inlines = [StorySectionInline, TeamMemberInline]
-    readonly_fields = ["donations_link", "created_at", "updated_at"]
+    readonly_fields = ["donations_link", "organize_links", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "status", "summary", "donations_link"]}),
+        (
+            None,
+            {"fields": ["title", "slug", "status", "summary", "donations_link", "organize_links"]},
+        ),
         (_("Organizer"), {"fields": ["organizer_name", "organizer_url", "organizer_email"]}),
         (_("Image"), {"fields": ["hero_image", "hero_image_alt"]}),
         (_("Goal and currencies"), {"fields": ["goal_amount", "currency", "accepted_currencies"]}),
@@ -68,6 +75,18 @@ class CampaignAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:donations_donation_changelist") + f"?campaign__id__exact={campaign.pk}"
         return format_html('<a href="{}">{}</a>', url, _("See this campaign's donations"))
+
+    @admin.display(description=_("Report and export"))
+    def organize_links(self, campaign: Campaign) -> str:
+        if not campaign.pk:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("donations:report", kwargs={"slug": campaign.slug}),
+            _("Report"),
+            reverse("donations:export-csv", kwargs={"slug": campaign.slug}),
+            _("Export every donation (CSV)"),
+        )
 
 
 @admin.register(StorySection)

@@ -16,6 +16,10 @@ from donations.selectors import (
     giver_page,
     raised_by_campaign,
 )
+from money import quantize
+
+# One printed sheet holds as many rows as the batch entry form takes (CONTRACTS.md).
+TALLY_ROWS = 30
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
@@ -34,9 +38,10 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
     now = timezone.now()
     today = timezone.localdate(now)
     totals = campaign_totals(campaign=campaign)
+    zero = quantize(Decimal(0), campaign.currency)
     members = list(campaign.team_members.all())
     for team_member in members:
-        team_member.raised = totals.raised_by_member.get(team_member.id, Decimal(0))
+        team_member.raised = totals.raised_by_member.get(team_member.id, zero)
     return {
         "campaign": campaign,
         "sections": list(campaign.sections.all()),
@@ -56,7 +61,7 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
     campaigns = list(Campaign.objects.for_index(timezone.localdate()))
     raised = raised_by_campaign(campaign_ids=[campaign.id for campaign in campaigns])
     for campaign in campaigns:
-        campaign.raised = raised.get(campaign.id, Decimal(0))
+        campaign.raised = raised.get(campaign.id, quantize(Decimal(0), campaign.currency))
     return render(request, "campaigns/index.html", {"campaigns": campaigns})
 
 
@@ -71,6 +76,18 @@ def campaign_member(request: HttpRequest, slug: str, member_slug: str) -> HttpRe
     campaign = _campaign_for(request, slug)
     member = get_object_or_404(campaign.team_members, slug=member_slug)
     return render(request, "campaigns/detail.html", _page_context(request, campaign, member))
+
+
+@require_GET
+def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
+    """A blank cash tally sheet to print; its columns follow the volunteer cash form."""
+    campaign = _campaign_for(request, slug)
+    context = {
+        "campaign": campaign,
+        "members": list(campaign.team_members.all()),
+        "rows": range(1, TALLY_ROWS + 1),
+    }
+    return render(request, "campaigns/tally.html", context)
 
 
 @require_GET

@@ -1,7 +1,41 @@
-from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
+"""The organizers' back office.
 
-from donations.models import Donation, ExchangeRate, StripeEvent
+Offline entries are edited through the offline services (history kept, amounts converted
+again when they change); online gifts can only be moderated. Nothing here calls .update()
+on money, and only superusers delete.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from donations.models import (
+    Donation,
+    DonationChange,
+    ExchangeRate,
+    ExportLog,
+    Receipt,
+    StripeEvent,
+    VolunteerAssignment,
+)
+from donations.services.offline import (
+    CONVERSION_INPUTS,
+    OFFLINE_EDITABLE_FIELDS,
+    donation_mark_deposited,
+    donation_moderate,
+    donation_update_offline,
+    donation_void,
+    offline_convert,
+    volunteer_assign,
+)
+from donations.services.receipts import receipt_resend
 
 STRIPE_FIELDS = [
     "stripe_checkout_session_id",
@@ -23,10 +57,82 @@ CONVERSION_FIELDS = [
     "amount_refunded",
     "amount_refunded_converted",
 ]
+MODERATION_FIELDS = ("name_hidden_by_organizer", "message_hidden_by_organizer")
+ALL_FIELDS = [field.name for field in Donation._meta.fields] + ["created_at", "updated_at"]
+ONE_CAMPAIGN_ERROR = _("Select donations of one campaign only to export it.")
+VOID_REASON_NEEDED = _("Type a reason in the box beside the action to void entries.")
+
+
+class DepositedFilter(admin.SimpleListFilter):
+    title = _("cash deposit")
+    parameter_name = "deposited"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Cash not deposited yet")), ("yes", _("Cash deposited"))]
+
+    def queryset(self, request, queryset):
+        cash = queryset.filter(source=Donation.Source.OFFLINE, status=Donation.Status.SUCCEEDED)
+        if self.value() == "no":
+            return cash.filter(deposited_on__isnull=True)
+        if self.value() == "yes":
+            return cash.filter(deposited_on__isnull=False)
+        return queryset
+
+
+class DonationActionForm(ActionForm):
+    """The action bar, with the deposit date and the void reason the actions need."""
+
+    deposited_on = forms.DateField(
+        label=_("Deposited on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+
+class DonationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Donation
+        fields = list(OFFLINE_EDITABLE_FIELDS)
+
+    def clean(self):
+        """An offline entry whose amount, currency or date changed must still convert."""
+        data = super().clean()
+        donation = self.instance
+        changed = set(self.changed_data) & set(CONVERSION_INPUTS)
+        if donation.source == Donation.Source.OFFLINE and changed and not self.errors:
+            offline_convert(
+                campaign=donation.campaign,
+                amount=data.get("amount", donation.amount),
+                currency=data.get("currency", donation.currency),
+                received_on=timezone.localdate(data.get("received_at", donation.received_at)),
+            )
+        return data
+
+
+class DonationChangeInline(admin.TabularInline):
+    model = DonationChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "changed_by", "action", "changes", "reason"]
+    readonly_fields = fields
+    ordering = ["-changed_at", "-id"]
+    verbose_name_plural = _("History")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Donation)
 class DonationAdmin(admin.ModelAdmin):
+    form = DonationAdminForm
+    action_form = DonationActionForm
+    actions = ["mark_deposited", "void_entries", "export_campaign"]
+    inlines = [DonationChangeInline]
     list_display = [
         "received_at",
         "campaign",
@@ -38,27 +144,33 @@ class DonationAdmin(admin.ModelAdmin):
         "source",
         "status",
         "dispute_status",
+        "entered_by",
+        "location",
+        "deposited_on",
     ]
-    list_filter = ["campaign", "source", "status", "dispute_status", "currency"]
-    search_fields = ["giver_name", "email", "stripe_checkout_session_id", "stripe_charge_id"]
-    date_hierarchy = "received_at"
-    list_select_related = ["campaign"]
-    readonly_fields = [
-        "id",
+    list_filter = [
+        "campaign",
         "source",
         "status",
+        DepositedFilter,
+        ("entered_by", admin.RelatedOnlyFieldListFilter),
+        "location",
         "dispute_status",
-        *CONVERSION_FIELDS,
-        *STRIPE_FIELDS,
-        "fee_cover_amount",
-        "language",
-        "entered_by",
-        "voided_at",
-        "voided_by",
-        "void_reason",
-        "created_at",
-        "updated_at",
+        "currency",
+        "name_hidden_by_organizer",
+        "message_hidden_by_organizer",
     ]
+    search_fields = [
+        "giver_name",
+        "email",
+        "location",
+        "note",
+        "stripe_checkout_session_id",
+        "stripe_charge_id",
+    ]
+    date_hierarchy = "received_at"
+    list_select_related = ["campaign", "entered_by"]
+    readonly_fields = [name for name in ALL_FIELDS if name not in OFFLINE_EDITABLE_FIELDS]
     fieldsets = [
         (
             None,
@@ -73,12 +185,11 @@ class DonationAdmin(admin.ModelAdmin):
                     "anonymous",
                     "hide_amount",
                     "message",
-                    "name_hidden_by_organizer",
-                    "message_hidden_by_organizer",
                     "language",
                 ]
             },
         ),
+        (_("Moderation"), {"fields": list(MODERATION_FIELDS)}),
         (_("Amount"), {"fields": ["amount", "currency", "fee_cover_amount", *CONVERSION_FIELDS]}),
         (_("Stripe"), {"classes": ["collapse"], "fields": STRIPE_FIELDS}),
         (
@@ -109,9 +220,136 @@ class DonationAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.source == Donation.Source.ONLINE:
             # What Stripe reported is the record: organizers may only moderate.
-            editable = {"name_hidden_by_organizer", "message_hidden_by_organizer"}
-            return [f.name for f in Donation._meta.fields if f.name not in editable]
+            return [name for name in ALL_FIELDS if name not in MODERATION_FIELDS]
+        if obj is not None and obj.status == Donation.Status.VOIDED:
+            return ALL_FIELDS
         return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Donation, form, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        if not values:
+            return
+        if obj.source == Donation.Source.OFFLINE:
+            donation_update_offline(donation=obj, by=request.user, values=values)
+        else:
+            donation_moderate(
+                donation=obj,
+                by=request.user,
+                hide_name=obj.name_hidden_by_organizer,
+                hide_message=obj.message_hidden_by_organizer,
+            )
+        obj.refresh_from_db()
+
+    @admin.action(
+        description=_("Mark cash as deposited (on the date beside)"), permissions=["change"]
+    )
+    def mark_deposited(self, request: HttpRequest, queryset) -> None:
+        form = DonationActionForm(request.POST)
+        form.is_valid()
+        deposited_on = form.cleaned_data.get("deposited_on") or timezone.localdate()
+        count = donation_mark_deposited(
+            donations=list(queryset), deposited_on=deposited_on, by=request.user
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d cash entry marked as deposited on %(date)s.",
+                "%(count)d cash entries marked as deposited on %(date)s.",
+                count,
+            )
+            % {"count": count, "date": deposited_on.isoformat()},
+        )
+
+    @admin.action(
+        description=_("Void offline entries (with the reason beside)"), permissions=["change"]
+    )
+    def void_entries(self, request: HttpRequest, queryset) -> None:
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, VOID_REASON_NEEDED, messages.ERROR)
+            return
+        voided = 0
+        for donation in queryset:
+            try:
+                donation_void(donation=donation, by=request.user, reason=reason)
+            except (ValidationError, PermissionDenied) as error:
+                text = " ".join(getattr(error, "messages", [str(error)]))
+                self.message_user(request, f"{donation}: {text}", messages.WARNING)
+            else:
+                voided += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d entry voided.", "%(count)d entries voided.", voided)
+            % {"count": voided},
+        )
+
+    @admin.action(description=_("Export this campaign's donations (CSV)"), permissions=["view"])
+    def export_campaign(self, request: HttpRequest, queryset):
+        slugs = set(queryset.values_list("campaign__slug", flat=True))
+        if len(slugs) != 1:
+            self.message_user(request, ONE_CAMPAIGN_ERROR, messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("donations:export-csv", kwargs={"slug": slugs.pop()}))
+
+
+@admin.register(DonationChange)
+class DonationChangeAdmin(admin.ModelAdmin):
+    list_display = ["changed_at", "donation", "action", "changed_by", "reason"]
+    list_filter = ["action", "donation__campaign"]
+    search_fields = ["donation__id", "changed_by__username", "reason"]
+    list_select_related = ["donation", "changed_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(VolunteerAssignment)
+class VolunteerAssignmentAdmin(admin.ModelAdmin):
+    """Organizers assign volunteers here, without touching anyone's permissions."""
+
+    list_display = ["user", "campaign", "created_at", "cash_form_link"]
+    list_filter = ["campaign"]
+    search_fields = ["user__username", "user__email", "campaign__title"]
+    list_select_related = ["user", "campaign"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "campaign", "created_at"] if obj is not None else ["created_at"]
+
+    def save_model(self, request: HttpRequest, obj: VolunteerAssignment, form, change: bool):
+        if change:
+            return
+        assignment = volunteer_assign(user=obj.user, campaign=obj.campaign)
+        obj.pk = assignment.pk
+        obj.created_at = assignment.created_at
+
+    @admin.display(description=_("Cash form"))
+    def cash_form_link(self, assignment: VolunteerAssignment) -> str:
+        url = reverse("donations:cash-new", kwargs={"slug": assignment.campaign.slug})
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "campaign"]
+    list_filter = ["campaign", "user"]
+    search_fields = ["user__username", "campaign__title"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user", "campaign"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ExchangeRate)
@@ -134,3 +372,61 @@ class StripeEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(admin.ModelAdmin):
+    """Each gift's receipt state. Whoever may see receipts (Organizers) may resend one."""
+
+    list_display = [
+        "created_at",
+        "donation__campaign",
+        "donation__email",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "sent_at",
+    ]
+    list_filter = ["status", "donation__campaign"]
+    search_fields = ["donation__email", "donation__giver_name", "donation__id"]
+    list_select_related = ["donation__campaign"]
+    readonly_fields = [
+        "donation",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
+        "sent_at",
+        "last_error",
+        "created_at",
+    ]
+    actions = ["resend"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(description=_("Resend the selected receipts"), permissions=["view"])
+    def resend(self, request, queryset) -> None:
+        requeued = 0
+        for receipt in queryset.select_related("donation"):
+            try:
+                receipt_resend(receipt=receipt, by_user=request.user)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{receipt}: {' '.join(error.messages)}", messages.WARNING
+                )
+            else:
+                requeued += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d receipt queued to be sent again.",
+                "%(count)d receipts queued to be sent again.",
+                requeued,
+            )
+            % {"count": requeued},
+        )

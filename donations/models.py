@@ -66,9 +66,13 @@ class DonationQuerySet(models.QuerySet):
         return self.order_by("-received_at", "-id")
 
     def before_cursor(self, received_at, donation_id) -> DonationQuerySet:
-        """Keyset pagination: gifts older than (received_at, id), in newest-first order."""
-        return self.filter(
-            Q(received_at__lt=received_at) | Q(received_at=received_at, id__lt=donation_id)
+        """Keyset pagination: gifts older than (received_at, id), in newest-first order.
+
+        The redundant `received_at <= …` gives the database a range to seek in the
+        giver-list index; with the OR alone it scans the index from the newest gift on.
+        """
+        return self.filter(received_at__lte=received_at).filter(
+            Q(received_at__lt=received_at) | Q(id__lt=donation_id)
         )
 
     def totals(self) -> dict:

@@ -22,3 +22,95 @@ def _test_settings(settings, tmp_path):
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def stripe_http(settings):
+    """Live-payments mode with Stripe's HTTP answered by a recording fake (tests/donations)."""
+    from donations import stripe_gateway
+    from tests.donations.stripe_fakes import SECRET_KEY, WEBHOOK_SECRET, FakeStripeHTTP
+
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    fake = FakeStripeHTTP()
+    stripe_gateway.use_http_client(fake)
+    yield fake
+    stripe_gateway.use_http_client(None)
+
+
+@pytest.fixture
+def demo_payments(settings):
+    """Demo mode: no Stripe key, so checkout is the site's own demo page."""
+    settings.STRIPE_SECRET_KEY = ""
+    settings.STRIPE_WEBHOOK_SECRET = ""
+
+
+@pytest.fixture
+def rates_today(db):
+    """ECB reference rates of 2022-07-08 (per EUR), stored as today's."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from donations.models import ExchangeRate
+
+    today = timezone.localdate()
+    per_euro = {"USD": "1.0163", "JPY": "138.02", "MXN": "20.9438", "GBP": "0.84755"}
+    return [
+        ExchangeRate.objects.get_or_create(
+            date=today, currency=code, defaults={"per_euro": Decimal(rate)}
+        )[0]
+        for code, rate in per_euro.items()
+    ]
+
+
+@pytest.fixture
+def cash_campaign(db):
+    """A live USD campaign (also taking EUR, MXN, JPY) launched ten days ago, with a member."""
+    from tests.factories import CampaignFactory, TeamMemberFactory
+
+    campaign = CampaignFactory(slug="cash-drive", title="Cash drive")
+    TeamMemberFactory(campaign=campaign, slug="little-village", name="Little Village")
+    return campaign
+
+
+@pytest.fixture
+def cash_volunteer(cash_campaign):
+    """A volunteer (Volunteers group, not staff) assigned to `cash_campaign`."""
+    from donations.services.offline import volunteer_assign
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="vol-assigned")
+    volunteer_assign(user=user, campaign=cash_campaign)
+    return user
+
+
+@pytest.fixture
+def cash_other_volunteer(db):
+    """A volunteer in the Volunteers group assigned to no campaign of the tests."""
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="vol-unassigned")
+    user.groups.add(Group.objects.get(name="Volunteers"))
+    return user
+
+
+@pytest.fixture
+def cash_organizer(db):
+    """A staff user in the Organizers group (rights from the roles migration)."""
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="organizer-cash", is_staff=True)
+    user.groups.add(Group.objects.get(name="Organizers"))
+    return user
+
+
+@pytest.fixture
+def cash_superuser(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="root-cash", is_staff=True, is_superuser=True)

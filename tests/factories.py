@@ -92,3 +92,20 @@ class ExchangeRateFactory(factory.django.DjangoModelFactory):
     currency = "USD"
     per_euro = Decimal("1.0163")
     source = "ECB"
+
+
+class PendingOnlineDonationFactory(DonationFactory):
+    """An online gift waiting for Stripe: its Checkout Session exists, nothing is recorded yet."""
+
+    status = Donation.Status.PENDING
+    stripe_checkout_session_id = factory.Sequence(lambda n: f"cs_test_pending{n}")
+
+
+class VolunteerAssignmentFactory(factory.django.DjangoModelFactory):
+    """A volunteer assigned to a campaign (no group, no permission: the assignment decides)."""
+
+    class Meta:
+        model = "donations.VolunteerAssignment"
+
+    user = factory.SubFactory(UserFactory)
+    campaign = factory.SubFactory(CampaignFactory)

@@ -52,6 +52,12 @@ def date_time(value: datetime.datetime) -> str:
     )
 
 
+@register.filter
+def iso_datetime(value: datetime.datetime) -> str:
+    """A valid HTML `datetime` value: local time to the second (HTML allows at most 3 decimals)."""
+    return timezone.localtime(value).replace(microsecond=0).isoformat()
+
+
 @register.simple_tag
 def time_ago(value: datetime.datetime, now: datetime.datetime) -> str:
     """'3 days ago' / 'hace 3 días', measured against the `now` the view passed in."""

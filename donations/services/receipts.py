@@ -1,19 +1,231 @@
-"""Receipts: queued with the gift's success, sent later by `send_receipts`."""
+"""Receipts: queued with the gift's success, sent later by `send_receipts`.
+
+The webhook never waits on SMTP: it only queues a row (`receipt_queue`), in the transaction
+that records the gift. A worker (`manage.py send_receipts`) then claims due receipts one at a
+time with a conditional UPDATE, so two workers never send the same receipt, and retries a
+failed send with back-off. A worker that dies between sending and marking leaves the receipt
+in `sending`; after `STALE_CLAIM_AFTER` another worker reclaims it, so that receipt may be sent
+twice. We accept that: a duplicate receipt is better than a missing one.
+"""
 
 from __future__ import annotations
 
-from django.utils import timezone
+import datetime
+import logging
+from dataclasses import dataclass, field
 
+from babel.dates import format_date
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+import money
 from donations.models import Donation, Receipt
 
+logger = logging.getLogger(__name__)
 
-def receipt_queue(*, donation: Donation) -> Receipt:
+# Wait before retry n (after the n-th failed attempt). After the last one, the receipt stays
+# `failed` with no next attempt, visible in the admin until an organizer resends it.
+RETRY_DELAYS: tuple[datetime.timedelta, ...] = (
+    datetime.timedelta(minutes=1),
+    datetime.timedelta(minutes=5),
+    datetime.timedelta(minutes=30),
+    datetime.timedelta(hours=2),
+    datetime.timedelta(hours=12),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# A claim older than this belongs to a worker that died (SMTP itself gives up after
+# EMAIL_TIMEOUT seconds), so the receipt may be claimed again.
+STALE_CLAIM_AFTER = datetime.timedelta(minutes=15)
+
+RESEND_WHILE_SENDING = "This receipt is being sent right now; try again in a few minutes."
+RESEND_WITHOUT_EMAIL = "This gift has no email address to send a receipt to."
+GAVE_UP_AFTER_CRASHES = "A worker stopped while sending this receipt too many times."
+
+
+@dataclass
+class SendReport:
+    """What one `receipt_send_due` pass did."""
+
+    sent: list[Receipt] = field(default_factory=list)
+    failed: list[Receipt] = field(default_factory=list)
+
+
+def receipt_queue(*, donation: Donation) -> Receipt | None:
     """Queue the receipt for a succeeded gift. Call inside the transaction that records it.
 
     Idempotent: a gift has at most one receipt (one-to-one), however often its success is
-    reported.
+    reported. A gift without an email address gets no receipt row (returns None): there is
+    nobody to send it to, and an organizer can still see the gift in the admin.
     """
+    if not donation.email:
+        return None
     receipt, _created = Receipt.objects.get_or_create(
         donation=donation, defaults={"next_attempt_at": timezone.now()}
     )
     return receipt
+
+
+def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
+    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action).
+
+    Refuses a receipt that a worker is sending right now, so a resend never races a send.
+    """
+    if not receipt.donation.email:
+        raise ValidationError(RESEND_WITHOUT_EMAIL)
+    now = timezone.now()
+    requeued = Receipt.objects.filter(
+        Q(pk=receipt.pk) & (~Q(status=Receipt.Status.SENDING) | _stale_claim(now))
+    ).update(
+        status=Receipt.Status.QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        claimed_at=None,
+        last_error="",
+    )
+    if not requeued:
+        raise ValidationError(RESEND_WHILE_SENDING)
+    logger.info("Receipt %s requeued by %s", receipt.pk, by_user)
+    receipt.refresh_from_db()
+    return receipt
+
+
+def receipt_send_due(*, now: datetime.datetime, limit: int = 100) -> SendReport:
+    """Send up to `limit` due receipts, claiming each one before sending it.
+
+    Guarantees: a receipt is sent only by the worker whose conditional UPDATE moved it to
+    `sending` (so concurrent workers never send the same one); a sent receipt is `sent` with
+    `sent_at`; a failed one is `failed` with `attempts`, `last_error` and the next attempt
+    after back-off, or no next attempt once `MAX_ATTEMPTS` is reached. Any exception from the
+    mail backend counts as a failure; it never stops the other receipts. Call it outside a
+    transaction (the command does), so that each claim is committed before its send.
+    """
+    report = SendReport()
+    while len(report.sent) + len(report.failed) < limit:
+        receipt = _claim_next(now=now)
+        if receipt is None:
+            break
+        if receipt.attempts > MAX_ATTEMPTS:
+            _mark_failed(receipt=receipt, now=now, error=GAVE_UP_AFTER_CRASHES)
+            report.failed.append(receipt)
+            continue
+        try:
+            _deliver(receipt.donation)
+        except Exception as error:  # any backend failure (SMTPException, OSError, ...) retries
+            logger.warning("Receipt %s failed: %r", receipt.pk, error)
+            _mark_failed(receipt=receipt, now=now, error=f"{type(error).__name__}: {error}")
+            report.failed.append(receipt)
+        else:
+            _mark_sent(receipt=receipt, now=now)
+            report.sent.append(receipt)
+    return report
+
+
+def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
+    """The receipt email (plain text and HTML) in the language the donor gave in."""
+    campaign = donation.campaign
+    with translation.override(donation.language or settings.LANGUAGE_CODE):
+        locale = _babel_locale(translation.get_language())
+        charged_amount = (
+            donation.amount_charged
+            if donation.amount_charged is not None
+            else donation.amount + donation.fee_cover_amount
+        )
+        charged_currency = donation.currency_charged or donation.currency
+        context = {
+            "giver_name": donation.giver_name,
+            "campaign_title": campaign.title,
+            "campaign_url": f"{settings.SITE_URL}{campaign.get_absolute_url()}",
+            "organizer_name": campaign.organizer_name,
+            "organizer_email": campaign.organizer_email,
+            "legal_line": campaign.receipt_legal_line,
+            "amount": money.format_money(donation.amount, donation.currency, locale),
+            "fee_cover": (
+                money.format_money(donation.fee_cover_amount, donation.currency, locale)
+                if donation.fee_cover_amount
+                else ""
+            ),
+            "charged": (
+                money.format_money(charged_amount, charged_currency, locale)
+                if (charged_amount, charged_currency) != (donation.amount, donation.currency)
+                else ""
+            ),
+            "date": format_date(
+                timezone.localtime(donation.received_at).date(), format="long", locale=locale
+            ),
+            "reference": str(donation.pk),
+        }
+        subject = render_to_string("donations/email/receipt_subject.txt", context)
+        message = EmailMultiAlternatives(
+            subject=" ".join(subject.split()),
+            body=render_to_string("donations/email/receipt.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[donation.email],
+            reply_to=[campaign.organizer_email] if campaign.organizer_email else None,
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+        message.attach_alternative(
+            render_to_string("donations/email/receipt.html", context), "text/html"
+        )
+    return message
+
+
+def _babel_locale(language: str) -> str:
+    return settings.BABEL_LOCALES.get(language.split("-")[0], settings.BABEL_LOCALES["en"])
+
+
+def _due(now: datetime.datetime) -> Q:
+    waiting = Q(status__in=[Receipt.Status.QUEUED, Receipt.Status.FAILED], next_attempt_at__lte=now)
+    return waiting | _stale_claim(now)
+
+
+def _stale_claim(now: datetime.datetime) -> Q:
+    return Q(status=Receipt.Status.SENDING, claimed_at__lte=now - STALE_CLAIM_AFTER)
+
+
+def _claim_next(*, now: datetime.datetime) -> Receipt | None:
+    """Claim the oldest due receipt: the UPDATE re-checks the due condition, so it wins once.
+
+    On PostgreSQL a concurrent UPDATE of the same row waits for the first to commit, then
+    re-evaluates its WHERE clause and matches nothing; SQLite serializes writers. Either way
+    exactly one worker sees a row count of 1.
+    """
+    while True:
+        candidates = list(
+            Receipt.objects.filter(_due(now))
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:10]
+        )
+        if not candidates:
+            return None
+        for receipt_id in candidates:
+            claimed = Receipt.objects.filter(_due(now), pk=receipt_id).update(
+                status=Receipt.Status.SENDING,
+                claimed_at=now,
+                attempts=F("attempts") + 1,
+            )
+            if claimed:
+                return Receipt.objects.select_related("donation__campaign").get(pk=receipt_id)
+
+
+def _deliver(donation: Donation) -> None:
+    receipt_render(donation=donation).send(fail_silently=False)
+
+
+def _mark_sent(*, receipt: Receipt, now: datetime.datetime) -> None:
+    Receipt.objects.filter(pk=receipt.pk, status=Receipt.Status.SENDING).update(
+        status=Receipt.Status.SENT, sent_at=now, next_attempt_at=None, last_error=""
+    )
+    receipt.refresh_from_db()
+
+
+def _mark_failed(*, receipt: Receipt, now: datetime.datetime, error: str) -> None:
+    attempts = receipt.attempts
+    next_attempt_at = now + RETRY_DELAYS[attempts - 1] if attempts < MAX_ATTEMPTS else None
+    Receipt.objects.filter(pk=receipt.pk, status=Receipt.Status.SENDING).update(
+        status=Receipt.Status.FAILED, next_attempt_at=next_attempt_at, last_error=error[:2000]
+    )
+    receipt.refresh_from_db()

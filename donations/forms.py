@@ -1,0 +1,105 @@
+"""Forms: they read and check what a person typed; services do the rest."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+import money
+from campaigns.models import Campaign, TeamMember
+from donations.services.online import (
+    AMOUNT_NOT_POSITIVE,
+    AMOUNT_REQUIRED,
+    CURRENCY_NOT_ACCEPTED,
+    gift_amount_validate,
+)
+
+MESSAGE_MAX_LENGTH = 500
+
+
+class DonateForm(forms.Form):
+    """The donate form of CONTRACTS.md, bound to one campaign and its team members."""
+
+    # Preset radios are named `amount` (CONTRACTS.md); a typed amount goes in `amount_other`.
+    amount = forms.CharField(label=_("Amount"), max_length=20, required=False)
+    amount_other = forms.CharField(
+        label=_("Other amount"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency = forms.ChoiceField(
+        label=_("Currency"), error_messages={"invalid_choice": CURRENCY_NOT_ACCEPTED}
+    )
+    name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.EmailField(
+        label=_("Email"), help_text=_("Your receipt goes here. It is never shown.")
+    )
+    anonymous = forms.BooleanField(label=_("Hide my name on the page"), required=False)
+    hide_amount = forms.BooleanField(label=_("Show my gift without its amount"), required=False)
+    message = forms.CharField(
+        label=_("Words of support (optional, public)"),
+        max_length=MESSAGE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MESSAGE_MAX_LENGTH}),
+    )
+    team_member = forms.ChoiceField(label=_("Giving with"), required=False)
+    cover_fees = forms.BooleanField(
+        label=_("Add about 2.9% + 30¢ so the campaign gets my whole gift"), required=False
+    )
+    # A honeypot: hidden from people by CSS, filled in by form-filling bots.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def __init__(
+        self,
+        *args,
+        campaign: Campaign,
+        members: list[TeamMember],
+        today: datetime.date,
+        **kwargs,
+    ):
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.campaign = campaign
+        self.today = today
+        self.members_by_slug = {member.slug: member for member in members}
+        self.fields["currency"].choices = [(code, code) for code in campaign.donation_currencies]
+        self.fields["currency"].initial = campaign.currency
+        self.fields["team_member"].choices = [("", _("Nobody in particular"))] + [
+            (member.slug, member.name) for member in members
+        ]
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.data.get("website"))
+
+    def clean_amount(self) -> Decimal:
+        """A chosen preset, else the typed amount: either way a plain decimal number."""
+        text = self.cleaned_data["amount"] or self.data.get("amount_other", "")
+        if not text.strip():
+            raise ValidationError(AMOUNT_REQUIRED, code="required")
+        try:
+            return money.parse_amount(text)
+        except money.MoneyError as error:
+            raise ValidationError(AMOUNT_NOT_POSITIVE, code="invalid") from error
+
+    def clean_team_member(self) -> TeamMember | None:
+        slug = self.cleaned_data.get("team_member")
+        return self.members_by_slug.get(slug) if slug else None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        amount, currency = cleaned.get("amount"), cleaned.get("currency")
+        if amount is not None and currency:
+            try:
+                gift_amount_validate(amount=amount, currency=currency, on=self.today)
+            except ValidationError as error:
+                self.add_error("amount", error)
+        return cleaned

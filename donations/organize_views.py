@@ -1,0 +1,47 @@
+"""Organizers' pages outside the admin: the CSV export and the campaign report.
+
+Staff with the donations.view_donation permission only (Organizers and superusers).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from campaigns.models import Campaign
+from donations.exports import export_csv_lines
+from donations.offline_selectors import campaign_report
+from donations.services.exports import export_log_record
+
+VIEW_PERMISSION = "donations.view_donation"
+
+
+def _organizer_campaign(request: HttpRequest, slug: str) -> Campaign:
+    user = request.user
+    if not (user.is_active and user.is_staff and user.has_perm(VIEW_PERMISSION)):
+        raise PermissionDenied
+    return get_object_or_404(Campaign, slug=slug)
+
+
+@require_GET
+@login_required
+def campaign_export_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    campaign = _organizer_campaign(request, slug)
+    export_log_record(user=request.user, campaign=campaign)
+    response = StreamingHttpResponse(
+        export_csv_lines(campaign=campaign), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="donations-{campaign.slug}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@login_required
+def campaign_report_page(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _organizer_campaign(request, slug)
+    context = {"campaign": campaign, "report": campaign_report(campaign=campaign)}
+    return render(request, "donations/organize/report.html", context)

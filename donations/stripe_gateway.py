@@ -1,0 +1,381 @@
+"""Stripe, behind one door. The only module that imports `stripe`.
+
+Everything else in the project speaks in Decimal amounts with ISO codes and in the plain
+dataclasses below; this module turns them into Stripe's integer units and API calls, and turns
+Stripe's answers (webhook payloads and API responses) back into facts. Stripe's JSON is read
+with `parse_float=Decimal`, so no amount or rate ever passes through a float.
+
+Stripe's own currency rules are facts no library holds; they live in the tables below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Stripe's currency rules, from https://docs.stripe.com/currencies (checked 2026-11).
+#
+# Zero-decimal currencies: the API amount is in whole units (¥500 is 500), not hundredths.
+# https://docs.stripe.com/currencies#zero-decimal
+ZERO_DECIMAL_CURRENCIES = frozenset({
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA",
+    "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+})  # fmt: skip
+# Special cases (https://docs.stripe.com/currencies#special-cases): the API keeps two decimals
+# (100 is one unit) but only whole units can be charged or paid out, so amounts must be
+# multiples of 100. ISK: card networks accept whole krónur only since 2023-04-14. HUF and TWD:
+# zero-decimal for payouts; we charge whole units too so every gift can be paid out as given.
+# CLDR agrees for display (Babel gives HUF and ISK zero decimals), but Stripe's integer units
+# must never be derived from Babel's precision.
+WHOLE_UNITS_IN_HUNDREDTHS = frozenset({"HUF", "ISK", "TWD"})
+# Minimum charge amounts per currency, in major units.
+# https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
+# For a currency not listed, Stripe's minimum is the equivalent of USD 0.50.
+MINIMUM_CHARGE = {
+    "USD": Decimal("0.50"), "AED": Decimal("2.00"), "AUD": Decimal("0.50"),
+    "BGN": Decimal("1.00"), "BRL": Decimal("0.50"), "CAD": Decimal("0.50"),
+    "CHF": Decimal("0.50"), "CZK": Decimal("15.00"), "DKK": Decimal("2.50"),
+    "EUR": Decimal("0.50"), "GBP": Decimal("0.30"), "HKD": Decimal("4.00"),
+    "HUF": Decimal("175"), "INR": Decimal("0.50"), "JPY": Decimal("50"),
+    "MXN": Decimal("10"), "MYR": Decimal("2"), "NOK": Decimal("3.00"),
+    "NZD": Decimal("0.50"), "PLN": Decimal("2.00"), "RON": Decimal("2.00"),
+    "SEK": Decimal("3.00"), "SGD": Decimal("0.50"), "THB": Decimal("10"),
+}  # fmt: skip
+MINIMUM_CHARGE_FALLBACK_USD = Decimal("0.50")
+# Standard card pricing for the "cover the fees" estimate (https://stripe.com/pricing):
+# a percentage plus a fixed USD amount, converted by the caller. An estimate, shown as one.
+CARD_FEE_PERCENT = Decimal("0.029")
+CARD_FEE_FIXED_USD = Decimal("0.30")
+
+# The webhook signature may be at most this old (Stripe's own default as well).
+WEBHOOK_TOLERANCE_SECONDS = 300
+# What Checkout returns with the session, expanded in one call: the charge and its settlement.
+SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
+CHECKOUT_LOCALES = {"en": "en", "es": "es"}
+
+
+class GatewayError(Exception):
+    """Stripe could not be reached or refused the request."""
+
+
+class InvalidWebhookError(Exception):
+    """A webhook whose signature is missing, wrong or stale, or whose body is not an event."""
+
+
+class StripeAmountError(ValueError):
+    """An amount Stripe cannot charge in that currency (too many decimals)."""
+
+
+def charge_decimals(currency: str) -> int:
+    """How many decimals a gift in `currency` may have for Stripe to charge it exactly."""
+    code = currency.upper()
+    return 0 if code in ZERO_DECIMAL_CURRENCIES or code in WHOLE_UNITS_IN_HUNDREDTHS else 2
+
+
+def _unit_exponent(currency: str) -> int:
+    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def to_stripe_units(amount: Decimal, currency: str) -> int:
+    """Decimal major units → Stripe's integer amount. Refuses anything it would have to round."""
+    if amount != amount.quantize(Decimal(1).scaleb(-charge_decimals(currency))):
+        raise StripeAmountError(f"{amount} {currency} has too many decimals for Stripe.")
+    return int(amount.scaleb(_unit_exponent(currency)))
+
+
+def from_stripe_units(units: int, currency: str) -> Decimal:
+    """Stripe's integer amount → Decimal major units, exactly."""
+    return Decimal(int(units)).scaleb(-_unit_exponent(currency))
+
+
+def minimum_charge(currency: str) -> Decimal | None:
+    """Stripe's minimum in `currency`, or None when it is "the equivalent of USD 0.50"."""
+    return MINIMUM_CHARGE.get(currency.upper())
+
+
+class CheckoutOutcome(StrEnum):
+    OPEN = "open"  # the giver has not finished Checkout yet
+    PROCESSING = "processing"  # completed with a delayed method (bank debit): money not in yet
+    PAID = "paid"
+    FAILED = "failed"  # a delayed payment that did not go through
+    EXPIRED = "expired"  # abandoned; nothing was charged
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The charge's balance transaction: what reached the Stripe balance, and at what cost."""
+
+    amount: Decimal
+    currency: str
+    exchange_rate: Decimal | None
+    fee: Decimal
+    net: Decimal
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    charge_id: str
+    payment_intent_id: str | None
+    donation_id: str | None
+    amount: Decimal
+    currency: str
+    amount_refunded: Decimal
+    fully_refunded: bool
+    settlement: Settlement | None
+    balance_transaction_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutFacts:
+    """What a Checkout Session says about one gift, in our terms."""
+
+    session_id: str
+    donation_id: str | None
+    outcome: CheckoutOutcome
+    amount_total: Decimal | None
+    currency: str
+    payment_intent_id: str | None = None
+    charge: ChargeFacts | None = None
+
+    def with_outcome(self, outcome: CheckoutOutcome) -> CheckoutFacts:
+        return replace(self, outcome=outcome)
+
+
+@dataclass(frozen=True)
+class DisputeFacts:
+    dispute_id: str
+    charge_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_id: str
+    type: str
+    session: CheckoutFacts | None = None
+    charge: ChargeFacts | None = None
+    dispute: DisputeFacts | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """One gift's Checkout Session, in our terms; `create_checkout_session` speaks Stripe."""
+
+    donation_id: str
+    campaign_id: int
+    product_name: str
+    amount: Decimal
+    currency: str
+    fee_cover_name: str
+    fee_cover_amount: Decimal
+    email: str
+    language: str
+    success_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    session_id: str
+    url: str
+
+
+_http_client: stripe.HTTPClient | None = None
+
+
+def use_http_client(http_client: stripe.HTTPClient | None) -> None:
+    """Send Stripe API calls through `http_client` (tests, staging); None restores the default."""
+    global _http_client
+    _http_client = http_client
+
+
+def _client() -> stripe.StripeClient:
+    base_addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses=base_addresses,
+        http_client=_http_client,
+        max_network_retries=2,
+    )
+
+
+def _decoded(stripe_object: Any) -> dict:
+    """The raw JSON of an API answer, with numbers as Decimal (stripe would give floats)."""
+    return json.loads(stripe_object.last_response.body, parse_float=Decimal)
+
+
+def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
+    """Create the Checkout Session for one gift. Idempotent per donation id at Stripe's end."""
+    metadata = {"donation_id": request.donation_id, "campaign_id": str(request.campaign_id)}
+    line_items = [_line_item(request.product_name, request.amount, request.currency)]
+    if request.fee_cover_amount:
+        line_items.append(
+            _line_item(request.fee_cover_name, request.fee_cover_amount, request.currency)
+        )
+    params = {
+        "mode": "payment",
+        "submit_type": "donate",
+        "line_items": line_items,
+        "customer_email": request.email,
+        "client_reference_id": request.donation_id,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "locale": CHECKOUT_LOCALES.get(request.language.split("-")[0], "auto"),
+        "success_url": request.success_url,
+        "cancel_url": request.cancel_url,
+    }
+    try:
+        session = _client().v1.checkout.sessions.create(
+            params=params, options={"idempotency_key": f"checkout-{request.donation_id}"}
+        )
+    except stripe.StripeError as error:
+        raise GatewayError(str(error)) from error
+    return CheckoutSession(session_id=session.id, url=session.url)
+
+
+def _line_item(name: str, amount: Decimal, currency: str) -> dict:
+    return {
+        "quantity": 1,
+        "price_data": {
+            "currency": currency.lower(),
+            "unit_amount": to_stripe_units(amount, currency),
+            "product_data": {"name": name},
+        },
+    }
+
+
+def retrieve_checkout_session(session_id: str) -> CheckoutFacts:
+    """The session as Stripe has it now, with its charge and settlement when they exist."""
+    try:
+        session = _client().v1.checkout.sessions.retrieve(
+            session_id, params={"expand": SESSION_EXPAND}
+        )
+    except stripe.StripeError as error:
+        raise GatewayError(str(error)) from error
+    return checkout_facts(_decoded(session))
+
+
+def retrieve_charge(charge_id: str) -> ChargeFacts:
+    """The charge as Stripe has it now, with its balance transaction (settlement) expanded."""
+    try:
+        charge = _client().v1.charges.retrieve(
+            charge_id, params={"expand": ["balance_transaction"]}
+        )
+    except stripe.StripeError as error:
+        raise GatewayError(str(error)) from error
+    return charge_facts(_decoded(charge))
+
+
+def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
+    """Verify the Stripe-Signature over the raw body (300 s tolerance), then read the event."""
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"),
+            signature,
+            settings.STRIPE_WEBHOOK_SECRET,
+            WEBHOOK_TOLERANCE_SECONDS,
+        )
+        data = json.loads(payload, parse_float=Decimal)
+        event_id, event_type, obj = data["id"], data["type"], data["data"]["object"]
+    except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as error:
+        raise InvalidWebhookError(str(error)) from error
+    kind = obj.get("object")
+    return WebhookEvent(
+        event_id=event_id,
+        type=event_type,
+        session=checkout_facts(obj) if kind == "checkout.session" else None,
+        charge=charge_facts(obj) if kind == "charge" else None,
+        dispute=dispute_facts(obj) if kind == "dispute" else None,
+    )
+
+
+def _id(value: Any) -> str | None:
+    """An expandable field: either an id string or the expanded object with an `id`."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value or None
+
+
+def checkout_facts(session: dict) -> CheckoutFacts:
+    currency = (session.get("currency") or "").upper()
+    total = session.get("amount_total")
+    payment_intent = session.get("payment_intent")
+    charge = None
+    intent_status = None
+    if isinstance(payment_intent, dict):
+        intent_status = payment_intent.get("status")
+        if isinstance(payment_intent.get("latest_charge"), dict):
+            charge = charge_facts(payment_intent["latest_charge"])
+    metadata = session.get("metadata") or {}
+    return CheckoutFacts(
+        session_id=session["id"],
+        donation_id=session.get("client_reference_id") or metadata.get("donation_id"),
+        outcome=_outcome(session.get("status"), session.get("payment_status"), intent_status),
+        amount_total=from_stripe_units(total, currency) if total is not None and currency else None,
+        currency=currency,
+        payment_intent_id=_id(payment_intent),
+        charge=charge,
+    )
+
+
+def _outcome(status: str | None, payment_status: str | None, intent_status: str | None):
+    if status == "expired":
+        return CheckoutOutcome.EXPIRED
+    if payment_status in ("paid", "no_payment_required"):
+        return CheckoutOutcome.PAID
+    if status == "complete":
+        # A delayed method that failed leaves the intent waiting for a new payment method.
+        if intent_status in ("requires_payment_method", "canceled"):
+            return CheckoutOutcome.FAILED
+        return CheckoutOutcome.PROCESSING
+    return CheckoutOutcome.OPEN
+
+
+def _decimal_or_none(value: Decimal | int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def charge_facts(charge: dict) -> ChargeFacts:
+    currency = charge["currency"].upper()
+    transaction = charge.get("balance_transaction")
+    settlement = None
+    if isinstance(transaction, dict):
+        settled_in = transaction["currency"].upper()
+        settlement = Settlement(
+            amount=from_stripe_units(transaction["amount"], settled_in),
+            currency=settled_in,
+            exchange_rate=_decimal_or_none(transaction.get("exchange_rate")),
+            fee=from_stripe_units(transaction.get("fee", 0), settled_in),
+            net=from_stripe_units(transaction["net"], settled_in),
+        )
+    return ChargeFacts(
+        charge_id=charge["id"],
+        payment_intent_id=_id(charge.get("payment_intent")),
+        donation_id=(charge.get("metadata") or {}).get("donation_id"),
+        amount=from_stripe_units(charge["amount"], currency),
+        currency=currency,
+        amount_refunded=from_stripe_units(charge.get("amount_refunded", 0), currency),
+        fully_refunded=bool(charge.get("refunded")),
+        settlement=settlement,
+        balance_transaction_id=_id(transaction),
+    )
+
+
+def dispute_facts(dispute: dict) -> DisputeFacts:
+    return DisputeFacts(
+        dispute_id=dispute["id"], charge_id=_id(dispute["charge"]), status=dispute["status"]
+    )
+
+
+def api_version() -> str:
+    """The Stripe API version this stripe-python pins (what the webhook endpoint must use)."""
+    return stripe.api_version

@@ -1,0 +1,134 @@
+"""Online giving: the donate form, the return from Checkout, the demo checkout, the webhook."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from campaigns.models import Campaign
+from donations.forms import DonateForm
+from donations.models import Donation
+from donations.services import online
+from donations.stripe_gateway import GatewayError, InvalidWebhookError, construct_webhook_event
+
+
+def _thanks_for(donation: Donation) -> str:
+    return f"{reverse('donations:thanks')}?session_id={donation.stripe_checkout_session_id}"
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _start_checkout(form: DonateForm, language: str) -> online.CheckoutStart:
+    data = form.cleaned_data
+    return online.donation_start_checkout(
+        campaign=form.campaign,
+        team_member=data["team_member"],
+        amount=data["amount"],
+        currency=data["currency"],
+        giver_name=data["name"],
+        email=data["email"],
+        anonymous=data["anonymous"],
+        hide_amount=data["hide_amount"],
+        message=data["message"],
+        cover_fees=data["cover_fees"],
+        language=language,
+    )
+
+
+def _closed(request: HttpRequest, campaign: Campaign, closed_on) -> HttpResponse:
+    context = {"campaign": campaign, "closed_on": closed_on, "message": online.CAMPAIGN_CLOSED}
+    status = 403 if request.method == "POST" else 200
+    return render(request, "donations/closed.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def donate(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
+    today = timezone.localdate()
+    if not campaign.is_open_for_giving(today):
+        return _closed(request, campaign, campaign.closed_on(today))
+    form = DonateForm(
+        request.POST or None,
+        initial={"team_member": request.GET.get("member", "")},
+        campaign=campaign,
+        members=list(campaign.team_members.all()),
+        today=today,
+    )
+    if request.method == "POST" and form.is_spam:
+        return _see_other(campaign.get_absolute_url())  # looks like success; nothing happens
+    if request.method == "POST" and form.is_valid():
+        try:
+            start = _start_checkout(form, translation.get_language() or "en")
+        except GatewayError:
+            form.add_error(None, online.CHECKOUT_UNAVAILABLE)
+        else:
+            return _see_other(start.redirect_url)
+    presets = online.gift_presets(currency=campaign.currency, on=today)
+    context = {"campaign": campaign, "form": form, "presets": presets, "demo": online.demo_mode()}
+    return render(request, "donations/donate.html", context)
+
+
+@require_GET
+def thanks(request: HttpRequest) -> HttpResponse:
+    session_id = request.GET.get("session_id", "")
+    try:
+        result = online.donation_confirm_return(session_id=session_id)
+    except Donation.DoesNotExist as error:
+        raise Http404("Unknown Checkout session.") from error
+    context = {
+        "donation": result.donation,
+        "campaign": result.donation.campaign,
+        "outcome": str(result.outcome),
+        "share_url": request.build_absolute_uri(result.donation.campaign.get_absolute_url()),
+    }
+    return render(request, "donations/thanks.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
+    if not online.demo_mode():
+        raise Http404("Demo checkout is off: this site takes real payments.")
+    donation = get_object_or_404(
+        Donation.objects.select_related("campaign"),
+        pk=donation_id,
+        source=Donation.Source.ONLINE,
+    )
+    if donation.status != Donation.Status.PENDING:
+        return redirect(_thanks_for(donation))
+    if request.method == "GET":
+        return render(request, "donations/demo_checkout.html", {"donation": donation})
+    paid = request.POST.get("action") == "pay"
+    donation = online.demo_checkout_complete(donation=donation, paid=paid)
+    if paid:
+        return redirect(_thanks_for(donation))
+    messages.info(request, online.DEMO_DECLINED)
+    return redirect("donations:donate", slug=donation.campaign.slug)
+
+
+@csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request.
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's events. 400 for a bad, missing or stale signature, with nothing written.
+
+    Otherwise 200, also for events we ignore or about payments we do not know. An error while
+    recording propagates as a 500 with the transaction rolled back, so Stripe delivers again.
+    """
+    try:
+        event = construct_webhook_event(
+            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+        )
+    except InvalidWebhookError:
+        return HttpResponse(status=400)
+    online.stripe_event_handle(event=event)
+    return HttpResponse(status=200)

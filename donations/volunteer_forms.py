@@ -1,0 +1,102 @@
+"""The volunteers' cash forms. They parse what was typed; the offline services decide."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign, TeamMember
+from donations.services.offline import MAX_BATCH_ROWS, OfflineGift
+
+DATE_FORMAT = "%Y-%m-%d"
+
+
+class CashEntryForm(forms.Form):
+    """One cash gift; the field names are those of CONTRACTS.md and of the tally sheet."""
+
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    anonymous = forms.BooleanField(label=_("Anonymous: hide the name"), required=False)
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
+    )
+    currency = forms.ChoiceField(label=_("Currency"))
+    received_on = forms.DateField(
+        label=_("Date received"),
+        input_formats=[DATE_FORMAT],
+        widget=forms.DateInput(format=DATE_FORMAT, attrs={"type": "date"}),
+    )
+    team_member = forms.ChoiceField(label=_("Team member"), required=False)
+    message = forms.CharField(
+        label=_("Public message"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Shown on the campaign page."),
+    )
+    note = forms.CharField(
+        label=_("Private note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Only organizers see it."),
+    )
+    location = forms.CharField(label=_("Location"), max_length=200, required=False)
+
+    def __init__(self, *args, campaign: Campaign, members: list[TeamMember], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.members = {member.slug: member for member in members}
+        self.fields["currency"].choices = [(code, code) for code in campaign.donation_currencies]
+        self.fields["team_member"].choices = [
+            ("", _("None")),
+            *((member.slug, member.name) for member in members),
+        ]
+        self.fields["received_on"].widget.attrs.update(
+            {"min": campaign.launched_on.isoformat(), "max": timezone.localdate().isoformat()}
+        )
+
+    def gift(self) -> OfflineGift:
+        data = self.cleaned_data
+        return OfflineGift(
+            amount=data["amount"],
+            currency=data["currency"],
+            received_on=data["received_on"],
+            name=data["name"],
+            anonymous=data["anonymous"],
+            team_member=self.members.get(data["team_member"]),
+            message=data["message"],
+            note=data["note"],
+            location=data["location"],
+        )
+
+
+class CashForm(CashEntryForm):
+    """The single-entry form, with its one-time token against double submits."""
+
+    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+class BatchTokenForm(forms.Form):
+    """The tally sheet's one-time token; each row's token is derived from it."""
+
+    batch_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+CashRowFormSet = forms.formset_factory(
+    CashEntryForm,
+    extra=MAX_BATCH_ROWS,
+    max_num=MAX_BATCH_ROWS,
+    absolute_max=MAX_BATCH_ROWS,
+    validate_max=True,
+)
+
+
+class VoidForm(forms.Form):
+    # Required by the void service, which words the error; the form only bounds the length.
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
