@@ -145,6 +145,11 @@ if not STRIPE_SECRET_KEY and not DEBUG and not PAYMENTS_DEMO:
 DONATION_MIN_USD = Decimal(env.str("DONATION_MIN_USD", default="5"))
 DONATION_MAX_USD = Decimal(env.str("DONATION_MAX_USD", default="100000"))
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Card-testing defences (donations/throttle.py): Checkout Sessions one client IP may start per
+# window, counted in the default cache; and the attempts per campaign in ten minutes above
+# which organizers are warned (never blocked).
+CHECKOUT_RATE_LIMITS = env.list("CHECKOUT_RATE_LIMITS", default=["5/m", "20/h"])
+CHECKOUT_SURGE_THRESHOLD = env.int("CHECKOUT_SURGE_THRESHOLD", default=30)
 
 # Security. The same values in development; HTTPS-only settings switch on with DEBUG off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

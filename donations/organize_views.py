@@ -15,6 +15,7 @@ from campaigns.models import Campaign
 from donations.exports import export_csv_lines
 from donations.offline_selectors import campaign_report
 from donations.services.exports import export_log_record
+from donations.throttle import campaign_surge
 
 VIEW_PERMISSION = "donations.view_donation"
 
@@ -43,5 +44,9 @@ def campaign_export_csv(request: HttpRequest, slug: str) -> StreamingHttpRespons
 @login_required
 def campaign_report_page(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _organizer_campaign(request, slug)
-    context = {"campaign": campaign, "report": campaign_report(campaign=campaign)}
+    context = {
+        "campaign": campaign,
+        "report": campaign_report(campaign=campaign),
+        "surge": campaign_surge(campaign_id=campaign.pk),
+    }
     return render(request, "donations/organize/report.html", context)

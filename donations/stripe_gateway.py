@@ -10,8 +10,10 @@ Stripe's own currency rules are facts no library holds; they live in the tables 
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -60,6 +62,10 @@ CARD_FEE_FIXED_USD = Decimal("0.30")
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What Checkout returns with the session, expanded in one call: the charge and its settlement.
 SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
+# The same for every session of a list. Four levels is Stripe's maximum expansion depth
+# (https://docs.stripe.com/api/expanding_objects), and 100 its largest page.
+SESSION_LIST_EXPAND = [f"data.{path}" for path in SESSION_EXPAND]
+SESSION_LIST_PAGE_SIZE = 100
 CHECKOUT_LOCALES = {"en": "en", "es": "es"}
 
 
@@ -262,6 +268,29 @@ def retrieve_checkout_session(session_id: str) -> CheckoutFacts:
     except stripe.StripeError as error:
         raise GatewayError(str(error)) from error
     return checkout_facts(_decoded(session))
+
+
+def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[CheckoutFacts]:
+    """Every Checkout Session created since then, newest first, a page of 100 per API call.
+
+    Each comes with its charge and settlement expanded, as `retrieve_checkout_session` gives.
+    Raises GatewayError when a page cannot be fetched.
+    """
+    params: dict[str, Any] = {
+        "created": {"gte": int(created_since.timestamp())},
+        "limit": SESSION_LIST_PAGE_SIZE,
+        "expand": SESSION_LIST_EXPAND,
+    }
+    while True:
+        try:
+            page = _decoded(_client().v1.checkout.sessions.list(params=params))
+        except stripe.StripeError as error:
+            raise GatewayError(str(error)) from error
+        for session in page["data"]:
+            yield checkout_facts(session)
+        if not page.get("has_more") or not page["data"]:
+            return
+        params["starting_after"] = page["data"][-1]["id"]
 
 
 def retrieve_charge(charge_id: str) -> ChargeFacts:

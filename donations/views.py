@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.models import Campaign
+from donations import throttle
 from donations.forms import DonateForm
 from donations.models import Donation
 from donations.services import online
@@ -52,6 +53,23 @@ def _closed(request: HttpRequest, campaign: Campaign, closed_on) -> HttpResponse
     return render(request, "donations/closed.html", context, status=status)
 
 
+def _rate_limited(request: HttpRequest, campaign: Campaign) -> HttpResponse | None:
+    """A 429 page when this client has started too many checkouts lately; else None."""
+    verdict = throttle.checkout_attempt(
+        ip=throttle.client_ip(request), campaign_id=campaign.pk, now=timezone.now()
+    )
+    if verdict.allowed:
+        return None
+    response = render(
+        request,
+        "donations/rate_limited.html",
+        {"campaign": campaign, "message": throttle.RATE_LIMITED},
+        status=429,
+    )
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def donate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
@@ -68,6 +86,8 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_spam:
         return _see_other(campaign.get_absolute_url())  # looks like success; nothing happens
     if request.method == "POST" and form.is_valid():
+        if refused := _rate_limited(request, campaign):
+            return refused  # nothing stored, Stripe not called
         try:
             start = _start_checkout(form, translation.get_language() or "en")
         except GatewayError:

@@ -114,3 +114,13 @@ def cash_superuser(db):
     from tests.factories import UserFactory
 
     return UserFactory(username="root-cash", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: rate-limit counts and cached pages do not leak."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -274,6 +274,7 @@ def donation_record_checkout(
         if donation is None:
             logger.warning("Stripe session %s matches no gift; ignored.", session.session_id)
             return None
+        before = _field_values(donation)
         if session.outcome == gateway.CheckoutOutcome.PAID and _move(
             donation, Donation.Status.SUCCEEDED
         ):
@@ -285,10 +286,20 @@ def donation_record_checkout(
             _move(donation, Donation.Status.FAILED)
         elif session.outcome == gateway.CheckoutOutcome.EXPIRED:
             _move(donation, Donation.Status.EXPIRED)
-        donation.full_clean()
-        donation.save()
+        _save_if_changed(donation, before)
         _link_event(stored_event, donation)
     return donation
+
+
+def _field_values(donation: Donation) -> dict:
+    return {field.attname: getattr(donation, field.attname) for field in Donation._meta.fields}
+
+
+def _save_if_changed(donation: Donation, before: dict) -> None:
+    """Save only real news, so a repeated report leaves the row as it was (`updated_at` too)."""
+    if _field_values(donation) != before:
+        donation.full_clean()
+        donation.save()
 
 
 def _link_event(stored_event: StripeEvent | bool | None, donation: Donation) -> None:
@@ -408,12 +419,13 @@ def _locked_gift_for_charge(charge_id: str, payment_intent_id: str | None, donat
 
 
 def donation_record_charge(
-    *, charge: gateway.ChargeFacts, event: gateway.WebhookEvent
+    *, charge: gateway.ChargeFacts, event: gateway.WebhookEvent | None = None
 ) -> Donation | None:
     """Record a charge's refunds and late settlement details, at most once per event.
 
     Refunds come from the charge's current `amount_refunded`, so any order of delivery and any
-    repeat ends in the same row. Returns None for a repeated event or an unknown charge.
+    repeat ends in the same row. Without an event (reconciliation asked Stripe itself) the same
+    holds. Returns None for a repeated event or an unknown charge.
     """
     with transaction.atomic():
         stored_event = _claim_event(event)
@@ -425,10 +437,10 @@ def donation_record_charge(
         if donation is None:
             logger.warning("Stripe charge %s matches no gift; ignored.", charge.charge_id)
             return None
+        before = _field_values(donation)
         _fill_stripe_facts(donation, charge)
         _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
-        donation.full_clean()
-        donation.save()
+        _save_if_changed(donation, before)
         _link_event(stored_event, donation)
     return donation
 

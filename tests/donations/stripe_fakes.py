@@ -55,7 +55,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
     """Answers the few API calls we make from dicts the test filled in, and records each call.
 
     `sessions` and `charges` hold what Stripe "has" now, by id. `errors` maps a path to an HTTP
-    status to answer with instead (e.g. {"/v1/checkout/sessions": 400}).
+    status to answer with instead (e.g. {"/v1/checkout/sessions": 400}). Listing sessions
+    answers newest first in pages of at most `page_size`, with `has_more` and `starting_after`
+    as Stripe does; objects come back as stored (store them expanded as the caller asks).
     """
 
     name = "fake"
@@ -66,6 +68,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.sessions: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
         self.errors: dict[str, int] = {}
+        self.page_size = 100
         self._lock = threading.Lock()
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):
@@ -77,6 +80,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return _error(self.errors[path])
         if method.upper() == "POST" and path == "/v1/checkout/sessions":
             return _ok(self._create_session(recorded.form))
+        if method.upper() == "GET" and path == "/v1/checkout/sessions":
+            return self._list_sessions(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/checkout/sessions/"):
             return self._known(self.sessions, path.rsplit("/", 1)[1])
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
@@ -100,6 +105,27 @@ class FakeStripeHTTP(stripe.HTTPClient):
             currency=form.get("line_items[0][price_data][currency]"),
         )
         return session
+
+    def _list_sessions(self, query: dict[str, list[str]]):
+        since = int(query.get("created[gte]", ["0"])[0])
+        limit = min(int(query.get("limit", ["10"])[0]), self.page_size)
+        listed = sorted(
+            (s for s in self.sessions.values() if s["created"] >= since),
+            key=lambda s: (s["created"], s["id"]),
+            reverse=True,
+        )
+        if "starting_after" in query:
+            ids = [s["id"] for s in listed]
+            listed = listed[ids.index(query["starting_after"][0]) + 1 :]
+        return _ok({
+            "object": "list",
+            "url": "/v1/checkout/sessions",
+            "has_more": len(listed) > limit,
+            "data": listed[:limit],
+        })  # fmt: skip
+
+    def gets_of(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "GET" and r.path == path]
 
     @staticmethod
     def _known(store: dict, object_id: str):
@@ -169,6 +195,7 @@ def checkout_session(
     status: str = "complete",
     payment_status: str = "paid",
     payment_intent: dict | str | None = "pi_fake_1",
+    created: int | None = None,
 ) -> dict:
     session = example("checkout_session")
     metadata = {"donation_id": str(donation.id), "campaign_id": str(donation.campaign_id)}
@@ -184,6 +211,7 @@ def checkout_session(
         payment_intent=payment_intent,
         mode="payment",
         submit_type="donate",
+        created=int(time.time()) if created is None else created,
     )
     return session
 

@@ -405,7 +405,7 @@ def test_offline_factory_entries_are_voidable_by_organizers(cash_campaign, cash_
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_double_submits_record_one_entry(cash_campaign, cash_volunteer):
     if connection.vendor != "postgresql":
         pytest.skip(reason="needs PostgreSQL: SQLite serialises writers")

@@ -346,7 +346,7 @@ def test_organizer_resends_a_failed_receipt_from_the_admin(client, gift, flaky_m
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_loop_stops_after_the_given_number_of_passes():
     queued(DonationFactory())
     out = StringIO()
@@ -358,7 +358,7 @@ def test_loop_stops_after_the_given_number_of_passes():
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_loop_stops_cleanly_on_sigterm_and_restores_the_handler():
     handler_before = signal.getsignal(signal.SIGTERM)
     timer = threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGTERM))
@@ -378,7 +378,7 @@ def test_loop_stops_cleanly_on_sigterm_and_restores_the_handler():
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL's concurrent row updates"
 )
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_workers_send_each_receipt_exactly_once(settings):
     settings.EMAIL_BACKEND = COUNTING
     CountingEmailBackend.recipients = []

@@ -1,0 +1,63 @@
+"""Re-feed recent Checkout Sessions through the recording logic (repairs missed webhooks)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from donations.services.online import demo_mode
+from donations.services.reconcile import donations_reconcile
+from donations.stripe_gateway import GatewayError
+
+DURATION = re.compile(r"^(?P<number>\d+)(?P<unit>[mhd])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+BAD_DURATION = "Write a duration as <number><unit>, the unit m, h or d (e.g. 72h), not {!r}."
+DEMO_MODE = "No STRIPE_SECRET_KEY: the site runs in demo mode and there is no Stripe to ask."
+
+
+def duration(text: str) -> datetime.timedelta:
+    """'72h' → 72 hours. Units m, h and d, as every command's durations (CONTRACTS.md)."""
+    match = DURATION.match(text.strip())
+    if not match or int(match["number"]) == 0:
+        raise argparse.ArgumentTypeError(BAD_DURATION.format(text))
+    return datetime.timedelta(**{UNITS[match["unit"]]: int(match["number"])})
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-feed the Checkout Sessions created in the last --since (default 72h) through the "
+        "webhook's recording logic and fill in missing settlement details. Idempotent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--since",
+            type=duration,
+            default=duration("72h"),
+            help="How far back to look: <number><unit>, unit m, h or d (default 72h).",
+        )
+
+    def handle(self, *args, since: datetime.timedelta, **options) -> None:
+        if demo_mode():
+            raise CommandError(DEMO_MODE)
+        start = timezone.now() - since
+        try:
+            report = donations_reconcile(since=start)
+        except GatewayError as error:
+            raise CommandError(f"Stripe did not answer: {error}") from error
+        for change in report.changes:
+            if change.old_status != change.new_status:
+                self.stdout.write(
+                    f"donation {change.donation_id}: {change.old_status} → {change.new_status}"
+                )
+            if change.settlement_filled:
+                self.stdout.write(f"settlement filled for {change.donation_id}")
+        self.stdout.write(
+            f"Checked {report.sessions_seen} Checkout Sessions since "
+            f"{timezone.localtime(start):%Y-%m-%d %H:%M %Z} ({report.sessions_ours} ours): "
+            f"{len(report.changes)} gifts changed."
+        )

@@ -1,0 +1,111 @@
+"""Reconciliation: repair what missed webhooks left behind, by asking Stripe directly.
+
+Recent Checkout Sessions are listed from Stripe and each one that carries one of our donation
+ids goes through `donation_record_checkout`, the webhook's own recording path, so a gift ends
+up exactly as the webhook would have left it. That path only moves forward and saves only real
+news, so running this twice (or beside the webhook) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field, replace
+
+from donations import stripe_gateway as gateway
+from donations.models import Donation
+from donations.services.online import donation_record_charge, donation_record_checkout
+
+logger = logging.getLogger(__name__)
+
+RECORDED = (Donation.Status.SUCCEEDED, Donation.Status.REFUNDED)
+
+
+@dataclass(frozen=True)
+class GiftChange:
+    donation_id: str
+    old_status: str
+    new_status: str
+    settlement_filled: bool
+
+
+@dataclass
+class ReconcileReport:
+    sessions_seen: int = 0
+    sessions_ours: int = 0
+    changes: list[GiftChange] = field(default_factory=list)
+
+
+def _state(donation_id) -> tuple[str, bool] | None:
+    row = Donation.objects.filter(pk=donation_id).values("status", "settlement_amount").first()
+    return None if row is None else (row["status"], row["settlement_amount"] is not None)
+
+
+def _change(donation: Donation, before: tuple[str, bool]) -> GiftChange | None:
+    after = _state(donation.pk)
+    if after is None or after == before:
+        return None
+    return GiftChange(
+        donation_id=str(donation.pk),
+        old_status=before[0],
+        new_status=after[0],
+        settlement_filled=after[1] and not before[1],
+    )
+
+
+def _with_settlement(session: gateway.CheckoutFacts, donation: Donation) -> gateway.CheckoutFacts:
+    """A paid session whose charge came without its settlement: fetch the charge for it."""
+    if session.outcome != gateway.CheckoutOutcome.PAID or donation.settlement_amount is not None:
+        return session
+    if session.charge and session.charge.settlement is not None:
+        return session
+    charge_id = (session.charge and session.charge.charge_id) or donation.stripe_charge_id
+    if not charge_id:
+        return session
+    return replace(session, charge=gateway.retrieve_charge(charge_id))
+
+
+def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
+    """Feed every Checkout Session created since `since` through the recording logic.
+
+    Sessions without one of our donation ids (other uses of the Stripe account) are skipped.
+    Then succeeded gifts received since `since` that still lack Stripe's settlement (say, the
+    webhook came before the balance transaction did) get it from their charge. Returns what
+    changed. Raises GatewayError when Stripe cannot be asked; what was recorded before stays.
+    """
+    report = ReconcileReport()
+    seen: set[str] = set()
+    for session in gateway.list_checkout_sessions(created_since=since):
+        report.sessions_seen += 1
+        donation = (
+            Donation.objects.filter(
+                stripe_checkout_session_id=session.session_id, source=Donation.Source.ONLINE
+            )
+            .only("id", "status", "settlement_amount", "stripe_charge_id")
+            .first()
+        )
+        if not session.donation_id or donation is None or str(donation.pk) != session.donation_id:
+            continue
+        report.sessions_ours += 1
+        seen.add(str(donation.pk))
+        before = _state(donation.pk)
+        donation_record_checkout(session=_with_settlement(session, donation))
+        if change := _change(donation, before):
+            report.changes.append(change)
+    unsettled = (
+        Donation.objects.filter(
+            source=Donation.Source.ONLINE,
+            status__in=RECORDED,
+            received_at__gte=since,
+            settlement_amount__isnull=True,
+            stripe_charge_id__isnull=False,
+        )
+        .exclude(pk__in=seen)
+        .only("id", "status", "stripe_charge_id")
+    )
+    for donation in unsettled:
+        before = _state(donation.pk)
+        donation_record_charge(charge=gateway.retrieve_charge(donation.stripe_charge_id))
+        if change := _change(donation, before):
+            report.changes.append(change)
+    return report

@@ -1,0 +1,185 @@
+"""Card-testing defences: how often one client may start a Checkout Session.
+
+With hosted Checkout the card form lives at Stripe, so the only thing a card-testing bot can do
+on our side is create Checkout Sessions. That is what we count: per client IP, in fixed windows
+(`settings.CHECKOUT_RATE_LIMITS`, e.g. "5/m,20/h"), in Django's default cache, which is Redis
+in production, so the limit holds across processes and machines. A window is one cache key:
+`cache.add` creates it at zero (atomic, only if missing) and `cache.incr` counts (atomic in
+Redis and, under a lock, in the local-memory cache).
+
+Why not django-ratelimit: its system checks refuse the local-memory cache (E003) that
+development and tests run on, and `add` + `incr` is all the counting we need.
+
+Attempts are also counted per campaign. One attacker must not be able to stop giving for
+everyone, so a campaign is never blocked: a surge above `settings.CHECKOUT_SURGE_THRESHOLD`
+attempts in ten minutes is logged and kept in the cache for the organizers' report page.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger("donations.throttle")
+
+RATE_LIMITED = _(
+    "Too many attempts to give from your connection in a short time. Nothing was charged. "
+    "Please wait a few minutes, then try again."
+)
+
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
+RATE_FORMAT = re.compile(r"^(?P<limit>\d+)/(?P<unit>[smhd])$")
+SURGE_WINDOW_SECONDS = 10 * 60
+# How long the organizers' report keeps showing the latest surge.
+SURGE_SHOWN_SECONDS = 7 * 24 * 60 * 60
+# A window's key outlives the window a little, so it cannot expire between `add` and `incr`.
+KEY_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    seconds: int
+    text: str
+
+
+def parse_rates(texts: list[str]) -> list[Rate]:
+    """["5/m", "20/h"] → Rates. Raises ImproperlyConfigured on anything else."""
+    rates = []
+    for text in texts:
+        match = RATE_FORMAT.match(text.strip())
+        if not match or int(match["limit"]) < 1:
+            raise ImproperlyConfigured(
+                f"CHECKOUT_RATE_LIMITS: {text!r} is not <count>/<unit> with unit s, m, h or d "
+                '(e.g. "5/m,20/h").'
+            )
+        rates.append(Rate(int(match["limit"]), UNIT_SECONDS[match["unit"]], text.strip()))
+    return rates
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, unless settings.TRUSTED_PROXY_COUNT proxies sit in
+    front of us, in which case the X-Forwarded-For entry that many hops from the right.
+
+    Entries further left were written by whoever sent the request, so a client can put
+    anything there; with no trusted proxy the header is never read. With fewer entries than
+    trusted hops, the leftmost is used.
+    """
+    remote_addr = request.META.get("REMOTE_ADDR", "")
+    trusted = settings.TRUSTED_PROXY_COUNT
+    if trusted <= 0:
+        return remote_addr
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if not hops:
+        return remote_addr
+    candidate = hops[-trusted] if len(hops) >= trusted else hops[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote_addr
+
+
+def _window_start(seconds: int, now: datetime.datetime) -> int:
+    timestamp = int(now.timestamp())
+    return timestamp - timestamp % seconds
+
+
+def count_in_window(*, key: str, seconds: int, now: datetime.datetime) -> int:
+    """Add one to the fixed window of `seconds` holding `now`; return the window's count."""
+    cache_key = f"throttle:{key}:{seconds}:{_window_start(seconds, now)}"
+    cache.add(cache_key, 0, timeout=seconds + KEY_GRACE_SECONDS)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # evicted between add and incr: this attempt starts the count again
+        cache.add(cache_key, 1, timeout=seconds + KEY_GRACE_SECONDS)
+        return 1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds until the window that refused the attempt ends
+
+
+def checkout_attempt(*, ip: str, campaign_id: int, now: datetime.datetime) -> Verdict:
+    """Count one attempt to start Checkout from `ip` on a campaign; refuse it over a limit.
+
+    Refused attempts count too, so a client hammering the form stays refused until its
+    windows end. The campaign's count only ever warns (see `campaign_surge`).
+    """
+    _count_for_campaign(campaign_id, now)
+    refused = [
+        rate
+        for rate in parse_rates(settings.CHECKOUT_RATE_LIMITS)
+        if count_in_window(key=f"checkout-ip:{ip}", seconds=rate.seconds, now=now) > rate.limit
+    ]
+    if not refused:
+        return Verdict(allowed=True)
+    retry_after = max(
+        _window_start(rate.seconds, now) + rate.seconds - int(now.timestamp()) for rate in refused
+    )
+    logger.warning(
+        "Checkout refused for IP %s on campaign %s: over %s.",
+        ip,
+        campaign_id,
+        ", ".join(rate.text for rate in refused),
+    )
+    return Verdict(allowed=False, retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class Surge:
+    """The latest ten minutes in which a campaign saw more checkout attempts than usual."""
+
+    attempts: int
+    window_start: datetime.datetime
+    window_end: datetime.datetime
+    threshold: int
+
+
+def _surge_key(campaign_id: int) -> str:
+    return f"throttle:surge:{campaign_id}"
+
+
+def _count_for_campaign(campaign_id: int, now: datetime.datetime) -> None:
+    attempts = count_in_window(
+        key=f"checkout-campaign:{campaign_id}", seconds=SURGE_WINDOW_SECONDS, now=now
+    )
+    threshold = settings.CHECKOUT_SURGE_THRESHOLD
+    if attempts <= threshold:
+        return
+    start = _window_start(SURGE_WINDOW_SECONDS, now)
+    record = {"attempts": attempts, "window_start": start, "threshold": threshold}
+    cache.set(_surge_key(campaign_id), record, timeout=SURGE_SHOWN_SECONDS)
+    if attempts == threshold + 1:  # once per window, when the threshold is first passed
+        logger.warning(
+            "Checkout surge on campaign %s: more than %s attempts in the ten minutes from %s.",
+            campaign_id,
+            threshold,
+            datetime.datetime.fromtimestamp(start, tz=datetime.UTC).isoformat(),
+        )
+
+
+def campaign_surge(*, campaign_id: int) -> Surge | None:
+    """The campaign's latest surge of checkout attempts, if one happened in the last week."""
+    record = cache.get(_surge_key(campaign_id))
+    if not record:
+        return None
+    start = datetime.datetime.fromtimestamp(record["window_start"], tz=datetime.UTC)
+    return Surge(
+        attempts=record["attempts"],
+        window_start=timezone.localtime(start),
+        window_end=timezone.localtime(start + datetime.timedelta(seconds=SURGE_WINDOW_SECONDS)),
+        threshold=record["threshold"],
+    )
