@@ -46,6 +46,8 @@ class RateSource(models.TextChoices):
     SAME_CURRENCY = "same", _("Same currency")
     ECB = "ecb", _("ECB reference rate")
     STRIPE = "stripe", _("Stripe settlement")
+    MANUAL = "manual", _("Rate entered in the admin")
+    DEMO = "demo", _("Demo rate (not a real rate of that day)")
 
 
 class DonationQuerySet(models.QuerySet):
@@ -239,7 +241,8 @@ class Donation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_source_display()} {self.amount} {self.currency} ({self.get_status_display()})"
+        source, status = self.get_source_display(), self.get_status_display()
+        return f"{source} {self.amount} {self.currency} ({status})"
 
     @property
     def public_name_hidden(self) -> bool:

@@ -90,6 +90,19 @@ def client_ip(request: HttpRequest) -> str:
         return remote_addr
 
 
+def _client_key(ip: str) -> str:
+    """An IPv6 client holds a whole /64 and can pick any address in it, so count the /64."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
 def _window_start(seconds: int, now: datetime.datetime) -> int:
     timestamp = int(now.timestamp())
     return timestamp - timestamp % seconds
@@ -116,13 +129,15 @@ def checkout_attempt(*, ip: str, campaign_id: int, now: datetime.datetime) -> Ve
     """Count one attempt to start Checkout from `ip` on a campaign; refuse it over a limit.
 
     Refused attempts count too, so a client hammering the form stays refused until its
-    windows end. The campaign's count only ever warns (see `campaign_surge`).
+    windows end. IPv6 clients count per /64. The campaign's count only ever warns (see
+    `campaign_surge`).
     """
     _count_for_campaign(campaign_id, now)
+    client = _client_key(ip)
     refused = [
         rate
         for rate in parse_rates(settings.CHECKOUT_RATE_LIMITS)
-        if count_in_window(key=f"checkout-ip:{ip}", seconds=rate.seconds, now=now) > rate.limit
+        if count_in_window(key=f"checkout-ip:{client}", seconds=rate.seconds, now=now) > rate.limit
     ]
     if not refused:
         return Verdict(allowed=True)

@@ -120,7 +120,7 @@ def demo_givers_load(
     the same count inserts nothing. Amounts are converted with the stored rates exactly as a
     real gift would be; returns the number of rows actually inserted.
     """
-    rng = random.Random(f"{campaign.slug}/{prefix}")  # noqa: S311  (demo data, not security)
+    rng = random.Random(f"{campaign.slug}/{prefix}")  # demo data, not security
     members = list(campaign.team_members.all())
     span = (end - start).total_seconds()
     conversions: dict = {}  # the same gift on the same day converts the same way

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import urllib.request
-import xml.etree.ElementTree as ET  # noqa: N817
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -39,18 +39,22 @@ class ConvertedAmount:
     rate_source: str
 
 
-def _per_euro(currency: str, on: datetime.date) -> tuple[Decimal, datetime.date]:
+# How a stored rate's source is recorded on the gift converted with it.
+RATE_SOURCES = {"ECB": Donation.RateSource.ECB, "DEMO": Donation.RateSource.DEMO}
+
+
+def _per_euro(currency: str, on: datetime.date) -> ExchangeRate:
     if currency == "EUR":
-        return Decimal(1), on
+        return ExchangeRate(date=on, currency="EUR", per_euro=Decimal(1), source="ECB")
     rate = (
         ExchangeRate.objects.filter(currency=currency, date__lte=on, date__gte=on - MAX_RATE_AGE)
         .order_by("-date")
-        .only("per_euro", "date")
+        .only("per_euro", "date", "source")
         .first()
     )
     if rate is None:
         raise RateUnavailableError(currency, on)
-    return rate.per_euro, rate.date
+    return rate
 
 
 def convert_amount(
@@ -65,20 +69,25 @@ def convert_amount(
         return ConvertedAmount(
             quantize(amount, to_currency), Decimal(1), on, Donation.RateSource.SAME_CURRENCY
         )
-    source_rate, source_date = _per_euro(currency, on)
-    target_rate, target_date = _per_euro(to_currency, on)
+    source = _per_euro(currency, on)
+    target = _per_euro(to_currency, on)
     conversion = convert_through_euro(
         amount,
         source_currency=currency,
         target_currency=to_currency,
-        source_per_euro=source_rate,
-        target_per_euro=target_rate,
+        source_per_euro=source.per_euro,
+        target_per_euro=target.per_euro,
     )
+    # A gift converted with a demo or hand-entered rate says so, never "ECB".
+    kinds = {RATE_SOURCES.get(rate.source, Donation.RateSource.MANUAL) for rate in (source, target)}
+    for kind in (Donation.RateSource.DEMO, Donation.RateSource.MANUAL, Donation.RateSource.ECB):
+        if kind in kinds:
+            break
     return ConvertedAmount(
         conversion.amount,
         conversion.rate.quantize(RATE_PLACES),
-        min(source_date, target_date),
-        Donation.RateSource.ECB,
+        min(source.date, target.date),
+        kind,
     )
 
 

@@ -34,6 +34,23 @@ def test_weekend_date_uses_fridays_rate(friday_rates):
     assert converted.rate_source == Donation.RateSource.ECB
 
 
+def test_a_demo_rate_is_never_reported_as_an_ecb_rate(friday_rates):
+    ExchangeRateFactory(date=SUNDAY, currency="USD", per_euro=Decimal("1.0163"), source="DEMO")
+    converted = convert_amount(
+        amount=Decimal("50.00"), currency="EUR", to_currency="USD", on=SUNDAY
+    )
+    assert converted.rate_source == Donation.RateSource.DEMO
+
+
+def test_a_rate_entered_by_hand_is_reported_as_manual(friday_rates):
+    ExchangeRateFactory(date=SUNDAY, currency="USD", per_euro=Decimal("1.02"), source="treasurer")
+    converted = convert_amount(
+        amount=Decimal("50.00"), currency="EUR", to_currency="USD", on=SUNDAY
+    )
+    assert converted.amount == Decimal("51.00")
+    assert converted.rate_source == Donation.RateSource.MANUAL
+
+
 def test_cross_rate_goes_through_euro_and_rounds_once(friday_rates):
     converted = convert_amount(
         amount=Decimal("500.00"), currency="MXN", to_currency="USD", on=FRIDAY

@@ -81,7 +81,7 @@ def test_reconcile_records_a_paid_gift_whose_webhook_never_came(stripe_http, cam
     assert gift.amount_converted == Decimal("25.00")
     assert Receipt.objects.filter(donation=gift, status=Receipt.Status.QUEUED).count() == 1
     assert f"donation {gift.id}: pending → succeeded" in output
-    assert "1 gifts changed" in output
+    assert "gifts changed: 1." in output
     (listing,) = stripe_http.gets_of(SESSIONS)
     assert abs(int(listing.query["created[gte]"][0]) - (before - 72 * 3600)) < 5
     assert listing.query["limit"] == ["100"]
@@ -100,7 +100,7 @@ def test_second_run_changes_nothing_and_prints_no_change(stripe_http, campaign):
     assert _rows() == rows
     assert "→" not in output
     assert "settlement filled" not in output
-    assert "0 gifts changed" in output
+    assert "gifts changed: 0." in output
     assert Receipt.objects.count() == 1
 
 
@@ -116,7 +116,7 @@ def test_reconcile_after_the_webhook_already_recorded_the_gift_changes_nothing(
     output = _reconcile("--since", "1h")
 
     assert _rows() == rows
-    assert "0 gifts changed" in output
+    assert "gifts changed: 0." in output
     assert Receipt.objects.count() == 1
 
 
@@ -133,7 +133,7 @@ def test_reconcile_reads_every_page_of_sessions(stripe_http, campaign):
     assert second.query["starting_after"] == [gifts[1].stripe_checkout_session_id]
     assert set(Donation.objects.values_list("status", flat=True)) == {Donation.Status.SUCCEEDED}
     assert "Checked 3 Checkout Sessions" in output
-    assert "3 gifts changed" in output
+    assert "gifts changed: 3." in output
 
 
 def test_sessions_older_than_the_window_are_not_fed(stripe_http, campaign):
@@ -201,7 +201,7 @@ def test_a_recent_gift_whose_session_is_older_gets_its_settlement_from_the_charg
     gift.refresh_from_db()
     assert gift.stripe_fee == Decimal("1.03")
     assert f"settlement filled for {gift.id}" in output
-    assert "1 gifts changed" in output
+    assert "gifts changed: 1." in output
 
 
 def test_expired_sessions_expire_their_gifts_and_foreign_sessions_are_skipped(

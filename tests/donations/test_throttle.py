@@ -117,6 +117,20 @@ def test_minute_and_hour_limits_hold_in_their_fixed_windows():
     assert attempt(60).allowed  # a new hour
 
 
+def test_an_ipv6_client_counts_per_64_and_ipv4_mapped_addresses_as_ipv4(settings):
+    settings.CHECKOUT_RATE_LIMITS = ["2/m"]
+
+    def allowed(ip: str) -> bool:
+        return throttle.checkout_attempt(ip=ip, campaign_id=1, now=TEN_AM).allowed
+
+    same_64 = [allowed(f"2001:db8:1:2::{n}") for n in range(3)]
+    mapped = [allowed("198.51.100.7"), allowed("::ffff:198.51.100.7"), allowed("198.51.100.7")]
+
+    assert same_64 == [True, True, False]
+    assert allowed("2001:db8:1:3::1")  # the next /64 is someone else
+    assert mapped == [True, True, False]
+
+
 def test_rates_are_read_from_settings_and_a_bad_one_is_a_configuration_error(settings):
     assert throttle.parse_rates(["5/m", " 20/h ", "100/d"]) == [
         throttle.Rate(5, 60, "5/m"),
@@ -255,7 +269,7 @@ def _allowed(process: subprocess.Popen) -> list[bool]:
 @pytest.mark.redis
 def test_the_limit_holds_across_processes_sharing_redis():
     _redis_or_skip()
-    ip = f"2001:db8::{uuid.uuid4().hex[:4]}"  # a fresh client: no count left from earlier runs
+    ip = f"2001:db8:{uuid.uuid4().hex[:4]}::1"  # a fresh client: no count left from earlier runs
 
     first = _allowed(_attempts_in_another_process(ip, 3))
     second = _allowed(_attempts_in_another_process(ip, 3))
@@ -267,7 +281,7 @@ def test_the_limit_holds_across_processes_sharing_redis():
 @pytest.mark.redis
 def test_concurrent_processes_sharing_redis_allow_exactly_the_limit_between_them():
     _redis_or_skip()
-    ip = f"2001:db8::{uuid.uuid4().hex[:4]}"
+    ip = f"2001:db8:{uuid.uuid4().hex[:4]}::1"
 
     processes = [_attempts_in_another_process(ip, 6) for _ in range(2)]
     allowed = [answer for process in processes for answer in _allowed(process)]

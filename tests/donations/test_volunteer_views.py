@@ -385,6 +385,7 @@ def test_the_volunteer_page_lists_own_campaigns_and_entries_only(
     assert cash_campaign.title in html and other_campaign.title not in html
     assert "Online Olga" not in html and "olga@example.org" not in html
     assert "Colleague Cy" not in html
+    assert reverse("campaigns:tally", args=[cash_campaign.slug]) in html
 
 
 def test_draft_campaigns_have_no_cash_form(client, cash_volunteer):

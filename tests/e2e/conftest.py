@@ -37,4 +37,4 @@ def _roles_restored_after_flush(django_db_blocker):
     roles = importlib.import_module("donations.migrations.0002_roles")
     with django_db_blocker.unblock():
         state = MigrationExecutor(connection).loader.project_state()
-        roles.create_roles(state.apps, connection.schema_editor())
+        roles.create_roles(state.apps, None)

@@ -58,6 +58,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"settlement filled for {change.donation_id}")
         self.stdout.write(
             f"Checked {report.sessions_seen} Checkout Sessions since "
-            f"{timezone.localtime(start):%Y-%m-%d %H:%M %Z} ({report.sessions_ours} ours): "
-            f"{len(report.changes)} gifts changed."
+            f"{timezone.localtime(start):%Y-%m-%d %H:%M %Z} ({report.sessions_ours} ours); "
+            f"gifts changed: {len(report.changes)}."
         )
