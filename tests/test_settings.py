@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from config.checks import check_production_settings
+from config.checks import check_checkout_rate_limits, check_production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS = {
@@ -43,6 +43,18 @@ def test_check_accepts_a_shared_cache_and_a_site_url():
 @override_settings(DEBUG=True, CACHES=LOCMEM, SITE_URL="")
 def test_check_allows_anything_in_development():
     assert check_production_settings() == []
+
+
+@override_settings(CHECKOUT_RATE_LIMITS=["5/m", "twenty an hour"])
+def test_check_refuses_malformed_checkout_rate_limits():
+    errors = check_checkout_rate_limits()
+    assert [error.id for error in errors] == ["solidaria.E003"]
+    assert "twenty an hour" in errors[0].msg
+
+
+@override_settings(CHECKOUT_RATE_LIMITS=["5/m", "20/h"])
+def test_check_accepts_well_formed_checkout_rate_limits():
+    assert check_checkout_rate_limits() == []
 
 
 @pytest.mark.django_db
