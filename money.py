@@ -7,6 +7,7 @@ places and symbols come from CLDR through Babel; Stripe's own unit rules live in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -43,19 +44,27 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(exponent, rounding=ROUND_HALF_UP)
 
 
+# A person's amount: digits, at most one decimal point, no exponent and no grouping commas
+# ("1,000" and "1,5" mean different things in different languages, so neither is guessed).
+PLAIN_AMOUNT = re.compile(r"^[+-]?(\d{1,12})(\.\d{0,12})?$|^[+-]?\.\d{1,12}$")
+
+
 def parse_amount(text: str) -> Decimal:
-    """Read a plain decimal number ("12.50") typed by a person; never goes through float."""
-    try:
-        amount = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as error:
-        raise MoneyError(f"{text!r} is not a number.") from error
-    if not amount.is_finite():
-        raise MoneyError(f"{text!r} is not a finite number.")
-    return amount
+    """Read a plain decimal number ("12.50") typed by a person; never goes through float.
+
+    At most 12 digits before and after the point, so that every amount fits the database
+    columns and exact Decimal arithmetic; anything else raises MoneyError.
+    """
+    if not isinstance(text, str) or not PLAIN_AMOUNT.match(text.strip()):
+        raise MoneyError(f"{text!r} is not a plain decimal number.")
+    return Decimal(text.strip())
 
 
 def has_at_most_decimals(amount: Decimal, places: int) -> bool:
-    return amount == amount.quantize(Decimal(1).scaleb(-places))
+    try:
+        return amount == amount.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # too many digits to quantize: certainly not a valid amount
+        return False
 
 
 def format_money(amount: Decimal, currency: str, locale: str) -> str:

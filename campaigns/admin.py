@@ -69,6 +69,13 @@ class CampaignAdmin(admin.ModelAdmin):
         (_("Record"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Gifts are converted into the campaign currency when recorded and never again, so the
+        # currency is fixed once the campaign is public and can have gifts.
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return [*self.readonly_fields, "currency"]
+        return self.readonly_fields
+
     @admin.display(description=_("Donations"))
     def donations_link(self, campaign: Campaign) -> str:
         if not campaign.pk:

@@ -66,7 +66,16 @@ class Campaign(models.Model):
     summary = models.TextField(
         _("summary"), max_length=500, help_text=_("One or two sentences, used in link previews.")
     )
-    hero_image = SanitizedImageField(_("hero image"), upload_to="campaigns/", blank=True)
+    # The stored size lets the page reserve the image's space without opening the file.
+    hero_image = SanitizedImageField(
+        _("hero image"),
+        upload_to="campaigns/",
+        blank=True,
+        width_field="hero_image_width",
+        height_field="hero_image_height",
+    )
+    hero_image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    hero_image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     hero_image_alt = models.CharField(_("hero image description"), max_length=300, blank=True)
     goal_amount = models.DecimalField(
         _("goal"), max_digits=12, decimal_places=2, validators=[MinValueValidator(1)]

@@ -89,7 +89,7 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://solidaria")}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+globals().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...: from one URL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Solidaria <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -5,6 +5,8 @@ again when they change); online gifts can only be moderated. Nothing here calls 
 on money, and only superusers delete.
 """
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -16,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from campaigns.models import TeamMember
 from donations.models import (
     Donation,
     DonationChange,
@@ -33,6 +36,7 @@ from donations.services.offline import (
     donation_update_offline,
     donation_void,
     offline_convert,
+    offline_edit_validate,
     volunteer_assign,
 )
 from donations.services.receipts import receipt_resend
@@ -96,17 +100,29 @@ class DonationAdminForm(forms.ModelForm):
         model = Donation
         fields = list(OFFLINE_EDITABLE_FIELDS)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "team_member" in self.fields:
+            self.fields["team_member"].queryset = TeamMember.objects.filter(
+                campaign_id=self.instance.campaign_id
+            )
+
     def clean(self):
-        """An offline entry whose amount, currency or date changed must still convert."""
+        """An edited offline entry obeys the cash form's rules and must still convert."""
         data = super().clean()
         donation = self.instance
-        changed = set(self.changed_data) & set(CONVERSION_INPUTS)
-        if donation.source == Donation.Source.OFFLINE and changed and not self.errors:
+        if donation.source != Donation.Source.OFFLINE or self.errors:
+            return data
+        edited = copy.copy(donation)
+        for field in self.changed_data:
+            setattr(edited, field, data.get(field))
+        offline_edit_validate(edited)
+        if set(self.changed_data) & set(CONVERSION_INPUTS):
             offline_convert(
-                campaign=donation.campaign,
-                amount=data.get("amount", donation.amount),
-                currency=data.get("currency", donation.currency),
-                received_on=timezone.localdate(data.get("received_at", donation.received_at)),
+                campaign=edited.campaign,
+                amount=edited.amount,
+                currency=edited.currency,
+                received_on=timezone.localdate(edited.received_at),
             )
         return data
 
@@ -292,12 +308,8 @@ class DonationAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("donations:export-csv", kwargs={"slug": slugs.pop()}))
 
 
-@admin.register(DonationChange)
-class DonationChangeAdmin(admin.ModelAdmin):
-    list_display = ["changed_at", "donation", "action", "changed_by", "reason"]
-    list_filter = ["action", "donation__campaign"]
-    search_fields = ["donation__id", "changed_by__username", "reason"]
-    list_select_related = ["donation", "changed_by"]
+class RecordAdmin(admin.ModelAdmin):
+    """An audit record: shown to organizers, never added, edited or deleted in the admin."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -307,6 +319,14 @@ class DonationChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(DonationChange)
+class DonationChangeAdmin(RecordAdmin):
+    list_display = ["changed_at", "donation", "action", "changed_by", "reason"]
+    list_filter = ["action", "donation__campaign"]
+    search_fields = ["donation__id", "changed_by__username", "reason"]
+    list_select_related = ["donation", "changed_by"]
 
 
 @admin.register(VolunteerAssignment)
@@ -335,21 +355,12 @@ class VolunteerAssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExportLog)
-class ExportLogAdmin(admin.ModelAdmin):
+class ExportLogAdmin(RecordAdmin):
     list_display = ["created_at", "user", "campaign"]
     list_filter = ["campaign", "user"]
     search_fields = ["user__username", "campaign__title"]
     date_hierarchy = "created_at"
     list_select_related = ["user", "campaign"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ExchangeRate)

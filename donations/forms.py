@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 import money
 from campaigns.models import Campaign, TeamMember
 from donations.services.online import (
-    AMOUNT_NOT_POSITIVE,
+    AMOUNT_INVALID,
     AMOUNT_REQUIRED,
     CURRENCY_NOT_ACCEPTED,
     gift_amount_validate,
@@ -49,7 +49,8 @@ class DonateForm(forms.Form):
     )
     team_member = forms.ChoiceField(label=_("Giving with"), required=False)
     cover_fees = forms.BooleanField(
-        label=_("Add about 2.9% + 30¢ so the campaign gets my whole gift"), required=False
+        label=_("Add an estimate of the card processing fee so the campaign gets my whole gift"),
+        required=False,
     )
     # A honeypot: hidden from people by CSS, filled in by form-filling bots.
     website = forms.CharField(
@@ -88,7 +89,7 @@ class DonateForm(forms.Form):
         try:
             return money.parse_amount(text)
         except money.MoneyError as error:
-            raise ValidationError(AMOUNT_NOT_POSITIVE, code="invalid") from error
+            raise ValidationError(AMOUNT_INVALID, code="invalid") from error
 
     def clean_team_member(self) -> TeamMember | None:
         slug = self.cleaned_data.get("team_member")

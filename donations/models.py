@@ -10,8 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Value
 from django.utils.translation import gettext_lazy as _
 
 from money import CURRENCY_CHOICES
@@ -76,22 +75,6 @@ class DonationQuerySet(models.QuerySet):
         return self.filter(received_at__lte=received_at).filter(
             Q(received_at__lt=received_at) | Q(id__lt=donation_id)
         )
-
-    def totals(self) -> dict:
-        """Raised (campaign currency, net of refunds, without fee surcharges) and gift count."""
-        return self.aggregate(
-            raised=Coalesce(Sum(F("amount_converted") - F("amount_refunded_converted")), ZERO),
-            donor_count=models.Count("id"),
-        )
-
-    def raised_by_member(self) -> dict[int, object]:
-        rows = (
-            self.exclude(team_member__isnull=True)
-            .values("team_member_id")
-            .annotate(raised=Sum(F("amount_converted") - F("amount_refunded_converted")))
-            .order_by()
-        )
-        return {row["team_member_id"]: row["raised"] for row in rows}
 
 
 class Donation(models.Model):

@@ -102,7 +102,7 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
     ]
     by_member = [
         ReportRow(row["team_member__name"] or "", row["count"], _money(row["raised"], currency))
-        for row in counted.values("team_member__name", "team_member__position")
+        for row in counted.values("team_member_id", "team_member__name", "team_member__position")
         .annotate(raised=RAISED, count=Count("id"))
         .order_by(F("team_member__position").asc(nulls_last=True), "team_member__name")
     ]

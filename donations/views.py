@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -110,7 +111,7 @@ def thanks(request: HttpRequest) -> HttpResponse:
         "donation": result.donation,
         "campaign": result.donation.campaign,
         "outcome": str(result.outcome),
-        "share_url": request.build_absolute_uri(result.donation.campaign.get_absolute_url()),
+        "share_url": f"{settings.SITE_URL}{result.donation.campaign.get_absolute_url()}",
     }
     return render(request, "donations/thanks.html", context)
 
@@ -125,7 +126,9 @@ def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
         source=Donation.Source.ONLINE,
     )
     if donation.status != Donation.Status.PENDING:
-        return redirect(_thanks_for(donation))
+        # Only the giver, straight after paying, is sent on to the thank-you page (below):
+        # gift ids are not secret, and that page shows the giver's email.
+        return redirect(donation.campaign.get_absolute_url())
     if request.method == "GET":
         return render(request, "donations/demo_checkout.html", {"donation": donation})
     paid = request.POST.get("action") == "pay"

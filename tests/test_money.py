@@ -9,6 +9,7 @@ from money import (
     currency_decimals,
     format_money,
     format_number,
+    has_at_most_decimals,
     parse_amount,
     quantize,
 )
@@ -75,10 +76,20 @@ def test_parse_amount_reads_exact_decimals(text, expected):
     assert isinstance(parse_amount(text), Decimal)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1,5", "NaN", "Infinity", "-inf", "12.5.0", None])
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "1,5", "1,000", "NaN", "Infinity", "-inf", "12.5.0", None, "1e3", "1e30",
+     "9" * 29, "0." + "1" * 13],
+)  # fmt: skip
 def test_parse_amount_refuses_what_is_not_a_finite_number(text):
     with pytest.raises(MoneyError):
         parse_amount(text)
+
+
+def test_has_at_most_decimals_is_false_for_an_amount_too_long_to_quantize():
+    assert has_at_most_decimals(Decimal("1e30"), 2) is False
+    assert has_at_most_decimals(Decimal("12.50"), 2) is True
+    assert has_at_most_decimals(Decimal("12.5"), 0) is False
 
 
 def test_convert_through_euro_crosses_two_per_euro_rates_and_rounds_once():

@@ -328,7 +328,9 @@ def donation_void(*, donation: Donation, by, reason: str) -> Donation:
         raise ValidationError({"reason": VOID_REASON_ERROR})
     with transaction.atomic():
         donation = (
-            Donation.objects.select_for_update().select_related("campaign").get(pk=donation.pk)
+            Donation.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .get(pk=donation.pk)
         )
         if donation.source != Donation.Source.OFFLINE:
             raise ValidationError(NOT_OFFLINE_ERROR)
@@ -400,7 +402,9 @@ def donation_update_offline(
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         donation = (
-            Donation.objects.select_for_update().select_related("campaign").get(pk=donation.pk)
+            Donation.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .get(pk=donation.pk)
         )
         if donation.source != Donation.Source.OFFLINE:
             raise ValidationError(NOT_OFFLINE_ERROR)
@@ -415,6 +419,7 @@ def donation_update_offline(
             return donation
         for field, value in values.items():
             setattr(donation, field, value)
+        offline_edit_validate(donation)
         if any(field in changes for field in CONVERSION_INPUTS):
             _reconvert(donation=donation, changes=changes)
         donation.full_clean(exclude=["form_token"])
@@ -423,6 +428,22 @@ def donation_update_offline(
             donation=donation, changed_by=by, action="edit", changes=changes, reason=reason
         )
     return donation
+
+
+def offline_edit_validate(donation: Donation) -> None:
+    """An organizer's edit obeys the same rules as the cash form (raises ValidationError)."""
+    received_at = donation.received_at
+    gift = OfflineGift(
+        amount=donation.amount,
+        currency=donation.currency,
+        received_on=timezone.localdate(received_at) if received_at else timezone.localdate(),
+        team_member=donation.team_member,
+    )
+    errors = _offline_gift_errors(campaign=donation.campaign, gift=gift, today=timezone.localdate())
+    if "received_on" in errors:
+        errors["received_at"] = errors.pop("received_on")
+    if errors:
+        raise ValidationError(errors)
 
 
 def _reconvert(*, donation: Donation, changes: dict) -> None:

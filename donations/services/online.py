@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 AMOUNT_REQUIRED = _("Choose or enter an amount.")
 AMOUNT_NOT_POSITIVE = _("Enter an amount greater than zero.")
+AMOUNT_INVALID = _("Enter the amount as a plain number, like 25 or 25.50.")
 AMOUNT_WHOLE_UNITS_ONLY = _("Enter a whole number of %(currency)s, without decimals.")
 AMOUNT_TOO_MANY_DECIMALS = _("Enter %(currency)s with at most two decimals.")
 AMOUNT_BELOW_MINIMUM = _("The smallest gift online is %(minimum)s.")
@@ -196,7 +198,8 @@ def donation_start_checkout(
     )
     demo = demo_mode()
     if demo:
-        donation.stripe_checkout_session_id = f"{DEMO_SESSION_PREFIX}{donation.id}"
+        # Like Stripe's own session ids, unguessable: the thank-you page shows the email.
+        donation.stripe_checkout_session_id = f"{DEMO_SESSION_PREFIX}{secrets.token_urlsafe(24)}"
     donation.full_clean()
     donation.save()
     if demo:
@@ -281,7 +284,13 @@ def donation_record_checkout(
             _record_payment(donation, session)
             receipt_queue(donation=donation)
         elif session.outcome == gateway.CheckoutOutcome.PAID and session.charge:
+            # Already recorded: what Stripe says now may carry a refund whose webhook was lost.
             _fill_stripe_facts(donation, session.charge)
+            _apply_refund(
+                donation,
+                session.charge.amount_refunded,
+                fully_refunded=session.charge.fully_refunded,
+            )
         elif session.outcome == gateway.CheckoutOutcome.FAILED:
             _move(donation, Donation.Status.FAILED)
         elif session.outcome == gateway.CheckoutOutcome.EXPIRED:

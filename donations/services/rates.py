@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from donations.models import Donation, ExchangeRate
 from money import convert_through_euro, quantize
@@ -19,7 +19,7 @@ MAX_RATE_AGE = datetime.timedelta(days=7)
 RATE_PLACES = Decimal("0.0000000001")
 ECB_NAMESPACE = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 
-NO_RATE_ERROR = "No exchange rate for %(currency)s on or up to 7 days before %(date)s."
+NO_RATE_ERROR = _lazy("No exchange rate for %(currency)s on or up to 7 days before %(date)s.")
 
 
 class RateUnavailableError(Exception):
@@ -28,7 +28,7 @@ class RateUnavailableError(Exception):
     def __init__(self, currency: str, date: datetime.date):
         self.currency = currency
         self.date = date
-        super().__init__(_(NO_RATE_ERROR) % {"currency": currency, "date": date.isoformat()})
+        super().__init__(NO_RATE_ERROR % {"currency": currency, "date": date.isoformat()})
 
 
 @dataclass(frozen=True)

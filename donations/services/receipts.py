@@ -21,6 +21,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 import money
 from donations.models import Donation, Receipt
@@ -41,9 +42,9 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # EMAIL_TIMEOUT seconds), so the receipt may be claimed again.
 STALE_CLAIM_AFTER = datetime.timedelta(minutes=15)
 
-RESEND_WHILE_SENDING = "This receipt is being sent right now; try again in a few minutes."
-RESEND_WITHOUT_EMAIL = "This gift has no email address to send a receipt to."
-GAVE_UP_AFTER_CRASHES = "A worker stopped while sending this receipt too many times."
+RESEND_WHILE_SENDING = _("This receipt is being sent right now; try again in a few minutes.")
+RESEND_WITHOUT_EMAIL = _("This gift has no email address to send a receipt to.")
+GAVE_UP_AFTER_CRASHES = _("A worker stopped while sending this receipt too many times.")
 
 
 @dataclass

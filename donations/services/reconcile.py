@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from donations import stripe_gateway as gateway
 from donations.models import Donation
@@ -27,6 +28,8 @@ class GiftChange:
     old_status: str
     new_status: str
     settlement_filled: bool
+    refunded_before: Decimal
+    refunded_after: Decimal
 
 
 @dataclass
@@ -36,12 +39,18 @@ class ReconcileReport:
     changes: list[GiftChange] = field(default_factory=list)
 
 
-def _state(donation_id) -> tuple[str, bool] | None:
-    row = Donation.objects.filter(pk=donation_id).values("status", "settlement_amount").first()
-    return None if row is None else (row["status"], row["settlement_amount"] is not None)
+def _state(donation_id) -> tuple[str, bool, Decimal] | None:
+    row = (
+        Donation.objects.filter(pk=donation_id)
+        .values("status", "settlement_amount", "amount_refunded")
+        .first()
+    )
+    if row is None:
+        return None
+    return row["status"], row["settlement_amount"] is not None, row["amount_refunded"]
 
 
-def _change(donation: Donation, before: tuple[str, bool]) -> GiftChange | None:
+def _change(donation: Donation, before: tuple[str, bool, Decimal]) -> GiftChange | None:
     after = _state(donation.pk)
     if after is None or after == before:
         return None
@@ -50,6 +59,8 @@ def _change(donation: Donation, before: tuple[str, bool]) -> GiftChange | None:
         old_status=before[0],
         new_status=after[0],
         settlement_filled=after[1] and not before[1],
+        refunded_before=before[2],
+        refunded_after=after[2],
     )
 
 

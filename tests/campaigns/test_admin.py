@@ -222,3 +222,14 @@ def _content_type_id() -> int:
     from campaigns.models import Campaign
 
     return ContentType.objects.get_for_model(Campaign).id
+
+
+def test_currency_is_fixed_once_a_campaign_is_public_but_not_while_it_is_a_draft(client, organizer):
+    live = CampaignFactory(currency="USD")
+    draft = CampaignFactory(currency="USD", status="draft")
+
+    live_html = client.get(change_url(live)).content.decode()
+    draft_html = client.get(change_url(draft)).content.decode()
+
+    assert 'name="currency"' not in live_html
+    assert 'name="currency"' in draft_html

@@ -40,6 +40,7 @@ def test_uploaded_jpeg_is_stored_without_exif_and_within_bounds():
     with campaign.hero_image.open("rb") as stored, Image.open(stored) as image:
         assert image.format == "JPEG"
         assert image.size == (MAX_IMAGE_SIDE, 1067)  # 2000 * 1600 / 3000, rounded
+        assert (campaign.hero_image_width, campaign.hero_image_height) == image.size
         assert len(image.getexif()) == 0
         assert "exif" not in image.info
     with campaign.hero_image.open("rb") as stored:

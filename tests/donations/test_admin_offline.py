@@ -97,6 +97,25 @@ def test_an_edit_without_a_rate_is_a_form_error(client, cash_campaign, cash_orga
     assert not DonationChange.objects.exists()
 
 
+def test_an_admin_edit_breaking_the_cash_form_rules_is_a_form_error(
+    client, cash_campaign, cash_organizer
+):
+    entry = OfflineDonationFactory(campaign=cash_campaign)
+    future = timezone.localtime() + datetime.timedelta(days=30)
+    client.force_login(cash_organizer)
+
+    response = client.post(
+        change_url(entry),
+        offline_form(entry, received_at_0=future.date().isoformat(), received_at_1="12:00:00"),
+    )
+
+    assert response.status_code == 200
+    assert "in the future" in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.received_at < timezone.now()
+    assert not DonationChange.objects.exists()
+
+
 def test_online_gifts_can_only_be_moderated(client, cash_campaign, cash_organizer):
     online = DonationFactory(campaign=cash_campaign, giver_name="Troll", message="buy pills")
     client.force_login(cash_organizer)

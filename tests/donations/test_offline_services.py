@@ -32,6 +32,7 @@ from tests.factories import (
     CampaignFactory,
     DonationFactory,
     OfflineDonationFactory,
+    TeamMemberFactory,
     UserFactory,
 )
 
@@ -341,6 +342,37 @@ def test_an_edit_without_a_rate_changes_nothing(rates_campaign, cash_volunteer, 
 
     entry.refresh_from_db()
     assert entry.currency == "USD"
+    assert not DonationChange.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "bad_value"),
+    [
+        ("received_at", "future"),
+        ("team_member", "other campaign"),
+        ("currency", "GBP"),
+        ("amount", Decimal("12.345")),
+    ],
+)
+def test_an_organizer_edit_obeys_the_cash_form_rules(
+    cash_campaign, cash_volunteer, cash_organizer, field, bad_value
+):
+    entry = record(cash_campaign, cash_volunteer)
+    if bad_value == "future":
+        bad_value = timezone.now() + datetime.timedelta(days=30)
+    elif bad_value == "other campaign":
+        bad_value = TeamMemberFactory()
+
+    with pytest.raises(ValidationError) as raised:
+        donation_update_offline(donation=entry, by=cash_organizer, values={field: bad_value})
+
+    assert field in raised.value.message_dict
+    entry.refresh_from_db()
+    assert (entry.amount, entry.currency, entry.team_member_id) == (
+        Decimal("20.00"),
+        "USD",
+        None,
+    )
     assert not DonationChange.objects.exists()
 
 

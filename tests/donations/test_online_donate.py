@@ -192,7 +192,11 @@ def test_cover_fees_adds_a_separate_line_and_is_stored_apart(client, stripe_http
         ({"amount": "0"}, "amount", "greater than zero"),
         ({"amount": ""}, "amount", "Choose or enter an amount."),
         ({"amount": "-5"}, "amount", "greater than zero"),
-        ({"amount": "lots"}, "amount", "greater than zero"),
+        ({"amount": "lots"}, "amount", "plain number, like 25 or 25.50"),
+        ({"amount": "1e30"}, "amount", "plain number, like 25 or 25.50"),
+        ({"amount": "9" * 19}, "amount", "plain number, like 25 or 25.50"),
+        ({"amount": "9" * 29}, "amount", "at most 20 characters"),
+        ({"amount": "1,000"}, "amount", "plain number, like 25 or 25.50"),
         ({"currency": "GBP"}, "currency", "This campaign does not accept GBP."),
         ({"email": "not-an-email"}, "email", "Enter a valid email address."),
         ({"message": "x" * 501}, "message", "at most 500 characters"),
@@ -280,7 +284,12 @@ def test_demo_mode_end_to_end_gift_appears_in_givers_and_totals(client, demo_pay
     assert "Demo: no money moves" in page.content.decode()
     assert 'value="pay"' in page.content.decode()
     assert 'value="decline"' in page.content.decode()
-    assert paid["Location"] == f"/donations/thanks/?session_id=demo_{donation.id}"
+    donation.refresh_from_db()
+    assert (
+        paid["Location"] == f"/donations/thanks/?session_id={donation.stripe_checkout_session_id}"
+    )
+    assert donation.stripe_checkout_session_id.startswith("demo_")
+    assert str(donation.id) not in donation.stripe_checkout_session_id
     assert "Your gift is confirmed" in thanks.content.decode()
     assert "$40.00" in thanks.content.decode()
     donation.refresh_from_db()
@@ -291,6 +300,20 @@ def test_demo_mode_end_to_end_gift_appears_in_givers_and_totals(client, demo_pay
     assert '<data class="raised" value="40.00">' in campaign_page
     assert '<data class="donor-count" value="1">' in campaign_page
     assert "Rosa Díaz" in campaign_page
+
+
+def test_a_finished_demo_gift_never_leads_a_stranger_to_its_thank_you_page(
+    client, demo_payments, rates_today
+):
+    CampaignFactory(slug="caravan")
+    start = client.post("/c/caravan/donate/", _form(email="ana@example.org"))
+    client.post(start["Location"], {"action": "pay"})
+
+    stranger = client.get(start["Location"])
+
+    assert stranger.status_code == 302
+    assert stranger["Location"] == "/c/caravan/"
+    assert "ana@example.org" not in client.get(stranger["Location"]).content.decode()
 
 
 def test_demo_decline_records_a_failed_payment_that_does_not_count(

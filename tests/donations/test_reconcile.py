@@ -120,6 +120,29 @@ def test_reconcile_after_the_webhook_already_recorded_the_gift_changes_nothing(
     assert Receipt.objects.count() == 1
 
 
+def test_reconcile_repairs_a_refund_whose_webhook_never_came(stripe_http, campaign):
+    gift = _pending(campaign)
+    _stripe_has_paid(stripe_http, gift)
+    _reconcile("--since", "72h")
+    _stripe_has_paid(stripe_http, gift, amount_refunded=1000)
+
+    output = _reconcile("--since", "72h")
+
+    gift.refresh_from_db()
+    assert gift.status == Donation.Status.SUCCEEDED
+    assert gift.amount_refunded == Decimal("10.00")
+    assert gift.amount_refunded_converted == Decimal("10.00")
+    assert f"donation {gift.id}: refunded 0.00 → 10.00" in output
+    assert "gifts changed: 1." in output
+
+    _stripe_has_paid(stripe_http, gift, amount_refunded=2500, refunded=True)
+    _reconcile("--since", "72h")
+
+    gift.refresh_from_db()
+    assert gift.status == Donation.Status.REFUNDED
+    assert gift.amount_refunded_converted == Decimal("25.00")
+
+
 def test_reconcile_reads_every_page_of_sessions(stripe_http, campaign):
     gifts = [_pending(campaign, amount) for amount in ("10.00", "20.00", "30.00")]
     for age, gift in enumerate(gifts):

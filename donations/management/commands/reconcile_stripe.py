@@ -56,6 +56,11 @@ class Command(BaseCommand):
                 )
             if change.settlement_filled:
                 self.stdout.write(f"settlement filled for {change.donation_id}")
+            if change.refunded_after != change.refunded_before:
+                self.stdout.write(
+                    f"donation {change.donation_id}: refunded "
+                    f"{change.refunded_before} → {change.refunded_after}"
+                )
         self.stdout.write(
             f"Checked {report.sessions_seen} Checkout Sessions since "
             f"{timezone.localtime(start):%Y-%m-%d %H:%M %Z} ({report.sessions_ours} ours); "
