@@ -776,3 +776,14 @@ def test_member_view_links_to_that_members_older_givers(client):
     assert link.startswith(member.get_absolute_url() + "?after=")
     older = client.get(link)
     assert parse(older.content.decode()).giver_names == ["Village 50", "Village 51"]
+
+
+def test_every_page_offers_volunteers_a_way_to_sign_in(client):
+    html = client.get(reverse("campaigns:index")).content.decode()
+    assert f'href="{reverse("login")}"' in html
+
+
+def test_a_signed_in_volunteer_finds_their_campaigns_from_any_page(client):
+    client.force_login(UserFactory())
+    html = client.get(reverse("campaigns:index")).content.decode()
+    assert f'href="{reverse("donations:volunteer-home")}"' in html
