@@ -317,6 +317,18 @@ def donation_record_offline_batch(
     return donations
 
 
+def _locked_offline_entry(donation: Donation) -> Donation:
+    """The entry's row, locked for this transaction; ValidationError unless it is cash."""
+    locked = (
+        Donation.objects.select_for_update(of=("self",))
+        .select_related("campaign")
+        .get(pk=donation.pk)
+    )
+    if locked.source != Donation.Source.OFFLINE:
+        raise ValidationError(NOT_OFFLINE_ERROR)
+    return locked
+
+
 def donation_void(*, donation: Donation, by, reason: str) -> Donation:
     """Void an offline entry: it leaves the page and the totals but keeps its row.
 
@@ -327,13 +339,7 @@ def donation_void(*, donation: Donation, by, reason: str) -> Donation:
     if not reason:
         raise ValidationError({"reason": VOID_REASON_ERROR})
     with transaction.atomic():
-        donation = (
-            Donation.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .get(pk=donation.pk)
-        )
-        if donation.source != Donation.Source.OFFLINE:
-            raise ValidationError(NOT_OFFLINE_ERROR)
+        donation = _locked_offline_entry(donation)
         if donation.status == Donation.Status.VOIDED:
             raise ValidationError(ALREADY_VOIDED_ERROR)
         now = timezone.now()
@@ -401,13 +407,7 @@ def donation_update_offline(
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        donation = (
-            Donation.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .get(pk=donation.pk)
-        )
-        if donation.source != Donation.Source.OFFLINE:
-            raise ValidationError(NOT_OFFLINE_ERROR)
+        donation = _locked_offline_entry(donation)
         if not is_organizer(by):
             raise PermissionDenied
         changes = {
