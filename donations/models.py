@@ -10,7 +10,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from money import CURRENCY_CHOICES
@@ -18,6 +19,9 @@ from money import CURRENCY_CHOICES
 MONEY = {"max_digits": 14, "decimal_places": 2}
 RATE = {"max_digits": 20, "decimal_places": 10}
 ZERO = Value(0, output_field=models.DecimalField(**MONEY))
+# Raised, as CONTRACTS.md defines it, over counted gifts: each gift in the campaign currency
+# (fee surcharges are never in it) less its refunded part. The one definition every total uses.
+RAISED = Coalesce(Sum(F("amount_converted") - F("amount_refunded_converted")), ZERO)
 
 
 class DonationSource(models.TextChoices):

@@ -14,12 +14,11 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from donations.models import ZERO, Donation
+from donations.models import RAISED, ZERO, Donation
 from donations.services.offline import volunteer_void_allowed
 from money import quantize
 
 RECENT_ENTRIES = 30
-RAISED = Coalesce(Sum(F("amount_converted") - F("amount_refunded_converted")), ZERO)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count
 
-from donations.models import Donation
+from donations.models import RAISED, Donation
 from money import quantize
 
 GIVERS_PER_PAGE = 50
@@ -61,7 +61,7 @@ def campaign_totals(*, campaign) -> CampaignTotals:
         .counted()
         .values("team_member_id")
         .annotate(
-            raised=Sum(F("amount_converted") - F("amount_refunded_converted")),
+            raised=RAISED,
             gifts=Count("id"),
         )
         .order_by()
@@ -123,7 +123,7 @@ def raised_by_campaign(*, campaign_ids: list[int]) -> dict[int, Decimal]:
         Donation.objects.filter(campaign_id__in=campaign_ids)
         .counted()
         .values("campaign_id")
-        .annotate(raised=Sum(F("amount_converted") - F("amount_refunded_converted")))
+        .annotate(raised=RAISED)
         .order_by()
     )
     return {row["campaign_id"]: Decimal(row["raised"]) for row in rows}

@@ -10,17 +10,12 @@ from decimal import Decimal
 
 from babel.dates import format_date, format_datetime, format_timedelta
 from django import template
-from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import timezone
 
 import money
+from config.i18n import babel_locale
 
 register = template.Library()
-
-
-def babel_locale() -> str:
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    return settings.BABEL_LOCALES.get(language.split("-")[0], settings.BABEL_LOCALES["en"])
 
 
 @register.simple_tag

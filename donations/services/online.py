@@ -21,11 +21,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 import money
 from campaigns.models import Campaign, TeamMember
+from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
 from donations.models import Donation, StripeEvent
 from donations.services.rates import RATE_PLACES, RateUnavailableError, convert_amount
@@ -68,11 +69,6 @@ def demo_mode() -> bool:
     return not settings.STRIPE_SECRET_KEY
 
 
-def _babel_locale() -> str:
-    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
-    return settings.BABEL_LOCALES.get(language, settings.BABEL_LOCALES["en"])
-
-
 def _usd_in(currency: str, usd: Decimal, *, on: datetime.date, rounding: str) -> Decimal:
     """`usd` dollars in `currency`, rounded to what Stripe can charge in the given direction."""
     rate = convert_amount(amount=usd, currency="USD", to_currency=currency, on=on).rate
@@ -105,7 +101,7 @@ def gift_amount_validate(*, amount: Decimal, currency: str, on: datetime.date) -
         raise ValidationError(
             CURRENCY_UNAVAILABLE, code="no_rate", params={"currency": currency}
         ) from error
-    locale = _babel_locale()
+    locale = babel_locale()
     if amount < minimum:
         shown = money.format_money(minimum, currency, locale)
         raise ValidationError(AMOUNT_BELOW_MINIMUM, code="minimum", params={"minimum": shown})

@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 import money
+from config.i18n import babel_locale
 from donations.models import Donation, Receipt
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
     """The receipt email (plain text and HTML) in the language the donor gave in."""
     campaign = donation.campaign
     with translation.override(donation.language or settings.LANGUAGE_CODE):
-        locale = _babel_locale(translation.get_language())
+        locale = babel_locale()
         charged_amount = (
             donation.amount_charged
             if donation.amount_charged is not None
@@ -172,10 +173,6 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
             render_to_string("donations/email/receipt.html", context), "text/html"
         )
     return message
-
-
-def _babel_locale(language: str) -> str:
-    return settings.BABEL_LOCALES.get(language.split("-")[0], settings.BABEL_LOCALES["en"])
 
 
 def _due(now: datetime.datetime) -> Q:
