@@ -16,10 +16,8 @@ from donations.selectors import (
     giver_page,
     raised_by_campaign,
 )
+from donations.services.offline import MAX_BATCH_ROWS
 from money import quantize
-
-# One printed sheet holds as many rows as the batch entry form takes (CONTRACTS.md).
-TALLY_ROWS = 30
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
@@ -85,7 +83,7 @@ def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "campaign": campaign,
         "members": list(campaign.team_members.all()),
-        "rows": range(1, TALLY_ROWS + 1),
+        "rows": range(1, MAX_BATCH_ROWS + 1),  # one sheet fits one batch entry form
     }
     return render(request, "campaigns/tally.html", context)
 
