@@ -69,22 +69,31 @@ def demo_mode() -> bool:
     return not settings.STRIPE_SECRET_KEY
 
 
-def _usd_in(currency: str, usd: Decimal, *, on: datetime.date, rounding: str) -> Decimal:
+def _usd_rate(currency: str, *, on: datetime.date) -> Decimal:
+    """Units of `currency` per USD at the stored rates (read once per use). Raises
+    RateUnavailableError."""
+    return convert_amount(amount=Decimal(1), currency="USD", to_currency=currency, on=on).rate
+
+
+def _usd_in(currency: str, usd: Decimal, *, rate: Decimal, rounding: str) -> Decimal:
     """`usd` dollars in `currency`, rounded to what Stripe can charge in the given direction."""
-    rate = convert_amount(amount=usd, currency="USD", to_currency=currency, on=on).rate
     step = Decimal(1).scaleb(-gateway.charge_decimals(currency))
     return (usd * rate).quantize(step, rounding=rounding)
+
+
+def _bounds_at(currency: str, rate: Decimal) -> tuple[Decimal, Decimal]:
+    minimum = _usd_in(currency, settings.DONATION_MIN_USD, rate=rate, rounding=ROUND_CEILING)
+    stripe_minimum = gateway.minimum_charge(currency) or _usd_in(
+        currency, gateway.MINIMUM_CHARGE_FALLBACK_USD, rate=rate, rounding=ROUND_CEILING
+    )
+    maximum = _usd_in(currency, settings.DONATION_MAX_USD, rate=rate, rounding=ROUND_FLOOR)
+    return max(minimum, stripe_minimum), maximum
 
 
 def gift_bounds(*, currency: str, on: datetime.date) -> tuple[Decimal, Decimal]:
     """Smallest and largest gift in `currency`: the USD bounds at the stored rate, and never
     below Stripe's minimum charge. Raises RateUnavailableError."""
-    minimum = _usd_in(currency, settings.DONATION_MIN_USD, on=on, rounding=ROUND_CEILING)
-    stripe_minimum = gateway.minimum_charge(currency) or _usd_in(
-        currency, gateway.MINIMUM_CHARGE_FALLBACK_USD, on=on, rounding=ROUND_CEILING
-    )
-    maximum = _usd_in(currency, settings.DONATION_MAX_USD, on=on, rounding=ROUND_FLOOR)
-    return max(minimum, stripe_minimum), maximum
+    return _bounds_at(currency, _usd_rate(currency, on=on))
 
 
 def gift_amount_validate(*, amount: Decimal, currency: str, on: datetime.date) -> None:
@@ -117,10 +126,10 @@ PRESETS_USD = (Decimal(25), Decimal(50), Decimal(100), Decimal(250))
 def gift_presets(*, currency: str, on: datetime.date) -> list[Decimal]:
     """Suggested amounts in `currency` (two significant digits), or none without a rate."""
     try:
-        minimum, maximum = gift_bounds(currency=currency, on=on)
-        rate = convert_amount(amount=Decimal(1), currency="USD", to_currency=currency, on=on).rate
+        rate = _usd_rate(currency, on=on)
     except RateUnavailableError:
         return []
+    minimum, maximum = _bounds_at(currency, rate)
     presets = []
     for usd in PRESETS_USD:
         value = usd * rate
@@ -132,7 +141,8 @@ def gift_presets(*, currency: str, on: datetime.date) -> list[Decimal]:
 
 def fee_cover_estimate(*, amount: Decimal, currency: str, on: datetime.date) -> Decimal:
     """What to add so that, after Stripe's standard card fee, the campaign receives `amount`."""
-    fixed = _usd_in(currency, gateway.CARD_FEE_FIXED_USD, on=on, rounding=ROUND_HALF_UP)
+    rate = _usd_rate(currency, on=on)
+    fixed = _usd_in(currency, gateway.CARD_FEE_FIXED_USD, rate=rate, rounding=ROUND_HALF_UP)
     gross = (amount + fixed) / (1 - gateway.CARD_FEE_PERCENT)
     step = Decimal(1).scaleb(-gateway.charge_decimals(currency))
     return (gross - amount).quantize(step, rounding=ROUND_CEILING)
