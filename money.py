@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency, format_decimal, get_currency_name
+from babel.numbers import format_currency, format_decimal
 from babel.numbers import get_currency_precision as cldr_precision
 
 # Currencies we accept: those the European Central Bank publishes reference rates for (so a
@@ -75,10 +75,6 @@ def format_money(amount: Decimal, currency: str, locale: str) -> str:
 def format_number(number: int | Decimal, locale: str) -> str:
     """A count with the locale's grouping separators (12,345 or 12 345)."""
     return format_decimal(number, locale=locale)
-
-
-def currency_name(currency: str, locale: str) -> str:
-    return get_currency_name(currency, locale=locale)
 
 
 @dataclass(frozen=True)

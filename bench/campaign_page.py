@@ -36,7 +36,7 @@ from django.test import Client  # noqa: E402
 from campaigns.demo import LIVE_SLUG  # noqa: E402
 from campaigns.models import Campaign  # noqa: E402
 from donations.models import Donation  # noqa: E402
-from donations.selectors import encode_cursor  # noqa: E402
+from donations.selectors.givers import encode_cursor  # noqa: E402
 
 
 def percentile(samples: list[float], fraction: float) -> float:

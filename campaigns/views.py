@@ -7,16 +7,16 @@ from decimal import Decimal
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from campaigns.models import Campaign, TeamMember
-from donations.selectors import (
+from donations.models import CASH_BATCH_MAX_ROWS
+from donations.selectors.givers import (
     InvalidCursorError,
     campaign_totals,
     giver_page,
     raised_by_campaign,
 )
-from donations.services.offline import MAX_BATCH_ROWS
 from money import quantize
 
 
@@ -49,12 +49,13 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
         "share_total": campaign.share_baseline_total,
         "page": _giver_page(campaign, request, member),
         "closed_on": campaign.closed_on(today),
+        "open_for_giving": campaign.is_open_for_giving(today),
         "days_left": campaign.days_left(today),
         "now": now,
     }
 
 
-@require_GET
+@require_safe
 def campaign_index(request: HttpRequest) -> HttpResponse:
     campaigns = list(Campaign.objects.for_index(timezone.localdate()))
     raised = raised_by_campaign(campaign_ids=[campaign.id for campaign in campaigns])
@@ -63,32 +64,32 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/index.html", {"campaigns": campaigns})
 
 
-@require_GET
+@require_safe
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     return render(request, "campaigns/detail.html", _page_context(request, campaign, None))
 
 
-@require_GET
+@require_safe
 def campaign_member(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     member = get_object_or_404(campaign.team_members, slug=member_slug)
     return render(request, "campaigns/detail.html", _page_context(request, campaign, member))
 
 
-@require_GET
+@require_safe
 def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
     """A blank cash tally sheet to print; its columns follow the volunteer cash form."""
     campaign = _campaign_for(request, slug)
     context = {
         "campaign": campaign,
         "members": list(campaign.team_members.all()),
-        "rows": range(1, MAX_BATCH_ROWS + 1),  # one sheet fits one batch entry form
+        "rows": range(1, CASH_BATCH_MAX_ROWS + 1),  # one sheet fits one batch entry form
     }
     return render(request, "campaigns/tally.html", context)
 
 
-@require_GET
+@require_safe
 def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     context = {"campaign": campaign, "page": _giver_page(campaign, request), "now": timezone.now()}

@@ -2,24 +2,11 @@
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
-from django.core.exceptions import ImproperlyConfigured
 
 PER_PROCESS_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 }
-
-
-@register()
-def check_checkout_rate_limits(app_configs=None, **kwargs) -> list[Error]:
-    """A malformed CHECKOUT_RATE_LIMITS fails at start-up, not on the first gift."""
-    from donations.throttle import parse_rates  # the limiter's own parser: one grammar
-
-    try:
-        parse_rates(settings.CHECKOUT_RATE_LIMITS)
-    except ImproperlyConfigured as error:
-        return [Error(str(error), id="solidaria.E003")]
-    return []
 
 
 @register(Tags.caches, Tags.security)

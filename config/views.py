@@ -6,10 +6,10 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
     """200 when the database and the cache both answer, 503 otherwise."""
@@ -29,7 +29,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse(checks, status=status)
 
 
-@require_GET
+@require_safe
 def set_language(request: HttpRequest, code: str) -> HttpResponse:
     """Remember the chosen language in a cookie, then go back to a same-site `next`."""
     next_url = request.GET.get("next", "/")

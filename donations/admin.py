@@ -1,6 +1,6 @@
 """The organizers' back office.
 
-Offline entries are edited through the offline services (history kept, amounts converted
+Cash (offline) entries are edited through the cash services (history kept, amounts converted
 again when they change); online gifts can only be moderated. Nothing here calls .update()
 on money, and only superusers delete.
 """
@@ -28,15 +28,15 @@ from donations.models import (
     StripeEvent,
     VolunteerAssignment,
 )
-from donations.services.offline import (
+from donations.services.cash import (
+    CASH_EDITABLE_FIELDS,
     CONVERSION_INPUTS,
-    OFFLINE_EDITABLE_FIELDS,
+    cash_convert,
+    cash_edit_validate,
     donation_mark_deposited,
     donation_moderate,
-    donation_update_offline,
+    donation_update_cash,
     donation_void,
-    offline_convert,
-    offline_edit_validate,
     volunteer_assign,
 )
 from donations.services.receipts import receipt_resend
@@ -98,7 +98,7 @@ class DonationActionForm(ActionForm):
 class DonationAdminForm(forms.ModelForm):
     class Meta:
         model = Donation
-        fields = list(OFFLINE_EDITABLE_FIELDS)
+        fields = list(CASH_EDITABLE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -116,9 +116,9 @@ class DonationAdminForm(forms.ModelForm):
         edited = copy.copy(donation)
         for field in self.changed_data:
             setattr(edited, field, data.get(field))
-        offline_edit_validate(edited)
+        cash_edit_validate(edited)
         if set(self.changed_data) & set(CONVERSION_INPUTS):
-            offline_convert(
+            cash_convert(
                 campaign=edited.campaign,
                 amount=edited.amount,
                 currency=edited.currency,
@@ -131,7 +131,7 @@ class DonationChangeInline(admin.TabularInline):
     model = DonationChange
     extra = 0
     can_delete = False
-    fields = ["changed_at", "changed_by", "action", "changes", "reason"]
+    fields = ["changed_at", "action", "changed_by", "stripe_event_id", "changes", "reason"]
     readonly_fields = fields
     ordering = ["-changed_at", "-id"]
     verbose_name_plural = _("History")
@@ -186,7 +186,7 @@ class DonationAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "received_at"
     list_select_related = ["campaign", "entered_by"]
-    readonly_fields = [name for name in ALL_FIELDS if name not in OFFLINE_EDITABLE_FIELDS]
+    readonly_fields = [name for name in ALL_FIELDS if name not in CASH_EDITABLE_FIELDS]
     fieldsets = [
         (
             None,
@@ -246,7 +246,7 @@ class DonationAdmin(admin.ModelAdmin):
         if not values:
             return
         if obj.source == Donation.Source.OFFLINE:
-            donation_update_offline(donation=obj, by=request.user, values=values)
+            donation_update_cash(donation=obj, by=request.user, values=values)
         else:
             donation_moderate(
                 donation=obj,
@@ -323,9 +323,9 @@ class RecordAdmin(admin.ModelAdmin):
 
 @admin.register(DonationChange)
 class DonationChangeAdmin(RecordAdmin):
-    list_display = ["changed_at", "donation", "action", "changed_by", "reason"]
+    list_display = ["changed_at", "donation", "action", "changed_by", "stripe_event_id", "reason"]
     list_filter = ["action", "donation__campaign"]
-    search_fields = ["donation__id", "changed_by__username", "reason"]
+    search_fields = ["donation__id", "changed_by__username", "stripe_event_id", "reason"]
     list_select_related = ["donation", "changed_by"]
 
 

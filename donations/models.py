@@ -53,6 +53,10 @@ class RateSource(models.TextChoices):
     DEMO = "demo", _("Demo rate (not a real rate of that day)")
 
 
+# Tally sheets and the batch cash form hold this many rows; the cash service refuses more.
+CASH_BATCH_MAX_ROWS = 30
+
+
 class DonationQuerySet(models.QuerySet):
     def for_campaign(self, campaign) -> DonationQuerySet:
         return self.filter(campaign=campaign)
@@ -243,14 +247,35 @@ class Donation(models.Model):
     def counted_amount(self):
         return self.amount_converted - self.amount_refunded_converted
 
+    @property
+    def charged_amount(self):
+        """What the giver paid: Stripe's charged total once known, else gift plus fee cover."""
+        if self.amount_charged is not None:
+            return self.amount_charged
+        return self.amount + self.fee_cover_amount
+
+    @property
+    def charged_currency(self) -> str:
+        return self.currency_charged or self.currency
+
+
+class ExchangeRateSource(models.TextChoices):
+    ECB = "ECB", _("European Central Bank")
+    DEMO = "DEMO", _("Demo (not a real rate of that day)")
+    MANUAL = "MANUAL", _("Entered by hand")
+
 
 class ExchangeRate(models.Model):
     """A reference rate: how many units of `currency` one euro bought on `date` (ECB)."""
 
+    Source = ExchangeRateSource
+
     date = models.DateField(_("date"))
     currency = models.CharField(_("currency"), max_length=3)
     per_euro = models.DecimalField(_("units per EUR"), max_digits=18, decimal_places=6)
-    source = models.CharField(_("source"), max_length=20, default="ECB")
+    source = models.CharField(
+        _("source"), max_length=20, choices=Source.choices, default=Source.MANUAL
+    )
 
     class Meta:
         ordering = ["-date", "currency"]
@@ -261,6 +286,9 @@ class ExchangeRate(models.Model):
             models.CheckConstraint(condition=Q(per_euro__gt=0), name="exchange_rate_positive"),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="exchange_rate_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ExchangeRateSource.values), name="exchange_rate_source_valid"
             ),
         ]
 
@@ -347,15 +375,42 @@ class VolunteerAssignment(models.Model):
         return f"{self.user} → {self.campaign}"
 
 
+class DonationChangeAction(models.TextChoices):
+    START = "start", _("Checkout started")
+    PAYMENT = "payment", _("Payment recorded")
+    FAILURE = "failure", _("Payment failed")
+    EXPIRY = "expiry", _("Checkout expired")
+    REFUND = "refund", _("Refund")
+    DISPUTE = "dispute", _("Dispute")
+    STRIPE_UPDATE = "stripe", _("Stripe details updated")
+    RECORD = "record", _("Cash recorded")
+    EDIT = "edit", _("Edited")
+    VOID = "void", _("Voided")
+    DEPOSIT = "deposit", _("Cash deposited")
+    MODERATE = "moderate", _("Moderated")
+
+
 class DonationChange(models.Model):
-    """One edit of an offline entry: who changed what, from which value to which."""
+    """One change of a gift: what changed (old and new values), and who or what changed it.
+
+    A person's change names them in `changed_by`; Stripe's names its event in
+    `stripe_event_id` (empty when the change came from the thank-you page, reconciliation
+    or the demo checkout, which `reason` then says).
+    """
+
+    Action = DonationChangeAction
 
     donation = models.ForeignKey(Donation, on_delete=models.CASCADE, related_name="changes")
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="donation_changes"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="donation_changes",
     )
+    stripe_event_id = models.CharField(_("Stripe event"), max_length=255, blank=True)
     changed_at = models.DateTimeField(auto_now_add=True)
-    action = models.CharField(_("action"), max_length=20, default="edit")
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     changes = models.JSONField(_("changes"), default=dict)
     reason = models.TextField(_("reason"), blank=True)
 
@@ -363,9 +418,16 @@ class DonationChange(models.Model):
         ordering = ["-changed_at", "-id"]
         verbose_name = _("donation change")
         verbose_name_plural = _("donation changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=DonationChangeAction.values),
+                name="donation_change_action_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.action} of {self.donation_id} by {self.changed_by}"
+        who = self.changed_by or self.stripe_event_id or self.reason
+        return f"{self.get_action_display()} of {self.donation_id} ({who})"
 
 
 class ExportLog(models.Model):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -30,6 +29,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from donations.durations import RATE_UNITS, DurationError, parse_duration
+
 logger = logging.getLogger("donations.throttle")
 
 RATE_LIMITED = _(
@@ -37,8 +38,6 @@ RATE_LIMITED = _(
     "Please wait a few minutes, then try again."
 )
 
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
-RATE_FORMAT = re.compile(r"^(?P<limit>\d+)/(?P<unit>[smhd])$")
 SURGE_WINDOW_SECONDS = 10 * 60
 # How long the organizers' report keeps showing the latest surge.
 SURGE_SHOWN_SECONDS = 7 * 24 * 60 * 60
@@ -54,16 +53,23 @@ class Rate:
 
 
 def parse_rates(texts: list[str]) -> list[Rate]:
-    """["5/m", "20/h"] → Rates. Raises ImproperlyConfigured on anything else."""
+    """["5/m", "20/h"] → Rates: a count per duration (durations.py, seconds allowed).
+
+    Raises ImproperlyConfigured on anything else.
+    """
     rates = []
     for text in texts:
-        match = RATE_FORMAT.match(text.strip())
-        if not match or int(match["limit"]) < 1:
+        limit, _slash, window = text.strip().partition("/")
+        try:
+            if not limit.isdigit() or int(limit) < 1:
+                raise DurationError(limit)
+            seconds = parse_duration(window, units=RATE_UNITS, number_required=False)
+        except DurationError as error:
             raise ImproperlyConfigured(
-                f"CHECKOUT_RATE_LIMITS: {text!r} is not <count>/<unit> with unit s, m, h or d "
-                '(e.g. "5/m,20/h").'
-            )
-        rates.append(Rate(int(match["limit"]), UNIT_SECONDS[match["unit"]], text.strip()))
+                f"CHECKOUT_RATE_LIMITS: {text!r} is not <count>/<duration> with unit s, m, h "
+                'or d (e.g. "5/m,20/h").'
+            ) from error
+        rates.append(Rate(int(limit), int(seconds.total_seconds()), text.strip()))
     return rates
 
 

@@ -1,25 +1,22 @@
 from django.urls import path
 
-from donations import organize_views, views, volunteer_views
+from donations.views import cash, online, payments, reporting
 
 app_name = "donations"
 
-# Online giving (donate form, Checkout, thank-you page, demo checkout, Stripe webhook).
-online_urlpatterns: list = [
-    path("c/<slug:slug>/donate/", views.donate, name="donate"),
-    path("donations/thanks/", views.thanks, name="thanks"),
-    path("donations/demo-checkout/<uuid:donation_id>/", views.demo_checkout, name="demo-checkout"),
-    path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+urlpatterns = [
+    # online: the donate form, Checkout's return, the demo checkout
+    path("c/<slug:slug>/donate/", online.donate, name="donate"),
+    path("donations/thanks/", online.thanks, name="thanks"),
+    path("donations/demo-checkout/<uuid:donation_id>/", online.demo_checkout, name="demo-checkout"),
+    # payments: what Stripe reports
+    path("stripe/webhook/", payments.stripe_webhook, name="stripe-webhook"),
+    # cash: volunteers
+    path("volunteer/", cash.volunteer_home_page, name="volunteer-home"),
+    path("volunteer/<slug:slug>/cash/", cash.cash_new, name="cash-new"),
+    path("volunteer/<slug:slug>/cash/batch/", cash.cash_batch, name="cash-batch"),
+    path("volunteer/entries/<uuid:donation_id>/void/", cash.cash_void, name="cash-void"),
+    # reporting: organizers
+    path("organize/<slug:slug>/export.csv", reporting.campaign_export_csv, name="export-csv"),
+    path("organize/<slug:slug>/report/", reporting.campaign_report_page, name="report"),
 ]
-
-# Volunteers and offline cash; the organizers' export and report.
-volunteer_urlpatterns: list = [
-    path("volunteer/", volunteer_views.volunteer_home_page, name="volunteer-home"),
-    path("volunteer/<slug:slug>/cash/", volunteer_views.cash_new, name="cash-new"),
-    path("volunteer/<slug:slug>/cash/batch/", volunteer_views.cash_batch, name="cash-batch"),
-    path("volunteer/entries/<uuid:donation_id>/void/", volunteer_views.cash_void, name="cash-void"),
-    path("organize/<slug:slug>/export.csv", organize_views.campaign_export_csv, name="export-csv"),
-    path("organize/<slug:slug>/report/", organize_views.campaign_report_page, name="report"),
-]
-
-urlpatterns = [*online_urlpatterns, *volunteer_urlpatterns]

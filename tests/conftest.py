@@ -17,6 +17,8 @@ def _test_settings(settings, tmp_path):
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
     settings.SECURE_SSL_REDIRECT = False
     settings.SITE_URL = "http://testserver"
+    # Hashing passwords properly takes most of a second per user; tests need no protection.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def rates_today(db):
     per_euro = {"USD": "1.0163", "JPY": "138.02", "MXN": "20.9438", "GBP": "0.84755"}
     return [
         ExchangeRate.objects.get_or_create(
-            date=today, currency=code, defaults={"per_euro": Decimal(rate)}
+            date=today, currency=code, defaults={"per_euro": Decimal(rate), "source": "ECB"}
         )[0]
         for code, rate in per_euro.items()
     ]
@@ -77,7 +79,7 @@ def cash_campaign(db):
 @pytest.fixture
 def cash_volunteer(cash_campaign):
     """A volunteer (Volunteers group, not staff) assigned to `cash_campaign`."""
-    from donations.services.offline import volunteer_assign
+    from donations.services.cash import volunteer_assign
     from tests.factories import UserFactory
 
     user = UserFactory(username="vol-assigned")

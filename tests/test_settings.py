@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from config.checks import check_checkout_rate_limits, check_production_settings
+from config.checks import check_production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS = {
@@ -43,18 +43,6 @@ def test_check_accepts_a_shared_cache_and_a_site_url():
 @override_settings(DEBUG=True, CACHES=LOCMEM, SITE_URL="")
 def test_check_allows_anything_in_development():
     assert check_production_settings() == []
-
-
-@override_settings(CHECKOUT_RATE_LIMITS=["5/m", "twenty an hour"])
-def test_check_refuses_malformed_checkout_rate_limits():
-    errors = check_checkout_rate_limits()
-    assert [error.id for error in errors] == ["solidaria.E003"]
-    assert "twenty an hour" in errors[0].msg
-
-
-@override_settings(CHECKOUT_RATE_LIMITS=["5/m", "20/h"])
-def test_check_accepts_well_formed_checkout_rate_limits():
-    assert check_checkout_rate_limits() == []
 
 
 @pytest.mark.django_db
@@ -106,3 +94,27 @@ def test_manage_check_with_debug_off_reports_the_cache_and_site_url():
 def test_manage_check_passes_in_development():
     result = run_manage("check", DEBUG="true")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_every_public_page_and_the_health_check_answer_head(client):
+    """Uptime monitors and crawlers use HEAD: it answers wherever GET does, with no body."""
+    from tests.factories import CampaignFactory, TeamMemberFactory
+
+    campaign = CampaignFactory(slug="heads")
+    TeamMemberFactory(campaign=campaign, slug="team")
+    urls = [
+        "/healthz",
+        "/",
+        "/c/heads/",
+        "/c/heads/givers/",
+        "/c/heads/m/team/",
+        "/c/heads/tally/",
+        "/c/heads/donate/",
+        "/lang/es/?next=/",
+    ]
+    for url in urls:
+        get, head = client.get(url), client.head(url)
+        assert head.status_code == get.status_code, url
+        assert head.status_code in (200, 302), url
+        assert head.content == b"", url

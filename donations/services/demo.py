@@ -16,11 +16,11 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from donations.models import Donation, ExchangeRate
-from donations.services.rates import convert_amount, parse_ecb_xml
+from donations.models import Donation, DonationChange, ExchangeRate
+from donations.services.rates import conversion_apply, convert_amount, parse_ecb_xml
 
 DEMO_RATES_FILE = Path(__file__).resolve().parent.parent / "demo_data" / "eurofxref-sample.xml"
-DEMO_RATE_SOURCE = "DEMO"
+DEMO_HISTORY_REASON = "demo data (seed_demo)"
 GIVER_NAMESPACE = uuid.UUID("6f1c1d4e-3c39-4c5e-9d0f-5b0f4f0a9e11")
 
 FIRST_NAMES = [
@@ -59,7 +59,7 @@ def demo_rates_ensure(*, days: list[datetime.date]) -> int:
     ]
     existing = set(ExchangeRate.objects.filter(date__in=days).values_list("date", "currency"))
     rows = [
-        ExchangeRate(date=day, currency=currency, per_euro=rate, source=DEMO_RATE_SOURCE)
+        ExchangeRate(date=day, currency=currency, per_euro=rate, source=ExchangeRate.Source.DEMO)
         for day in days
         for currency, rate in sample
         if (day, currency) not in existing
@@ -84,7 +84,7 @@ def _synthetic_giver(
     converted = conversions[amount, currency, on]
     offline = override.get("offline", rng.random() < 0.3)
     anonymous = override.get("anonymous", rng.random() < 0.1)
-    return Donation(
+    donation = Donation(
         id=uuid.uuid5(GIVER_NAMESPACE, f"{campaign.slug}/{key}"),
         campaign=campaign,
         team_member=rng.choice(members) if members and rng.random() < 0.4 else None,
@@ -96,13 +96,11 @@ def _synthetic_giver(
         message=rng.choice(MESSAGES),
         amount=amount,
         currency=currency,
-        amount_converted=converted.amount,
-        conversion_rate=converted.rate,
-        rate_date=converted.rate_date,
-        rate_source=converted.rate_source,
         received_at=received_at,
         location="Sunday pantry" if offline else "",
     )
+    conversion_apply(donation=donation, converted=converted)
+    return donation
 
 
 def demo_givers_load(
@@ -141,4 +139,18 @@ def demo_givers_load(
         existing = set(Donation.objects.filter(id__in=ids).values_list("id", flat=True))
         new = [giver for giver in givers if giver.id not in existing]
         Donation.objects.bulk_create(new, batch_size=2000)
+        DonationChange.objects.bulk_create(
+            (
+                DonationChange(
+                    donation=giver,
+                    action=DonationChange.Action.RECORD
+                    if giver.source == Donation.Source.OFFLINE
+                    else DonationChange.Action.PAYMENT,
+                    changes={"status": [None, giver.status]},
+                    reason=DEMO_HISTORY_REASON,
+                )
+                for giver in new
+            ),
+            batch_size=2000,
+        )
     return len(new)

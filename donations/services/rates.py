@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy as _
 
 from donations.models import Donation, ExchangeRate
 from money import convert_through_euro, quantize
@@ -19,7 +20,12 @@ MAX_RATE_AGE = datetime.timedelta(days=7)
 RATE_PLACES = Decimal("0.0000000001")
 ECB_NAMESPACE = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 
-NO_RATE_ERROR = _lazy("No exchange rate for %(currency)s on or up to 7 days before %(date)s.")
+# The one message people see when a gift cannot be converted (donate form, cash forms, admin).
+NO_RATE_ERROR = _(
+    "There is no stored exchange rate for %(currency)s on %(date)s, so a gift in %(currency)s "
+    "cannot be counted in %(campaign_currency)s. Please use %(campaign_currency)s, or ask the "
+    "organizers to load the rates."
+)
 
 
 class RateUnavailableError(Exception):
@@ -28,7 +34,15 @@ class RateUnavailableError(Exception):
     def __init__(self, currency: str, date: datetime.date):
         self.currency = currency
         self.date = date
-        super().__init__(NO_RATE_ERROR % {"currency": currency, "date": date.isoformat()})
+        super().__init__(f"No exchange rate for {currency} on or up to 7 days before {date}.")
+
+
+def no_rate_error(
+    *, currency: str, campaign_currency: str, on: datetime.date, field: str
+) -> ValidationError:
+    """The ValidationError, on `field`, for a gift in `currency` that cannot be converted."""
+    params = {"currency": currency, "date": on.isoformat(), "campaign_currency": campaign_currency}
+    return ValidationError({field: ValidationError(NO_RATE_ERROR, code="no_rate", params=params)})
 
 
 @dataclass(frozen=True)
@@ -39,13 +53,30 @@ class ConvertedAmount:
     rate_source: str
 
 
+def conversion_apply(*, donation: Donation, converted: ConvertedAmount) -> None:
+    """Set the gift's amount in the campaign currency with the facts of its conversion.
+
+    The only place the four conversion columns are written; the caller saves the gift.
+    """
+    donation.amount_converted = converted.amount
+    donation.conversion_rate = converted.rate
+    donation.rate_date = converted.rate_date
+    donation.rate_source = converted.rate_source
+
+
 # How a stored rate's source is recorded on the gift converted with it.
-RATE_SOURCES = {"ECB": Donation.RateSource.ECB, "DEMO": Donation.RateSource.DEMO}
+RATE_SOURCES = {
+    ExchangeRate.Source.ECB: Donation.RateSource.ECB,
+    ExchangeRate.Source.DEMO: Donation.RateSource.DEMO,
+    ExchangeRate.Source.MANUAL: Donation.RateSource.MANUAL,
+}
 
 
 def _per_euro(currency: str, on: datetime.date) -> ExchangeRate:
     if currency == "EUR":
-        return ExchangeRate(date=on, currency="EUR", per_euro=Decimal(1), source="ECB")
+        return ExchangeRate(
+            date=on, currency="EUR", per_euro=Decimal(1), source=ExchangeRate.Source.ECB
+        )
     rate = (
         ExchangeRate.objects.filter(currency=currency, date__lte=on, date__gte=on - MAX_RATE_AGE)
         .order_by("-date")
@@ -137,7 +168,9 @@ def rates_import_ecb(*, data: bytes) -> tuple[int, int]:
     with transaction.atomic():
         for date, currency, per_euro in parse_ecb_xml(data):
             _rate, was_created = ExchangeRate.objects.update_or_create(
-                date=date, currency=currency, defaults={"per_euro": per_euro, "source": "ECB"}
+                date=date,
+                currency=currency,
+                defaults={"per_euro": per_euro, "source": ExchangeRate.Source.ECB},
             )
             created += was_created
             updated += not was_created

@@ -131,12 +131,7 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
     campaign = donation.campaign
     with translation.override(donation.language or settings.LANGUAGE_CODE):
         locale = babel_locale()
-        charged_amount = (
-            donation.amount_charged
-            if donation.amount_charged is not None
-            else donation.amount + donation.fee_cover_amount
-        )
-        charged_currency = donation.currency_charged or donation.currency
+        charged_amount, charged_currency = donation.charged_amount, donation.charged_currency
         context = {
             "giver_name": donation.giver_name,
             "campaign_title": campaign.title,

@@ -15,11 +15,12 @@ from decimal import Decimal
 
 from donations import stripe_gateway as gateway
 from donations.models import Donation
-from donations.services.online import donation_record_charge, donation_record_checkout
+from donations.services.payments import donation_record_charge, donation_record_checkout
 
 logger = logging.getLogger(__name__)
 
 RECORDED = (Donation.Status.SUCCEEDED, Donation.Status.REFUNDED)
+RECONCILIATION = "reconcile_stripe"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
         report.sessions_ours += 1
         seen.add(str(donation.pk))
         before = _state(donation.pk)
-        donation_record_checkout(session=_with_settlement(session, donation))
+        donation_record_checkout(session=_with_settlement(session, donation), origin=RECONCILIATION)
         if change := _change(donation, before):
             report.changes.append(change)
     unsettled = (
@@ -116,7 +117,9 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
     )
     for donation in unsettled:
         before = _state(donation.pk)
-        donation_record_charge(charge=gateway.retrieve_charge(donation.stripe_charge_id))
+        donation_record_charge(
+            charge=gateway.retrieve_charge(donation.stripe_charge_id), origin=RECONCILIATION
+        )
         if change := _change(donation, before):
             report.changes.append(change)
     return report

@@ -218,7 +218,8 @@ def checkout_session(
 
 def expanded_intent(*, charge_obj: dict | None, status: str = "succeeded") -> dict:
     intent = example("payment_intent")
-    intent.update(id="pi_fake_1", status=status, latest_charge=charge_obj)
+    intent_id = charge_obj["payment_intent"] if charge_obj else "pi_fake_1"
+    intent.update(id=intent_id, status=status, latest_charge=charge_obj)
     if charge_obj:
         intent.update(amount=charge_obj["amount"], currency=charge_obj["currency"])
     return intent

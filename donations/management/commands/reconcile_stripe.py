@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import re
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from donations.durations import DurationError, parse_duration
 from donations.services.online import demo_mode
 from donations.services.reconcile import donations_reconcile
 from donations.stripe_gateway import GatewayError
 
-DURATION = re.compile(r"^(?P<number>\d+)(?P<unit>[mhd])$")
-UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-BAD_DURATION = "Write a duration as <number><unit>, the unit m, h or d (e.g. 72h), not {!r}."
 DEMO_MODE = "No STRIPE_SECRET_KEY: the site runs in demo mode and there is no Stripe to ask."
 
 
 def duration(text: str) -> datetime.timedelta:
-    """'72h' → 72 hours. Units m, h and d, as every command's durations (CONTRACTS.md)."""
-    match = DURATION.match(text.strip())
-    if not match or int(match["number"]) == 0:
-        raise argparse.ArgumentTypeError(BAD_DURATION.format(text))
-    return datetime.timedelta(**{UNITS[match["unit"]]: int(match["number"])})
+    """An argparse type for the one duration grammar (donations/durations.py)."""
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 class Command(BaseCommand):

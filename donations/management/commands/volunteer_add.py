@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from campaigns.models import Campaign
-from donations.services.offline import volunteer_assign
+from donations.services.cash import volunteer_assign
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Online giving: the donate form, the return from Checkout, the demo checkout, the webhook."""
+"""Online giving: the donate form, the return from Checkout and the demo checkout."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_safe
 
 from campaigns.models import Campaign
 from donations import throttle
-from donations.forms import DonateForm
+from donations.forms.online import DonateForm
 from donations.models import Donation
 from donations.services import online
-from donations.stripe_gateway import GatewayError, InvalidWebhookError, construct_webhook_event
+from donations.stripe_gateway import GatewayError
 
 
 def _thanks_for(donation: Donation) -> str:
@@ -71,7 +71,7 @@ def _rate_limited(request: HttpRequest, campaign: Campaign) -> HttpResponse | No
     return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def donate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
     today = timezone.localdate()
@@ -91,6 +91,8 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
             return refused  # nothing stored, Stripe not called
         try:
             start = _start_checkout(form, translation.get_language() or "en")
+        except ValidationError as error:
+            form.add_error(None, error)
         except GatewayError:
             form.add_error(None, online.CHECKOUT_UNAVAILABLE)
         else:
@@ -100,7 +102,7 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "donations/donate.html", context)
 
 
-@require_GET
+@require_safe
 def thanks(request: HttpRequest) -> HttpResponse:
     session_id = request.GET.get("session_id", "")
     try:
@@ -116,7 +118,7 @@ def thanks(request: HttpRequest) -> HttpResponse:
     return render(request, "donations/thanks.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
     if not online.demo_mode():
         raise Http404("Demo checkout is off: this site takes real payments.")
@@ -129,7 +131,7 @@ def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
         # Only the giver, straight after paying, is sent on to the thank-you page (below):
         # gift ids are not secret, and that page shows the giver's email.
         return redirect(donation.campaign.get_absolute_url())
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "donations/demo_checkout.html", {"donation": donation})
     paid = request.POST.get("action") == "pay"
     donation = online.demo_checkout_complete(donation=donation, paid=paid)
@@ -137,21 +139,3 @@ def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
         return redirect(_thanks_for(donation))
     messages.info(request, online.DEMO_DECLINED)
     return redirect("donations:donate", slug=donation.campaign.slug)
-
-
-@csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request.
-@require_POST
-def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Stripe's events. 400 for a bad, missing or stale signature, with nothing written.
-
-    Otherwise 200, also for events we ignore or about payments we do not know. An error while
-    recording propagates as a 500 with the transaction rolled back, so Stripe delivers again.
-    """
-    try:
-        event = construct_webhook_event(
-            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
-        )
-    except InvalidWebhookError:
-        return HttpResponse(status=400)
-    online.stripe_event_handle(event=event)
-    return HttpResponse(status=200)

@@ -1,4 +1,4 @@
-"""Exports of donors' data: each one is logged before any row leaves the server."""
+"""Organizers' reports and exports: each export is logged before any row leaves the server."""
 
 from __future__ import annotations
 

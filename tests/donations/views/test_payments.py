@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from donations.models import Donation, Receipt, StripeEvent
-from donations.selectors import campaign_totals
+from donations.selectors.givers import campaign_totals
 from tests.donations import stripe_fakes as fakes
 from tests.factories import CampaignFactory, PendingOnlineDonationFactory
 

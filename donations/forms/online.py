@@ -1,4 +1,4 @@
-"""Forms: they read and check what a person typed; services do the rest."""
+"""The donate form: it reads what a giver typed; the online service decides the rules."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from donations.services.online import (
     AMOUNT_INVALID,
     AMOUNT_REQUIRED,
     CURRENCY_NOT_ACCEPTED,
-    gift_amount_validate,
+    gift_check,
 )
 
 MESSAGE_MAX_LENGTH = 500
@@ -96,11 +96,19 @@ class DonateForm(forms.Form):
         return self.members_by_slug.get(slug) if slug else None
 
     def clean(self) -> dict:
+        """Show the online service's own rules next to their fields before anything is
+        counted (rate limits) or stored; the service checks them again when it runs."""
         cleaned = super().clean()
         amount, currency = cleaned.get("amount"), cleaned.get("currency")
         if amount is not None and currency:
             try:
-                gift_amount_validate(amount=amount, currency=currency, on=self.today)
+                gift_check(
+                    campaign=self.campaign,
+                    amount=amount,
+                    currency=currency,
+                    team_member=cleaned.get("team_member"),
+                    today=self.today,
+                )
             except ValidationError as error:
-                self.add_error("amount", error)
+                self.add_error(None, error)
         return cleaned

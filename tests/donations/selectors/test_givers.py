@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from donations.models import Donation
-from donations.selectors import (
+from donations.selectors.givers import (
     InvalidCursorError,
     campaign_totals,
     decode_cursor,

@@ -7,9 +7,9 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from donations.exports import neutralize_cell
 from donations.models import Donation, ExportLog
-from donations.services.offline import donation_void
+from donations.selectors.reporting import neutralize_cell
+from donations.services.cash import donation_void
 from tests.factories import CampaignFactory, DonationFactory, OfflineDonationFactory
 
 pytestmark = pytest.mark.django_db

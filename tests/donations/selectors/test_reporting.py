@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from donations.offline_selectors import campaign_report
+from donations.selectors.reporting import campaign_report
 from tests.factories import DonationFactory, OfflineDonationFactory
 
 pytestmark = pytest.mark.django_db

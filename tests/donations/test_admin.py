@@ -287,3 +287,42 @@ def test_a_voided_entry_stays_in_the_admin_read_only(client, cash_campaign, cash
     assert "Gone Gina" in listing
     assert 'name="amount"' not in change
     assert Group.objects.filter(name="Organizers").exists()
+
+
+def test_an_online_gift_shows_its_stripe_history_on_its_admin_page(
+    client, stripe_http, cash_campaign, cash_organizer, rates_today
+):
+    from tests.donations import stripe_fakes as fakes
+    from tests.factories import PendingOnlineDonationFactory
+
+    gift = PendingOnlineDonationFactory(campaign=cash_campaign, amount=Decimal("25.00"))
+    charge = fakes.charge(donation=gift, amount=2500, currency="usd")
+    stripe_http.sessions[gift.stripe_checkout_session_id] = fakes.checkout_session(
+        donation=gift,
+        amount_total=2500,
+        currency="usd",
+        payment_intent=fakes.expanded_intent(charge_obj=charge),
+    )
+    paid = fakes.checkout_session(donation=gift, amount_total=2500, currency="usd")
+    fakes.deliver(client, fakes.event("checkout.session.completed", paid, event_id="evt_seen"))
+    client.force_login(cash_organizer)
+
+    page = client.get(change_url(gift)).content.decode()
+
+    assert "Payment recorded" in page
+    assert "evt_seen" in page
+    assert "Stripe event checkout.session.completed" in page
+
+
+def test_history_actions_and_rate_sources_are_fixed_sets_in_the_database(cash_campaign):
+    from django.db import IntegrityError, transaction
+
+    from donations.models import ExchangeRate
+
+    gift = DonationFactory(campaign=cash_campaign)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DonationChange.objects.create(donation=gift, action="rewrite history")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ExchangeRate.objects.create(
+            date=timezone.localdate(), currency="USD", per_euro=Decimal("1.1"), source="treasurer"
+        )

@@ -1,4 +1,4 @@
-"""The volunteers' cash forms. They parse what was typed; the offline services decide."""
+"""The volunteers' cash forms. They parse what was typed; the cash services decide."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TeamMember
-from donations.services.offline import MAX_BATCH_ROWS, OfflineGift
+from donations.models import CASH_BATCH_MAX_ROWS
+from donations.services.cash import CashGift
 
 DATE_FORMAT = "%Y-%m-%d"
 
@@ -61,9 +62,9 @@ class CashEntryForm(forms.Form):
             {"min": campaign.launched_on.isoformat(), "max": timezone.localdate().isoformat()}
         )
 
-    def gift(self) -> OfflineGift:
+    def gift(self) -> CashGift:
         data = self.cleaned_data
-        return OfflineGift(
+        return CashGift(
             amount=data["amount"],
             currency=data["currency"],
             received_on=data["received_on"],
@@ -90,9 +91,9 @@ class BatchTokenForm(forms.Form):
 
 CashRowFormSet = forms.formset_factory(
     CashEntryForm,
-    extra=MAX_BATCH_ROWS,
-    max_num=MAX_BATCH_ROWS,
-    absolute_max=MAX_BATCH_ROWS,
+    extra=CASH_BATCH_MAX_ROWS,
+    max_num=CASH_BATCH_MAX_ROWS,
+    absolute_max=CASH_BATCH_MAX_ROWS,
     validate_max=True,
 )
 

@@ -1,11 +1,16 @@
-"""Offline gifts: cash that volunteers record and organizers reconcile.
+"""Cash gifts: what volunteers record by hand and organizers reconcile.
+
+In the database and on the page these are "offline" gifts (`Donation.Source.OFFLINE`, the
+"Offline donation" label); in code they are cash.
 
 Guarantees kept here, whoever calls (cash forms, admin, commands):
 - an entry is recorded once per form token, however often the form is submitted;
 - a gift in another currency is converted once, at the stored rate of the day it was received,
   and the rate, its date and its source are stored with it; without a rate nothing is stored;
 - nothing is deleted: a voided entry keeps its row, its reason and who voided it;
-- every change an organizer makes to an entry is kept in its DonationChange history.
+- every change of an entry (recorded, edited, voided, deposited, moderated) is kept in its
+  DonationChange history, with who made it.
+Who may do each of these is decided in donations/permissions.py.
 """
 
 from __future__ import annotations
@@ -19,19 +24,31 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TeamMember
-from donations.models import Donation, DonationChange, VolunteerAssignment
-from donations.services.rates import ConvertedAmount, RateUnavailableError, convert_amount
+from donations import permissions
+from donations.models import (
+    CASH_BATCH_MAX_ROWS,
+    Donation,
+    DonationChange,
+    VolunteerAssignment,
+)
+from donations.services.history import (
+    donation_changes,
+    donation_history_record,
+    donation_snapshot,
+)
+from donations.services.rates import (
+    ConvertedAmount,
+    RateUnavailableError,
+    conversion_apply,
+    convert_amount,
+    no_rate_error,
+)
 from money import currency_decimals, has_at_most_decimals
 
-VOLUNTEERS_GROUP = "Volunteers"
-ORGANIZER_PERMISSION = "donations.change_donation"
-VOID_WINDOW = datetime.timedelta(hours=24)
-MAX_BATCH_ROWS = 30
 # Offline gifts without a time of day are dated at noon, local time: the middle of the day
 # cannot slip into the previous or next day when read in a neighbouring time zone.
 OFFLINE_TIME_OF_DAY = datetime.time(12, 0)
@@ -44,22 +61,17 @@ CURRENCY_ERROR = _("This campaign does not accept %(currency)s.")
 DECIMALS_ERROR = _("%(currency)s amounts have at most %(places)s decimal places.")
 AMOUNT_ERROR = _("The amount must be more than zero.")
 TEAM_MEMBER_ERROR = _("This team member is not part of this campaign.")
-NO_RATE_ERROR = _(
-    "There is no stored exchange rate for %(currency)s on %(date)s, so this gift cannot be "
-    "converted into %(campaign_currency)s. Enter it in %(campaign_currency)s, or ask an "
-    "organizer to import the rates."
-)
 TOKEN_ERROR = _("This form was already used by someone else. Reload the page.")
 BATCH_EMPTY_ERROR = _("Fill in at least one row.")
 BATCH_TOO_LONG_ERROR = _("A tally sheet has at most %(max)s rows.")
 VOID_REASON_ERROR = _("Say why this entry is voided.")
 VOID_NOT_ALLOWED_ERROR = _("You can void only your own entries, within 24 hours of entering them.")
-NOT_OFFLINE_ERROR = _("Only offline entries can be changed this way.")
+NOT_CASH_ERROR = _("Only cash entries can be changed this way.")
 ALREADY_VOIDED_ERROR = _("This entry is already voided.")
 
 
 @dataclass(frozen=True)
-class OfflineGift:
+class CashGift:
     """One cash gift as a volunteer wrote it down (the cash form's fields)."""
 
     amount: Decimal
@@ -73,7 +85,7 @@ class OfflineGift:
     location: str = ""
 
 
-class OfflineBatchError(Exception):
+class CashBatchError(Exception):
     """Some rows of a batch are wrong; `errors` maps each bad row's index to its error."""
 
     def __init__(self, errors: dict[int, ValidationError]):
@@ -81,51 +93,14 @@ class OfflineBatchError(Exception):
         super().__init__(f"{len(errors)} bad rows")
 
 
-def is_organizer(user) -> bool:
-    return bool(user.is_active and (user.is_superuser or user.has_perm(ORGANIZER_PERMISSION)))
-
-
-def volunteer_may_record(*, user, campaign: Campaign) -> bool:
-    """Superusers, and volunteers assigned to this campaign, may record cash for it."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    if user.is_superuser:
-        return True
-    return VolunteerAssignment.objects.filter(user=user, campaign=campaign).exists()
-
-
-def volunteer_void_allowed(
-    *, donation: Donation, user, now: datetime.datetime, assigned: bool
-) -> bool:
-    """A volunteer voids only their own counted offline entry, within 24 hours, while assigned."""
-    return (
-        donation.source == Donation.Source.OFFLINE
-        and donation.status == Donation.Status.SUCCEEDED
-        and user.is_active
-        and donation.entered_by_id == user.pk
-        and now - donation.created_at <= VOID_WINDOW
-        and assigned
-    )
-
-
-def donation_is_voidable_by(*, donation: Donation, user, now: datetime.datetime) -> bool:
-    """Organizers void any offline entry; a volunteer only their own, within 24 hours."""
-    if donation.source != Donation.Source.OFFLINE or donation.status == Donation.Status.VOIDED:
-        return False
-    if is_organizer(user):
-        return True
-    assigned = volunteer_may_record(user=user, campaign=donation.campaign)
-    return volunteer_void_allowed(donation=donation, user=user, now=now, assigned=assigned)
-
-
-def offline_received_at(*, received_on: datetime.date, now: datetime.datetime) -> datetime.datetime:
+def cash_received_at(*, received_on: datetime.date, now: datetime.datetime) -> datetime.datetime:
     """Today's cash is timed now (newest in the giver list); an earlier day's at local noon."""
     if received_on == timezone.localdate(now):
         return now
     return timezone.make_aware(datetime.datetime.combine(received_on, OFFLINE_TIME_OF_DAY))
 
 
-def _offline_gift_errors(*, campaign: Campaign, gift: OfflineGift, today: datetime.date) -> dict:
+def _cash_gift_errors(*, campaign: Campaign, gift: CashGift, today: datetime.date) -> dict:
     errors: dict[str, Any] = {}
     if gift.amount <= 0:
         errors["amount"] = AMOUNT_ERROR
@@ -147,7 +122,7 @@ def _offline_gift_errors(*, campaign: Campaign, gift: OfflineGift, today: dateti
     return errors
 
 
-def offline_convert(
+def cash_convert(
     *, campaign: Campaign, amount: Decimal, currency: str, received_on: datetime.date
 ) -> ConvertedAmount:
     """Convert into the campaign currency at the rate of the received date.
@@ -159,32 +134,32 @@ def offline_convert(
             amount=amount, currency=currency, to_currency=campaign.currency, on=received_on
         )
     except RateUnavailableError as error:
-        message = NO_RATE_ERROR % {
-            "currency": currency,
-            "date": received_on.isoformat(),
-            "campaign_currency": campaign.currency,
-        }
-        raise ValidationError({"currency": message}) from error
+        raise no_rate_error(
+            currency=currency,
+            campaign_currency=campaign.currency,
+            on=received_on,
+            field="currency",
+        ) from error
 
 
-def offline_gift_convert(*, campaign: Campaign, gift: OfflineGift) -> ConvertedAmount:
+def cash_gift_convert(*, campaign: Campaign, gift: CashGift) -> ConvertedAmount:
     """Check the gift against the campaign and convert it; raises ValidationError by field.
 
     Writes nothing: the recording services call it before they store anything.
     """
-    errors = _offline_gift_errors(campaign=campaign, gift=gift, today=timezone.localdate())
+    errors = _cash_gift_errors(campaign=campaign, gift=gift, today=timezone.localdate())
     if errors:
         raise ValidationError(errors)
-    return offline_convert(
+    return cash_convert(
         campaign=campaign, amount=gift.amount, currency=gift.currency, received_on=gift.received_on
     )
 
 
-def _new_offline_donation(
+def _new_cash_donation(
     *,
     campaign: Campaign,
     entered_by,
-    gift: OfflineGift,
+    gift: CashGift,
     converted: ConvertedAmount,
     form_token: uuid.UUID,
     now: datetime.datetime,
@@ -199,18 +174,31 @@ def _new_offline_donation(
         message=gift.message.strip(),
         amount=gift.amount,
         currency=gift.currency,
-        amount_converted=converted.amount,
-        conversion_rate=converted.rate,
-        rate_date=converted.rate_date,
-        rate_source=converted.rate_source,
-        received_at=offline_received_at(received_on=gift.received_on, now=now),
+        received_at=cash_received_at(received_on=gift.received_on, now=now),
         entered_by=entered_by,
         location=gift.location.strip(),
         note=gift.note.strip(),
         form_token=form_token,
     )
+    conversion_apply(donation=donation, converted=converted)
     donation.full_clean(exclude=["form_token"])
     return donation
+
+
+def _save_recorded(donations: list[Donation], *, by) -> None:
+    """Insert new cash entries, each with its "recorded" history row (one transaction)."""
+    with transaction.atomic():
+        for donation in donations:
+            donation.save(force_insert=True)
+        DonationChange.objects.bulk_create(
+            DonationChange(
+                donation=donation,
+                action=DonationChange.Action.RECORD,
+                changed_by=by,
+                changes={"status": [None, donation.status]},
+            )
+            for donation in donations
+        )
 
 
 def _entries_for_tokens(*, tokens: list[uuid.UUID], entered_by) -> list[Donation]:
@@ -223,12 +211,12 @@ def _entries_for_tokens(*, tokens: list[uuid.UUID], entered_by) -> list[Donation
 def _check_may_record(*, user, campaign: Campaign) -> None:
     if campaign.status == Campaign.Status.DRAFT:
         raise PermissionDenied(DRAFT_CAMPAIGN_ERROR)
-    if not volunteer_may_record(user=user, campaign=campaign):
+    if not permissions.may_record_cash(user=user, campaign=campaign):
         raise PermissionDenied(NOT_ASSIGNED_ERROR)
 
 
-def donation_record_offline(
-    *, campaign: Campaign, entered_by, gift: OfflineGift, form_token: uuid.UUID
+def donation_record_cash(
+    *, campaign: Campaign, entered_by, gift: CashGift, form_token: uuid.UUID
 ) -> Donation:
     """Record one cash gift, counted at once, exactly once per form token.
 
@@ -241,8 +229,8 @@ def donation_record_offline(
     if existing:
         return existing[0]
     _check_may_record(user=entered_by, campaign=campaign)
-    converted = offline_gift_convert(campaign=campaign, gift=gift)
-    donation = _new_offline_donation(
+    converted = cash_gift_convert(campaign=campaign, gift=gift)
+    donation = _new_cash_donation(
         campaign=campaign,
         entered_by=entered_by,
         gift=gift,
@@ -251,8 +239,7 @@ def donation_record_offline(
         now=timezone.now(),
     )
     try:
-        with transaction.atomic():
-            donation.save(force_insert=True)
+        _save_recorded([donation], by=entered_by)
     except IntegrityError:
         existing = _entries_for_tokens(tokens=[form_token], entered_by=entered_by)
         if not existing:
@@ -266,8 +253,8 @@ def batch_row_token(*, batch_token: uuid.UUID, index: int) -> uuid.UUID:
     return uuid.uuid5(batch_token, str(index))
 
 
-def donation_record_offline_batch(
-    *, campaign: Campaign, entered_by, gifts: dict[int, OfflineGift], batch_token: uuid.UUID
+def donation_record_cash_batch(
+    *, campaign: Campaign, entered_by, gifts: dict[int, CashGift], batch_token: uuid.UUID
 ) -> list[Donation]:
     """Record a tally sheet: every row or none, each row once.
 
@@ -277,8 +264,8 @@ def donation_record_offline_batch(
     """
     if not gifts:
         raise ValidationError(BATCH_EMPTY_ERROR)
-    if len(gifts) > MAX_BATCH_ROWS or max(gifts) >= MAX_BATCH_ROWS:
-        raise ValidationError(BATCH_TOO_LONG_ERROR % {"max": MAX_BATCH_ROWS})
+    if len(gifts) > CASH_BATCH_MAX_ROWS or max(gifts) >= CASH_BATCH_MAX_ROWS:
+        raise ValidationError(BATCH_TOO_LONG_ERROR % {"max": CASH_BATCH_MAX_ROWS})
     tokens = {index: batch_row_token(batch_token=batch_token, index=index) for index in gifts}
     existing = _entries_for_tokens(tokens=list(tokens.values()), entered_by=entered_by)
     if existing:
@@ -288,14 +275,14 @@ def donation_record_offline_batch(
     errors: dict[int, ValidationError] = {}
     for index, gift in sorted(gifts.items()):
         try:
-            converted[index] = offline_gift_convert(campaign=campaign, gift=gift)
+            converted[index] = cash_gift_convert(campaign=campaign, gift=gift)
         except ValidationError as error:
             errors[index] = error
     if errors:
-        raise OfflineBatchError(errors)
+        raise CashBatchError(errors)
     now = timezone.now()
     donations = [
-        _new_offline_donation(
+        _new_cash_donation(
             campaign=campaign,
             entered_by=entered_by,
             gift=gift,
@@ -306,9 +293,7 @@ def donation_record_offline_batch(
         for index, gift in sorted(gifts.items())
     ]
     try:
-        with transaction.atomic():
-            for donation in donations:
-                donation.save(force_insert=True)
+        _save_recorded(donations, by=entered_by)
     except IntegrityError:
         existing = _entries_for_tokens(tokens=list(tokens.values()), entered_by=entered_by)
         if not existing:
@@ -317,7 +302,7 @@ def donation_record_offline_batch(
     return donations
 
 
-def _locked_offline_entry(donation: Donation) -> Donation:
+def _locked_cash_entry(donation: Donation) -> Donation:
     """The entry's row, locked for this transaction; ValidationError unless it is cash."""
     locked = (
         Donation.objects.select_for_update(of=("self",))
@@ -325,45 +310,51 @@ def _locked_offline_entry(donation: Donation) -> Donation:
         .get(pk=donation.pk)
     )
     if locked.source != Donation.Source.OFFLINE:
-        raise ValidationError(NOT_OFFLINE_ERROR)
+        raise ValidationError(NOT_CASH_ERROR)
     return locked
 
 
 def donation_void(*, donation: Donation, by, reason: str) -> Donation:
-    """Void an offline entry: it leaves the page and the totals but keeps its row.
+    """Void a cash entry: it leaves the page and the totals but keeps its row.
 
-    Organizers may void any offline entry; a volunteer only their own, within 24 hours of
-    entering it. A reason is always required. Writes a DonationChange with action "void".
+    Organizers may void any cash entry; a volunteer only their own, within 24 hours of
+    entering it (permissions.may_void_cash). A reason is always required. Writes a history
+    row with action "void".
     """
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": VOID_REASON_ERROR})
     with transaction.atomic():
-        donation = _locked_offline_entry(donation)
+        donation = _locked_cash_entry(donation)
         if donation.status == Donation.Status.VOIDED:
             raise ValidationError(ALREADY_VOIDED_ERROR)
         now = timezone.now()
-        if not donation_is_voidable_by(donation=donation, user=by, now=now):
+        if not permissions.may_void_cash(donation=donation, user=by, now=now):
             raise PermissionDenied(VOID_NOT_ALLOWED_ERROR)
-        previous_status = donation.status
+        before = donation_snapshot(donation)
         donation.status = Donation.Status.VOIDED
         donation.voided_at = now
         donation.voided_by = by
         donation.void_reason = reason
-        donation.full_clean(exclude=["form_token"])
-        donation.save()
-        DonationChange.objects.create(
-            donation=donation,
-            changed_by=by,
-            action="void",
-            changes={"status": [previous_status, Donation.Status.VOIDED.value]},
-            reason=reason,
-        )
+        _save_change(donation, before, action=DonationChange.Action.VOID, by=by, reason=reason)
     return donation
 
 
-# Fields an organizer may change on an offline entry; the rest is the record of how it came in.
-OFFLINE_EDITABLE_FIELDS = (
+def _save_change(donation: Donation, before: dict, *, action: str, by, reason: str) -> None:
+    """Validate and save an entry a person changed, with the history row saying so."""
+    donation.full_clean(exclude=["form_token"])
+    donation.save()
+    donation_history_record(
+        donation=donation,
+        action=action,
+        changes=donation_changes(before, donation),
+        by=by,
+        reason=reason,
+    )
+
+
+# Fields an organizer may change on a cash entry; the rest is the record of how it came in.
+CASH_EDITABLE_FIELDS = (
     "giver_name",
     "anonymous",
     "hide_amount",
@@ -381,98 +372,66 @@ OFFLINE_EDITABLE_FIELDS = (
 CONVERSION_INPUTS = ("amount", "currency", "received_at")
 
 
-def _history_value(field: str, value: Any) -> Any:
-    """A JSON-safe form of a field value for the change history, as the database stores it."""
-    if isinstance(value, Decimal):
-        places = Donation._meta.get_field(field).decimal_places
-        return str(value.quantize(Decimal(1).scaleb(-places)))
-    if isinstance(value, datetime.datetime):
-        return timezone.localtime(value).isoformat()
-    if isinstance(value, (datetime.date, uuid.UUID, Model)):
-        return str(value)
-    return value
-
-
-def donation_update_offline(
+def donation_update_cash(
     *, donation: Donation, by, values: dict[str, Any], reason: str = ""
 ) -> Donation:
-    """An organizer's edit of an offline entry, kept in its change history.
+    """An organizer's edit of a cash entry, kept in its change history.
 
-    Only OFFLINE_EDITABLE_FIELDS change. The previous and new values go into one
-    DonationChange (action "edit"). A changed amount, currency or received date is converted
-    again at the rate of the (new) received date, and the new rate is stored; without a rate
-    it raises ValidationError and nothing changes.
+    Only CASH_EDITABLE_FIELDS change. The previous and new values go into one history row
+    (action "edit"). A changed amount, currency or received date is converted again at the
+    rate of the (new) received date, and the new rate is stored; without a rate it raises
+    ValidationError and nothing changes.
     """
-    unknown = set(values) - set(OFFLINE_EDITABLE_FIELDS)
+    unknown = set(values) - set(CASH_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        donation = _locked_offline_entry(donation)
-        if not is_organizer(by):
+        donation = _locked_cash_entry(donation)
+        if not permissions.is_organizer(by):
             raise PermissionDenied
-        changes = {
-            field: [_history_value(field, getattr(donation, field)), _history_value(field, value)]
-            for field, value in values.items()
-            if getattr(donation, field) != value
-        }
-        if not changes:
-            return donation
+        before = donation_snapshot(donation)
         for field, value in values.items():
             setattr(donation, field, value)
-        offline_edit_validate(donation)
+        changes = donation_changes(before, donation)
+        if not changes:
+            return donation
+        cash_edit_validate(donation)
         if any(field in changes for field in CONVERSION_INPUTS):
-            _reconvert(donation=donation, changes=changes)
-        donation.full_clean(exclude=["form_token"])
-        donation.save()
-        DonationChange.objects.create(
-            donation=donation, changed_by=by, action="edit", changes=changes, reason=reason
-        )
+            conversion_apply(
+                donation=donation,
+                converted=cash_convert(
+                    campaign=donation.campaign,
+                    amount=donation.amount,
+                    currency=donation.currency,
+                    received_on=timezone.localdate(donation.received_at),
+                ),
+            )
+        _save_change(donation, before, action=DonationChange.Action.EDIT, by=by, reason=reason)
     return donation
 
 
-def offline_edit_validate(donation: Donation) -> None:
+def cash_edit_validate(donation: Donation) -> None:
     """An organizer's edit obeys the same rules as the cash form (raises ValidationError)."""
     received_at = donation.received_at
-    gift = OfflineGift(
+    gift = CashGift(
         amount=donation.amount,
         currency=donation.currency,
         received_on=timezone.localdate(received_at) if received_at else timezone.localdate(),
         team_member=donation.team_member,
     )
-    errors = _offline_gift_errors(campaign=donation.campaign, gift=gift, today=timezone.localdate())
+    errors = _cash_gift_errors(campaign=donation.campaign, gift=gift, today=timezone.localdate())
     if "received_on" in errors:
         errors["received_at"] = errors.pop("received_on")
     if errors:
         raise ValidationError(errors)
 
 
-def _reconvert(*, donation: Donation, changes: dict) -> None:
-    converted = offline_convert(
-        campaign=donation.campaign,
-        amount=donation.amount,
-        currency=donation.currency,
-        received_on=timezone.localdate(donation.received_at),
-    )
-    for field, value in (
-        ("amount_converted", converted.amount),
-        ("conversion_rate", converted.rate),
-        ("rate_date", converted.rate_date),
-        ("rate_source", converted.rate_source),
-    ):
-        if getattr(donation, field) != value:
-            changes[field] = [
-                _history_value(field, getattr(donation, field)),
-                _history_value(field, value),
-            ]
-        setattr(donation, field, value)
-
-
 def donation_mark_deposited(*, donations, deposited_on: datetime.date, by) -> int:
-    """Mark counted offline cash as deposited on a date; returns how many entries changed.
+    """Mark counted cash as deposited on a date; returns how many entries changed.
 
     Online and voided gifts are left alone. Each change is kept in the entry's history.
     """
-    if not is_organizer(by):
+    if not permissions.is_organizer(by):
         raise PermissionDenied
     changed = 0
     with transaction.atomic():
@@ -483,19 +442,15 @@ def donation_mark_deposited(*, donations, deposited_on: datetime.date, by) -> in
             .exclude(deposited_on=deposited_on)
         )
         for donation in rows:
-            DonationChange.objects.create(
-                donation=donation,
-                changed_by=by,
-                action="deposit",
-                changes={
-                    "deposited_on": [
-                        _history_value("deposited_on", donation.deposited_on),
-                        deposited_on.isoformat(),
-                    ]
-                },
-            )
+            before = donation_snapshot(donation)
             donation.deposited_on = deposited_on
             donation.save(update_fields=["deposited_on", "updated_at"])
+            donation_history_record(
+                donation=donation,
+                action=DonationChange.Action.DEPOSIT,
+                changes=donation_changes(before, donation),
+                by=by,
+            )
             changed += 1
     return changed
 
@@ -505,29 +460,27 @@ def donation_moderate(
 ) -> Donation:
     """Hide a gift's public name or message without touching the gift itself.
 
-    Works for online and offline gifts; the change is kept in the history ("moderate").
+    Works for online and cash gifts; the change is kept in the history ("moderate").
     """
-    if not is_organizer(by):
+    if not permissions.is_organizer(by):
         raise PermissionDenied
     with transaction.atomic():
         donation = Donation.objects.select_for_update().get(pk=donation.pk)
-        changes = {
-            field: [getattr(donation, field), value]
-            for field, value in (
-                ("name_hidden_by_organizer", hide_name),
-                ("message_hidden_by_organizer", hide_message),
-            )
-            if getattr(donation, field) != value
-        }
-        if not changes:
-            return donation
+        before = donation_snapshot(donation)
         donation.name_hidden_by_organizer = hide_name
         donation.message_hidden_by_organizer = hide_message
+        changes = donation_changes(before, donation)
+        if not changes:
+            return donation
         donation.save(
             update_fields=["name_hidden_by_organizer", "message_hidden_by_organizer", "updated_at"]
         )
-        DonationChange.objects.create(
-            donation=donation, changed_by=by, action="moderate", changes=changes, reason=reason
+        donation_history_record(
+            donation=donation,
+            action=DonationChange.Action.MODERATE,
+            changes=changes,
+            by=by,
+            reason=reason,
         )
     return donation
 
@@ -538,7 +491,7 @@ def volunteer_assign(*, user, campaign: Campaign) -> VolunteerAssignment:
     Idempotent. Grants no model permission and no admin access.
     """
     with transaction.atomic():
-        group, _created = Group.objects.get_or_create(name=VOLUNTEERS_GROUP)
+        group, _created = Group.objects.get_or_create(name=permissions.VOLUNTEERS_GROUP)
         user.groups.add(group)
         assignment, _created = VolunteerAssignment.objects.get_or_create(
             user=user, campaign=campaign

@@ -244,7 +244,7 @@ def test_currency_without_a_stored_rate_is_refused(client, stripe_http, rates_to
 
     response = client.post("/c/caravan/donate/", _form(currency="CAD"))
 
-    assert "We cannot take gifts in CAD today." in _errors(response, "amount")[0]
+    assert "There is no stored exchange rate for CAD" in _errors(response, "amount")[0]
     assert Donation.objects.count() == 0
 
 

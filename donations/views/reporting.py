@@ -1,6 +1,6 @@
 """Organizers' pages outside the admin: the CSV export and the campaign report.
 
-Staff with the donations.view_donation permission only (Organizers and superusers).
+Who may see them is decided by permissions.may_see_donors (Organizers and superusers).
 """
 
 from __future__ import annotations
@@ -9,25 +9,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from campaigns.models import Campaign
-from donations.exports import export_csv_lines
-from donations.offline_selectors import campaign_report
-from donations.services.exports import export_log_record
+from donations import permissions
+from donations.selectors.reporting import campaign_report, export_csv_lines
+from donations.services.reporting import export_log_record
 from donations.throttle import campaign_surge
-
-VIEW_PERMISSION = "donations.view_donation"
 
 
 def _organizer_campaign(request: HttpRequest, slug: str) -> Campaign:
-    user = request.user
-    if not (user.is_active and user.is_staff and user.has_perm(VIEW_PERMISSION)):
+    if not permissions.may_see_donors(request.user):
         raise PermissionDenied
     return get_object_or_404(Campaign, slug=slug)
 
 
-@require_GET
+@require_safe
 @login_required
 def campaign_export_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     campaign = _organizer_campaign(request, slug)
@@ -40,7 +37,7 @@ def campaign_export_csv(request: HttpRequest, slug: str) -> StreamingHttpRespons
     return response
 
 
-@require_GET
+@require_safe
 @login_required
 def campaign_report_page(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _organizer_campaign(request, slug)

@@ -43,7 +43,7 @@ def test_a_demo_rate_is_never_reported_as_an_ecb_rate(friday_rates):
 
 
 def test_a_rate_entered_by_hand_is_reported_as_manual(friday_rates):
-    ExchangeRateFactory(date=SUNDAY, currency="USD", per_euro=Decimal("1.02"), source="treasurer")
+    ExchangeRateFactory(date=SUNDAY, currency="USD", per_euro=Decimal("1.02"), source="MANUAL")
     converted = convert_amount(
         amount=Decimal("50.00"), currency="EUR", to_currency="USD", on=SUNDAY
     )

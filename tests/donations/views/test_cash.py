@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from donations.models import Donation
-from donations.services.offline import volunteer_assign
+from donations.services.cash import volunteer_assign
 from tests.factories import (
     CampaignFactory,
     DonationFactory,
@@ -91,8 +91,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("page", list(EXPECTED))
-def test_permission_matrix(client, users, cash_campaign, cash_volunteer, role, page):
+@pytest.mark.parametrize("target", list(EXPECTED))
+def test_permission_matrix(client, users, cash_campaign, cash_volunteer, role, target):
     entry = Donation.objects.create(
         campaign=cash_campaign,
         source="offline",
@@ -121,15 +121,15 @@ def test_permission_matrix(client, users, cash_campaign, cash_volunteer, role, p
         "report": lambda: client.get(reverse("donations:report", kwargs=slug)),
     }
 
-    response = requests[page]()
+    response = requests[target]()
 
-    assert response.status_code == EXPECTED[page][ROLES.index(role)]
+    assert response.status_code == EXPECTED[target][ROLES.index(role)]
     if role == "anonymous":
         assert response["Location"].startswith("/accounts/login/?next=")
     entry.refresh_from_db()
-    voided = role == "assigned" and page == "void"
+    voided = role == "assigned" and target == "void"
     assert entry.status == ("voided" if voided else "succeeded")
-    created = page == "cash-post" and role in ("assigned", "superuser")
+    created = target == "cash-post" and role in ("assigned", "superuser")
     assert Donation.objects.count() == (2 if created else 1)
 
 

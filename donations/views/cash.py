@@ -17,25 +17,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from campaigns.models import Campaign
+from donations import permissions
+from donations.forms.cash import BatchTokenForm, CashForm, CashRowFormSet, VoidForm
 from donations.models import Donation
-from donations.offline_selectors import volunteer_home
-from donations.services.offline import (
+from donations.selectors.cash import volunteer_home
+from donations.services.cash import (
     NOT_ASSIGNED_ERROR,
-    OfflineBatchError,
-    donation_record_offline,
-    donation_record_offline_batch,
+    CashBatchError,
+    donation_record_cash,
+    donation_record_cash_batch,
     donation_void,
-    volunteer_may_record,
 )
-from donations.volunteer_forms import BatchTokenForm, CashForm, CashRowFormSet, VoidForm
 
 
 def _recording_campaign(request: HttpRequest, slug: str) -> Campaign:
     campaign = get_object_or_404(Campaign.objects.public(), slug=slug)
-    if not volunteer_may_record(user=request.user, campaign=campaign):
+    if not permissions.may_record_cash(user=request.user, campaign=campaign):
         raise PermissionDenied(NOT_ASSIGNED_ERROR)
     return campaign
 
@@ -64,14 +64,14 @@ def _next_initial(campaign: Campaign, saved: Donation | None) -> dict:
     }
 
 
-@require_GET
+@require_safe
 @login_required
 def volunteer_home_page(request: HttpRequest) -> HttpResponse:
     home = volunteer_home(user=request.user, now=timezone.now())
     return render(request, "donations/volunteer/home.html", {"home": home})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _recording_campaign(request, slug)
@@ -81,7 +81,7 @@ def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
         form = CashForm(request.POST, campaign=campaign, members=members)
         if form.is_valid():
             try:
-                saved = donation_record_offline(
+                saved = donation_record_cash(
                     campaign=campaign,
                     entered_by=request.user,
                     gift=form.gift(),
@@ -99,7 +99,7 @@ def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "donations/volunteer/cash_new.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _recording_campaign(request, slug)
@@ -114,13 +114,13 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     if data is not None and token_form.is_valid() and rows.is_valid():
         gifts = {index: row.gift() for index, row in enumerate(rows.forms) if row.has_changed()}
         try:
-            saved = donation_record_offline_batch(
+            saved = donation_record_cash_batch(
                 campaign=campaign,
                 entered_by=request.user,
                 gifts=gifts,
                 batch_token=token_form.cleaned_data["batch_token"],
             )
-        except OfflineBatchError as error:
+        except CashBatchError as error:
             for index, row_error in error.errors.items():
                 rows.forms[index].add_error(None, row_error)
         except ValidationError as error:

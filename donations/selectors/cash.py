@@ -1,0 +1,45 @@
+"""Reads for the volunteers' pages: their campaigns and their own latest cash entries.
+
+Each function returns evaluated data, so the templates run no query.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from campaigns.models import Campaign
+from donations import permissions
+from donations.models import Donation
+
+RECENT_ENTRIES = 30
+
+
+@dataclass(frozen=True)
+class VolunteerHome:
+    campaigns: list[Campaign]
+    entries: list[Donation]
+
+
+def volunteer_campaigns(*, user) -> list[Campaign]:
+    """The published campaigns `user` may record cash for (all of them for a superuser)."""
+    campaigns = Campaign.objects.public().order_by("status", "-launched_on", "title")
+    if not user.is_superuser:
+        campaigns = campaigns.filter(volunteer_assignments__user=user)
+    return list(campaigns)
+
+
+def volunteer_home(*, user, now: datetime.datetime) -> VolunteerHome:
+    """The volunteer's campaigns and their own latest entries, each marked `voidable`."""
+    campaigns = volunteer_campaigns(user=user)
+    assigned = {campaign.pk for campaign in campaigns}
+    entries = list(
+        Donation.objects.filter(source=Donation.Source.OFFLINE, entered_by=user)
+        .select_related("campaign", "team_member")
+        .order_by("-created_at", "-id")[:RECENT_ENTRIES]
+    )
+    for entry in entries:
+        entry.voidable = permissions.volunteer_may_void(
+            donation=entry, user=user, now=now, assigned=entry.campaign_id in assigned
+        )
+    return VolunteerHome(campaigns=campaigns, entries=entries)

@@ -1,0 +1,1 @@
+"""The donations pages, one module per sub-domain: online, payments, cash, reporting."""
