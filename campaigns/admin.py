@@ -10,14 +10,14 @@ from campaigns.models import Campaign, StorySection, TeamMember
 class StorySectionInline(admin.StackedInline):
     model = StorySection
     extra = 0
-    fields = ["position", "heading", "body"]
+    fields = ["position", "heading", "body", "heading_es", "body_es"]
     ordering = ["position", "id"]
 
 
 class TeamMemberInline(admin.TabularInline):
     model = TeamMember
     extra = 0
-    fields = ["position", "name", "slug", "photo"]
+    fields = ["position", "name", "name_es", "slug", "photo"]
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["position", "id"]
 
@@ -35,7 +35,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "donations_link",
     ]
     list_filter = ["status", "currency"]
-    search_fields = ["title", "slug", "organizer_name"]
+    search_fields = ["title", "title_es", "slug", "organizer_name"]
     # Django 6 will assume https for a typed address without a scheme; choose it now (and
     # avoid the RemovedInDjango60Warning that the form field raises otherwise).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -46,7 +46,28 @@ class CampaignAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["title", "slug", "status", "summary", "donations_link", "organize_links"]},
+            {
+                "fields": [
+                    "title",
+                    "slug",
+                    "status",
+                    "language",
+                    "summary",
+                    "donations_link",
+                    "organize_links",
+                ]
+            },
+        ),
+        (
+            _("Spanish version"),
+            {
+                "description": _(
+                    "Optional. Spanish-speaking visitors see these instead of the original; "
+                    "where one is empty they see the original. Story sections and team "
+                    "members have their Spanish fields below."
+                ),
+                "fields": ["title_es", "summary_es", "hero_image_alt_es"],
+            },
         ),
         (_("Organizer"), {"fields": ["organizer_name", "organizer_url", "organizer_email"]}),
         (_("Image"), {"fields": ["hero_image", "hero_image_alt"]}),
@@ -100,7 +121,7 @@ class CampaignAdmin(admin.ModelAdmin):
 class StorySectionAdmin(admin.ModelAdmin):
     list_display = ["heading", "campaign", "position"]
     list_filter = ["campaign"]
-    search_fields = ["heading", "body"]
+    search_fields = ["heading", "body", "heading_es", "body_es"]
     ordering = ["campaign", "position"]
 
 
@@ -108,5 +129,5 @@ class StorySectionAdmin(admin.ModelAdmin):
 class TeamMemberAdmin(admin.ModelAdmin):
     list_display = ["name", "campaign", "position", "slug"]
     list_filter = ["campaign"]
-    search_fields = ["name", "slug"]
+    search_fields = ["name", "name_es", "slug"]
     prepopulated_fields = {"slug": ["name"]}

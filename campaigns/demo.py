@@ -18,10 +18,15 @@ LIVE_SLUG = "winter-coats-for-new-neighbors"
 
 SEED_CAMPAIGN = {
     "title": "Solidarity with the migrant caravan!",
+    "title_es": "¡Solidaridad con la caravana migrante!",
     "organizer_name": "Little Village Solidarity Network",
     "summary": (
         "Money for food, medicine and rides for the families walking north with the caravan, "
         "sent straight to our contacts who travel with them."
+    ),
+    "summary_es": (
+        "Dinero para comida, medicinas y transporte para las familias que caminan hacia el "
+        "norte con la caravana, enviado directamente a nuestros contactos que viajan con ellas."
     ),
     "goal_amount": Decimal("5000.00"),
     "currency": "USD",
@@ -35,6 +40,7 @@ SEED_CAMPAIGN = {
     "group: gifts are not tax-deductible.",
 }
 
+# (heading, body, Spanish heading, Spanish body)
 SEED_SECTIONS = [
     (
         "The migrant caravan",
@@ -43,6 +49,12 @@ SEED_SECTIONS = [
         "Honduras about a month ago and have covered thousands of miles since.\n\n"
         "If the pace holds, the first of them could reach the US border by the end of "
         "November.",
+        "La caravana migrante",
+        "Varios miles de personas de Centroamérica, entre ellas familias enteras, cruzan "
+        "México a pie y en cualquier aventón que encuentran. Salieron de Honduras hace cerca "
+        "de un mes y desde entonces han recorrido miles de kilómetros.\n\n"
+        "Si siguen a este ritmo, las primeras podrían llegar a la frontera con Estados Unidos "
+        "a finales de noviembre.",
     ),
     (
         "Challenges and needs",
@@ -52,6 +64,14 @@ SEED_SECTIONS = [
         "What they need is simple and constant: food, clothes, medicine and transport. "
         "Because the caravan keeps moving, help has to move with it, and that is what a small, "
         "self-organized effort like ours can do.",
+        "Retos y necesidades",
+        "Quienes viajan en la caravana enfrentan a soldados enviados a la frontera, a grupos "
+        "armados de \u201cvigilantes\u201d y una ola de amenazas. Nadie ha respondido a los "
+        "llamados para un paso seguro y para ayuda, y en las redes sociales han borrado "
+        "colectas para la caravana.\n\n"
+        "Lo que necesitan es sencillo y no para: comida, ropa, medicinas y transporte. Como la "
+        "caravana no se detiene, la ayuda tiene que moverse con ella, y eso es lo que puede "
+        "hacer un esfuerzo pequeño y autoorganizado como el nuestro.",
     ),
     (
         "Help us provide essential resources",
@@ -60,23 +80,39 @@ SEED_SECTIONS = [
         "Every gift goes to buying food, supplies and transport on the spot. Because our "
         "contacts walk with the people they help, they can spend each dollar on what is "
         "needed that very day.",
+        "Ayúdanos a llevar lo indispensable",
+        "Trabajamos con Jessie Sandoval, una amiga que viaja con la caravana en México y nos "
+        "cuenta cada día dónde están y qué les hace falta.\n\n"
+        "Cada donación se usa para comprar ahí mismo comida, insumos y transporte. Como "
+        "nuestros contactos caminan junto a las personas que apoyan, cada dólar se gasta en "
+        "lo que se necesita ese mismo día.",
     ),
     (
         "Want to get involved with LVSN?",
         "Write to us, or follow us on Facebook and Twitter, to hear about our campaign against "
         "the detention of migrant children in Chicago and our mutual-aid work with workers and "
         "tenants: https://www.facebook.com/LVSolidarity",
+        "¿Quieres sumarte a LVSN?",
+        "Escríbenos o síguenos en Facebook y Twitter para saber de nuestra campaña contra la "
+        "detención de niñas y niños migrantes en Chicago y de nuestro trabajo de apoyo mutuo "
+        "con trabajadores e inquilinos: https://www.facebook.com/LVSolidarity",
     ),
 ]
 
-SEED_MEMBERS = [("Little Village", "little-village")]
+# (name, slug, Spanish name)
+SEED_MEMBERS = [("Little Village", "little-village", "La Villita")]
 
 LIVE_CAMPAIGN = {
     "title": "Winter coats for new neighbors",
+    "title_es": "Abrigos de invierno para los nuevos vecinos",
     "organizer_name": "Southwest Side Mutual Aid (demo)",
     "summary": (
         "A demo campaign: try giving here. Coats, boots and gloves for families who arrived "
         "this autumn, bought in bulk from a local store."
+    ),
+    "summary_es": (
+        "Una campaña de demostración: prueba a donar aquí. Abrigos, botas y guantes para las "
+        "familias que llegaron este otoño, comprados al mayoreo en una tienda del barrio."
     ),
     "goal_amount": Decimal("8000.00"),
     "currency": "USD",
@@ -93,16 +129,27 @@ LIVE_SECTIONS = [
         "Many of the families who came to the neighborhood this year have never lived through "
         "a Chicago winter. A good coat, boots and gloves make the difference between getting "
         "to work and school or staying home.",
+        "Por qué abrigos",
+        "Muchas de las familias que llegaron al barrio este año nunca han pasado un invierno en "
+        "Chicago. Un buen abrigo, botas y guantes hacen la diferencia entre poder ir al "
+        "trabajo y a la escuela o quedarse en casa.",
     ),
     (
         "Where the money goes",
         "We buy in bulk from a store on 26th Street, and volunteers hand everything out at "
         "the Sunday food pantry. Cash gifts collected at the pantry appear here as offline "
         "donations, entered by our volunteers.",
+        "A dónde va el dinero",
+        "Compramos al mayoreo en una tienda de la calle 26, y el voluntariado lo reparte todo "
+        "en la despensa de los domingos. Las donaciones en efectivo que se reúnen en la "
+        "despensa aparecen aquí, registradas por nuestras voluntarias y voluntarios.",
     ),
 ]
 
-LIVE_MEMBERS = [("Pantry volunteers", "pantry-volunteers"), ("Youth soccer league", "soccer")]
+LIVE_MEMBERS = [
+    ("Pantry volunteers", "pantry-volunteers", "Voluntariado de la despensa"),
+    ("Youth soccer league", "soccer", "Liga juvenil de fútbol"),
+]
 
 
 def _content_upsert(
@@ -111,12 +158,19 @@ def _content_upsert(
     campaign, created = Campaign.objects.get_or_create(slug=slug, defaults=fields)
     if created:
         StorySection.objects.bulk_create(
-            StorySection(campaign=campaign, position=index, heading=heading, body=body)
-            for index, (heading, body) in enumerate(sections)
+            StorySection(
+                campaign=campaign,
+                position=index,
+                heading=heading,
+                body=body,
+                heading_es=heading_es,
+                body_es=body_es,
+            )
+            for index, (heading, body, heading_es, body_es) in enumerate(sections)
         )
         TeamMember.objects.bulk_create(
-            TeamMember(campaign=campaign, position=index, name=name, slug=member_slug)
-            for index, (name, member_slug) in enumerate(members)
+            TeamMember(campaign=campaign, position=index, name=name, slug=slug, name_es=name_es)
+            for index, (name, slug, name_es) in enumerate(members)
         )
     return campaign, created
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -18,6 +19,51 @@ from campaigns.fields import SanitizedImageField
 from money import CURRENCY_CHOICES, SUPPORTED_CURRENCIES
 
 SHARE_NETWORKS = ("facebook", "x", "whatsapp", "telegram", "email")
+# Content organizers write is kept in its original language, with an optional Spanish
+# version beside each translatable field (`title_es` beside `title`).
+TRANSLATION_LANGUAGE = "es"
+
+
+class LocalizedText(str):
+    """Text for a page in some language, knowing the language it is really written in.
+
+    `fallback` is true when the page's language had no version of its own and the original
+    is shown instead; templates then mark the element with `lang` so that screen readers
+    pronounce it right.
+    """
+
+    lang: str
+    fallback: bool
+
+    def __new__(cls, text: str, *, lang: str, fallback: bool) -> LocalizedText:
+        value = super().__new__(cls, text)
+        value.lang = lang
+        value.fallback = fallback
+        return value
+
+
+class TranslatedContent:
+    """A model whose fields listed in TRANSLATED have a Spanish twin `<field>_es`."""
+
+    TRANSLATED: tuple[str, ...] = ()
+
+    def content_language(self) -> str:
+        raise NotImplementedError
+
+    def localized(self, field: str, language: str) -> LocalizedText:
+        """The field in `language` when written in it; else the original, marked as such."""
+        if field not in self.TRANSLATED:
+            raise ValueError(f"{field} is not a translated field of {type(self).__name__}")
+        original_language = self.content_language()
+        language = (language or settings.LANGUAGE_CODE).split("-")[0]
+        if language != original_language and language == TRANSLATION_LANGUAGE:
+            translated = getattr(self, f"{field}_{TRANSLATION_LANGUAGE}")
+            if translated.strip():
+                return LocalizedText(translated, lang=language, fallback=False)
+        original = getattr(self, field)
+        return LocalizedText(
+            original, lang=original_language, fallback=language != original_language
+        )
 
 
 def validate_currency_list(value: str) -> None:
@@ -50,14 +96,24 @@ class CampaignQuerySet(models.QuerySet):
         )
 
 
-class Campaign(models.Model):
+class Campaign(TranslatedContent, models.Model):
+    TRANSLATED = ("title", "summary", "hero_image_alt")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         LIVE = "live", _("Live")
         COMPLETED = "completed", _("Completed")
 
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    language = models.CharField(
+        _("language of the content"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_("The language the title, summary and story are written in."),
+    )
     title = models.CharField(_("title"), max_length=200)
+    title_es = models.CharField(_("title in Spanish"), max_length=200, blank=True)
     organizer_name = models.CharField(_("organizer name"), max_length=200)
     organizer_url = models.URLField(_("organizer link"), blank=True)
     organizer_email = models.EmailField(
@@ -66,6 +122,7 @@ class Campaign(models.Model):
     summary = models.TextField(
         _("summary"), max_length=500, help_text=_("One or two sentences, used in link previews.")
     )
+    summary_es = models.TextField(_("summary in Spanish"), max_length=500, blank=True)
     # The stored size lets the page reserve the image's space without opening the file.
     hero_image = SanitizedImageField(
         _("hero image"),
@@ -77,6 +134,9 @@ class Campaign(models.Model):
     hero_image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     hero_image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     hero_image_alt = models.CharField(_("hero image description"), max_length=300, blank=True)
+    hero_image_alt_es = models.CharField(
+        _("hero image description in Spanish"), max_length=300, blank=True
+    )
     goal_amount = models.DecimalField(
         _("goal"), max_digits=12, decimal_places=2, validators=[MinValueValidator(1)]
     )
@@ -118,8 +178,8 @@ class Campaign(models.Model):
         _("Telegram shares before import"), default=0
     )
     email_share_baseline = models.PositiveIntegerField(_("email shares before import"), default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CampaignQuerySet.as_manager()
 
@@ -139,6 +199,10 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="campaign_currency_iso"
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                name="campaign_language_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -146,6 +210,9 @@ class Campaign(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("campaigns:detail", kwargs={"slug": self.slug})
+
+    def content_language(self) -> str:
+        return self.language
 
     @property
     def donation_currencies(self) -> list[str]:
@@ -174,16 +241,22 @@ class Campaign(models.Model):
         return (self.ends_on - today).days
 
 
-class StorySection(models.Model):
+class StorySection(TranslatedContent, models.Model):
     """A headed part of the campaign story. The body is plain text: paragraphs and links."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sections")
+    TRANSLATED = ("heading", "body")
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="sections", verbose_name=_("campaign")
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     heading = models.CharField(_("heading"), max_length=200)
     body = models.TextField(
         _("body"),
         help_text=_("Plain text. A blank line starts a new paragraph; web addresses become links."),
     )
+    heading_es = models.CharField(_("heading in Spanish"), max_length=200, blank=True)
+    body_es = models.TextField(_("body in Spanish"), blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -193,11 +266,20 @@ class StorySection(models.Model):
     def __str__(self) -> str:
         return self.heading
 
+    def content_language(self) -> str:
+        # Sections are always read with their campaign, so this costs no query.
+        return self.campaign.language
 
-class TeamMember(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="team_members")
+
+class TeamMember(TranslatedContent, models.Model):
+    TRANSLATED = ("name",)
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="team_members", verbose_name=_("campaign")
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     name = models.CharField(_("name"), max_length=200)
+    name_es = models.CharField(_("name in Spanish"), max_length=200, blank=True)
     slug = models.SlugField(_("slug"), max_length=80)
     photo = SanitizedImageField(_("photo"), upload_to="team/", blank=True)
 
@@ -216,3 +298,6 @@ class TeamMember(models.Model):
         return reverse(
             "campaigns:member", kwargs={"slug": self.campaign.slug, "member_slug": self.slug}
         )
+
+    def content_language(self) -> str:
+        return self.campaign.language

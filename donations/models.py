@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from money import CURRENCY_CHOICES
 
@@ -32,7 +33,7 @@ class DonationSource(models.TextChoices):
 class DonationStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("gift status", "Failed")
     EXPIRED = "expired", _("Expired")
     REFUNDED = "refunded", _("Refunded")
     VOIDED = "voided", _("Voided")
@@ -93,10 +94,14 @@ class Donation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="donations"
+        "campaigns.Campaign",
+        on_delete=models.PROTECT,
+        related_name="donations",
+        verbose_name=_("campaign"),
     )
     team_member = models.ForeignKey(
         "campaigns.TeamMember",
+        verbose_name=_("team member"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -140,26 +145,33 @@ class Donation(models.Model):
     )
 
     received_at = models.DateTimeField(_("received at"), db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     # Stripe (online gifts). Filled by the gateway's recording logic; never typed by a person.
     stripe_checkout_session_id = models.CharField(
-        max_length=255, null=True, blank=True, unique=True
+        _("Stripe Checkout Session"), max_length=255, null=True, blank=True, unique=True
     )
-    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    stripe_charge_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_payment_intent_id = models.CharField(
+        _("Stripe PaymentIntent"), max_length=255, null=True, blank=True, unique=True
+    )
+    stripe_charge_id = models.CharField(
+        _("Stripe charge"), max_length=255, null=True, blank=True, unique=True
+    )
     amount_charged = models.DecimalField(_("amount charged"), null=True, blank=True, **MONEY)
     currency_charged = models.CharField(_("currency charged"), max_length=3, blank=True)
-    settlement_amount = models.DecimalField(null=True, blank=True, **MONEY)
-    settlement_currency = models.CharField(max_length=3, blank=True)
-    settlement_exchange_rate = models.DecimalField(null=True, blank=True, **RATE)
-    stripe_fee = models.DecimalField(null=True, blank=True, **MONEY)
-    net_amount = models.DecimalField(null=True, blank=True, **MONEY)
+    settlement_amount = models.DecimalField(_("settled amount"), null=True, blank=True, **MONEY)
+    settlement_currency = models.CharField(_("settlement currency"), max_length=3, blank=True)
+    settlement_exchange_rate = models.DecimalField(
+        _("settlement exchange rate"), null=True, blank=True, **RATE
+    )
+    stripe_fee = models.DecimalField(_("Stripe fee"), null=True, blank=True, **MONEY)
+    net_amount = models.DecimalField(_("net amount"), null=True, blank=True, **MONEY)
 
     # Offline gifts: who entered it, where, and what became of the cash.
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -167,11 +179,14 @@ class Donation(models.Model):
     )
     location = models.CharField(_("location"), max_length=200, blank=True)
     note = models.TextField(_("private note"), blank=True)
-    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    form_token = models.UUIDField(
+        _("form token"), null=True, blank=True, unique=True, editable=False
+    )
     deposited_on = models.DateField(_("deposited on"), null=True, blank=True)
-    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("voided by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -299,10 +314,12 @@ class ExchangeRate(models.Model):
 class StripeEvent(models.Model):
     """Each Stripe event id, stored in the same transaction as its effects: exactly once."""
 
-    event_id = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=100)
-    donation = models.ForeignKey(Donation, on_delete=models.SET_NULL, null=True, blank=True)
-    processed_at = models.DateTimeField(auto_now_add=True)
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    donation = models.ForeignKey(
+        Donation, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("donation")
+    )
+    processed_at = models.DateTimeField(_("processed at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-processed_at"]
@@ -317,7 +334,7 @@ class ReceiptStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("receipt status", "Failed")
 
 
 class Receipt(models.Model):
@@ -325,16 +342,18 @@ class Receipt(models.Model):
 
     Status = ReceiptStatus
 
-    donation = models.OneToOneField(Donation, on_delete=models.CASCADE, related_name="receipt")
+    donation = models.OneToOneField(
+        Donation, on_delete=models.CASCADE, related_name="receipt", verbose_name=_("donation")
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -356,12 +375,18 @@ class VolunteerAssignment(models.Model):
     """Which campaigns a volunteer may record cash for; managed by organizers in the admin."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="volunteer_assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="volunteer_assignments",
+        verbose_name=_("volunteer"),
     )
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="volunteer_assignments"
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        related_name="volunteer_assignments",
+        verbose_name=_("campaign"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["campaign", "user"]
@@ -400,16 +425,19 @@ class DonationChange(models.Model):
 
     Action = DonationChangeAction
 
-    donation = models.ForeignKey(Donation, on_delete=models.CASCADE, related_name="changes")
+    donation = models.ForeignKey(
+        Donation, on_delete=models.CASCADE, related_name="changes", verbose_name=_("donation")
+    )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="donation_changes",
     )
     stripe_event_id = models.CharField(_("Stripe event"), max_length=255, blank=True)
-    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     changes = models.JSONField(_("changes"), default=dict)
     reason = models.TextField(_("reason"), blank=True)
@@ -434,12 +462,18 @@ class ExportLog(models.Model):
     """Every donations export: who took the donors' data, when, for which campaign."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="donation_exports"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="donation_exports",
+        verbose_name=_("user"),
     )
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="donation_exports"
+        "campaigns.Campaign",
+        on_delete=models.PROTECT,
+        related_name="donation_exports",
+        verbose_name=_("campaign"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]

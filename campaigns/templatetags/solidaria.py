@@ -10,9 +10,11 @@ from decimal import Decimal
 
 from babel.dates import format_date, format_datetime, format_timedelta
 from django import template
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import format_html
 
 import money
+from campaigns.models import LocalizedText, TranslatedContent
 from config.i18n import babel_locale
 
 register = template.Library()
@@ -57,3 +59,17 @@ def iso_datetime(value: datetime.datetime) -> str:
 def time_ago(value: datetime.datetime, now: datetime.datetime) -> str:
     """'3 days ago' / 'hace 3 días', measured against the `now` the view passed in."""
     return format_timedelta(value - now, add_direction=True, threshold=1.1, locale=babel_locale())
+
+
+@register.filter
+def localized(content: TranslatedContent, field: str) -> LocalizedText:
+    """`{{ campaign|localized:"title" }}`: the field in the page's language, or the original."""
+    return content.localized(field, translation.get_language())
+
+
+@register.filter
+def lang_attr(text: LocalizedText) -> str:
+    """` lang="en"` on an element whose text is the original shown in place of a translation."""
+    if isinstance(text, LocalizedText) and text.fallback:
+        return format_html(' lang="{}"', text.lang)
+    return ""

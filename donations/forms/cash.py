@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TeamMember
@@ -56,7 +57,7 @@ class CashEntryForm(forms.Form):
         self.fields["currency"].choices = [(code, code) for code in campaign.donation_currencies]
         self.fields["team_member"].choices = [
             ("", _("None")),
-            *((member.slug, member.name) for member in members),
+            *((member.slug, member.localized("name", get_language())) for member in members),
         ]
         self.fields["received_on"].widget.attrs.update(
             {"min": campaign.launched_on.isoformat(), "max": timezone.localdate().isoformat()}

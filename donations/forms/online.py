@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 import money
@@ -19,6 +20,12 @@ from donations.services.online import (
 )
 
 MESSAGE_MAX_LENGTH = 500
+# The value of the "Other" radio: the amount is the one typed beside it.
+OTHER_AMOUNT = "other"
+AMOUNT_AMBIGUOUS = _(
+    "You chose %(chosen)s and also typed %(typed)s. Choose “Other” to give the amount you "
+    "typed, or clear it to give %(chosen)s."
+)
 
 
 class DonateForm(forms.Form):
@@ -74,7 +81,7 @@ class DonateForm(forms.Form):
         self.fields["currency"].choices = [(code, code) for code in campaign.donation_currencies]
         self.fields["currency"].initial = campaign.currency
         self.fields["team_member"].choices = [("", _("Nobody in particular"))] + [
-            (member.slug, member.name) for member in members
+            (member.slug, member.localized("name", get_language())) for member in members
         ]
 
     @property
@@ -82,9 +89,22 @@ class DonateForm(forms.Form):
         return bool(self.data.get("website"))
 
     def clean_amount(self) -> Decimal:
-        """A chosen preset, else the typed amount: either way a plain decimal number."""
-        text = self.cleaned_data["amount"] or self.data.get("amount_other", "")
-        if not text.strip():
+        """The chosen preset, or the typed amount when "Other" (or nothing) is chosen.
+
+        Without JavaScript a giver can choose a preset and also type an amount; then neither
+        is guessed: the form comes back with both kept and asks for one choice.
+        """
+        chosen = (self.cleaned_data["amount"] or "").strip()
+        typed = (self.data.get("amount_other") or "").strip()
+        if chosen in ("", OTHER_AMOUNT):
+            text = typed
+        elif typed and typed != chosen:
+            raise ValidationError(
+                AMOUNT_AMBIGUOUS, code="ambiguous", params={"chosen": chosen, "typed": typed}
+            )
+        else:
+            text = chosen
+        if not text:
             raise ValidationError(AMOUNT_REQUIRED, code="required")
         try:
             return money.parse_amount(text)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from donations.models import RAISED, ZERO, Donation
@@ -123,42 +124,44 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
 
 CHUNK_SIZE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Column headers are in the organizer's language; the values are the stored codes
+# (`online`, `voided`), so that a spreadsheet can filter on them in any language.
 COLUMNS = [
-    ("id", lambda d: d.id),
-    ("received_at", lambda d: timezone.localtime(d.received_at).isoformat()),
-    ("source", lambda d: d.source),
-    ("status", lambda d: d.status),
-    ("dispute_status", lambda d: d.dispute_status),
-    ("name", lambda d: d.giver_name),
-    ("anonymous", lambda d: d.anonymous),
-    ("name_hidden_by_organizer", lambda d: d.name_hidden_by_organizer),
-    ("email", lambda d: d.email),
-    ("message", lambda d: d.message),
-    ("message_hidden_by_organizer", lambda d: d.message_hidden_by_organizer),
-    ("hide_amount", lambda d: d.hide_amount),
-    ("team_member", lambda d: d.team_member.name if d.team_member else ""),
-    ("amount", lambda d: d.amount),
-    ("currency", lambda d: d.currency),
-    ("amount_converted", lambda d: d.amount_converted),
-    ("campaign_currency", lambda d: d.campaign.currency),
-    ("conversion_rate", lambda d: d.conversion_rate),
-    ("rate_date", lambda d: d.rate_date),
-    ("rate_source", lambda d: d.rate_source),
-    ("amount_refunded_converted", lambda d: d.amount_refunded_converted),
-    ("fee_cover_amount", lambda d: d.fee_cover_amount),
-    ("amount_charged", lambda d: d.amount_charged),
-    ("currency_charged", lambda d: d.currency_charged),
-    ("stripe_fee", lambda d: d.stripe_fee),
-    ("net_amount", lambda d: d.net_amount),
-    ("settlement_currency", lambda d: d.settlement_currency),
-    ("location", lambda d: d.location),
-    ("note", lambda d: d.note),
-    ("entered_by", lambda d: d.entered_by.get_username() if d.entered_by else ""),
-    ("deposited", lambda d: d.deposited_on is not None),
-    ("deposited_on", lambda d: d.deposited_on),
-    ("voided_at", lambda d: timezone.localtime(d.voided_at).isoformat() if d.voided_at else ""),
-    ("voided_by", lambda d: d.voided_by.get_username() if d.voided_by else ""),
-    ("void_reason", lambda d: d.void_reason),
+    (_("Donation ID"), lambda d: d.id),
+    (_("Received at"), lambda d: timezone.localtime(d.received_at).isoformat()),
+    (_("Source"), lambda d: d.source),
+    (_("Status"), lambda d: d.status),
+    (_("Dispute"), lambda d: d.dispute_status),
+    (_("Name"), lambda d: d.giver_name),
+    (_("Anonymous"), lambda d: d.anonymous),
+    (_("Name hidden by organizer"), lambda d: d.name_hidden_by_organizer),
+    (_("Email"), lambda d: d.email),
+    (_("Public message"), lambda d: d.message),
+    (_("Message hidden by organizer"), lambda d: d.message_hidden_by_organizer),
+    (_("Amount hidden"), lambda d: d.hide_amount),
+    (_("Team member"), lambda d: d.team_member.name if d.team_member else ""),
+    (_("Amount"), lambda d: d.amount),
+    (_("Currency"), lambda d: d.currency),
+    (_("Amount in campaign currency"), lambda d: d.amount_converted),
+    (_("Campaign currency"), lambda d: d.campaign.currency),
+    (_("Conversion rate"), lambda d: d.conversion_rate),
+    (_("Rate date"), lambda d: d.rate_date),
+    (_("Rate source"), lambda d: d.rate_source),
+    (_("Refunded in campaign currency"), lambda d: d.amount_refunded_converted),
+    (_("Fee cover"), lambda d: d.fee_cover_amount),
+    (_("Amount charged"), lambda d: d.amount_charged),
+    (_("Currency charged"), lambda d: d.currency_charged),
+    (_("Stripe fee"), lambda d: d.stripe_fee),
+    (_("Net amount"), lambda d: d.net_amount),
+    (_("Settlement currency"), lambda d: d.settlement_currency),
+    (_("Location"), lambda d: d.location),
+    (_("Private note"), lambda d: d.note),
+    (_("Entered by"), lambda d: d.entered_by.get_username() if d.entered_by else ""),
+    (_("Deposited"), lambda d: d.deposited_on is not None),
+    (_("Deposited on"), lambda d: d.deposited_on),
+    (_("Voided at"), lambda d: timezone.localtime(d.voided_at).isoformat() if d.voided_at else ""),
+    (_("Voided by"), lambda d: d.voided_by.get_username() if d.voided_by else ""),
+    (_("Void reason"), lambda d: d.void_reason),
 ]
 
 
@@ -178,8 +181,14 @@ def neutralize_cell(value: object) -> str:
 
 
 def export_rows(*, campaign: Campaign) -> Iterator[list[str]]:
-    """The header, then every donation of the campaign (voided ones too), oldest first."""
-    yield [name for name, _value in COLUMNS]
+    """The header (in the active language, read now), then every donation of the campaign
+    (voided ones too), oldest first, as the caller iterates."""
+    header = [str(label) for label, _value in COLUMNS]
+    return _rows(campaign, header)
+
+
+def _rows(campaign: Campaign, header: list[str]) -> Iterator[list[str]]:
+    yield header
     donations = (
         Donation.objects.for_campaign(campaign)
         .select_related("campaign", "team_member", "entered_by", "voided_by")
@@ -190,6 +199,6 @@ def export_rows(*, campaign: Campaign) -> Iterator[list[str]]:
 
 
 def export_csv_lines(*, campaign: Campaign) -> Iterator[str]:
+    """CSV lines to stream; the header's language is fixed when this is called."""
     writer = csv.writer(Echo())
-    for row in export_rows(campaign=campaign):
-        yield writer.writerow(row)
+    return (writer.writerow(row) for row in export_rows(campaign=campaign))

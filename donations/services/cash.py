@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from campaigns.models import Campaign, TeamMember
 from donations import permissions
@@ -58,7 +59,12 @@ DRAFT_CAMPAIGN_ERROR = _("This campaign is not published yet.")
 FUTURE_DATE_ERROR = _("The date received cannot be in the future.")
 BEFORE_LAUNCH_ERROR = _("The date received cannot be before the campaign launched (%(date)s).")
 CURRENCY_ERROR = _("This campaign does not accept %(currency)s.")
-DECIMALS_ERROR = _("%(currency)s amounts have at most %(places)s decimal places.")
+DECIMALS_ERROR = ngettext_lazy(
+    "Enter %(currency)s with at most %(places)d decimal.",
+    "Enter %(currency)s with at most %(places)d decimals.",
+    "places",
+)
+WHOLE_UNITS_ERROR = _("Enter %(currency)s as a whole number, without decimals.")
 AMOUNT_ERROR = _("The amount must be more than zero.")
 TEAM_MEMBER_ERROR = _("This team member is not part of this campaign.")
 TOKEN_ERROR = _("This form was already used by someone else. Reload the page.")
@@ -107,10 +113,9 @@ def _cash_gift_errors(*, campaign: Campaign, gift: CashGift, today: datetime.dat
     elif gift.currency in campaign.donation_currencies and not has_at_most_decimals(
         gift.amount, currency_decimals(gift.currency)
     ):
-        errors["amount"] = DECIMALS_ERROR % {
-            "currency": gift.currency,
-            "places": currency_decimals(gift.currency),
-        }
+        places = currency_decimals(gift.currency)
+        message = DECIMALS_ERROR if places else WHOLE_UNITS_ERROR
+        errors["amount"] = message % {"currency": gift.currency, "places": places}
     if gift.currency not in campaign.donation_currencies:
         errors["currency"] = CURRENCY_ERROR % {"currency": gift.currency}
     if gift.received_on > today:

@@ -266,7 +266,9 @@ def _checkout_request(donation: Donation, campaign: Campaign) -> gateway.Checkou
     return gateway.CheckoutRequest(
         donation_id=str(donation.id),
         campaign_id=campaign.pk,
-        product_name=str(_("Gift to %(title)s") % {"title": campaign.title}),
+        product_name=str(
+            _("Gift to %(title)s") % {"title": campaign.localized("title", donation.language)}
+        ),
         amount=donation.amount,
         currency=donation.currency,
         fee_cover_name=str(_("Processing fees covered by you")),

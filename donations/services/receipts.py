@@ -134,7 +134,7 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
         charged_amount, charged_currency = donation.charged_amount, donation.charged_currency
         context = {
             "giver_name": donation.giver_name,
-            "campaign_title": campaign.title,
+            "campaign_title": campaign.localized("title", donation.language),
             "campaign_url": f"{settings.SITE_URL}{campaign.get_absolute_url()}",
             "organizer_name": campaign.organizer_name,
             "organizer_email": campaign.organizer_email,

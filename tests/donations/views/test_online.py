@@ -69,6 +69,39 @@ def test_other_amount_is_used_when_no_preset_is_chosen(client, stripe_http, rate
     assert Donation.objects.get().amount == Decimal("37.50")
 
 
+def test_the_other_choice_gives_the_typed_amount_without_javascript(
+    client, stripe_http, rates_today
+):
+    CampaignFactory(slug="caravan")
+
+    response = client.post("/c/caravan/donate/", _form(amount="other", amount_other="37.50"))
+
+    assert response.status_code == 303
+    assert Donation.objects.get().amount == Decimal("37.50")
+
+
+def test_a_preset_and_a_different_typed_amount_are_never_guessed(client, stripe_http, rates_today):
+    """Without JavaScript a giver may leave a preset chosen and type another amount."""
+    CampaignFactory(slug="caravan")
+
+    response = client.post("/c/caravan/donate/", _form(amount="50", amount_other="37.50"))
+
+    assert response.status_code == 200
+    assert "You chose 50 and also typed 37.50." in _errors(response, "amount")[0]
+    assert response.context["form"].data["amount_other"] == "37.50"
+    assert not Donation.objects.exists()
+    assert stripe_http.requests == []
+
+
+def test_the_same_amount_chosen_and_typed_is_no_conflict(client, stripe_http, rates_today):
+    CampaignFactory(slug="caravan")
+
+    response = client.post("/c/caravan/donate/", _form(amount="50", amount_other="50"))
+
+    assert response.status_code == 303
+    assert Donation.objects.get().amount == Decimal("50")
+
+
 def test_presets_in_a_yen_campaign_are_round_yen_amounts(client, rates_today):
     CampaignFactory(slug="tokyo", currency="JPY", accepted_currencies="")
 

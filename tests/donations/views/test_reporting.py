@@ -67,25 +67,25 @@ def test_the_export_has_every_donation_with_real_names(
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="donations-cash-drive.csv"' in response["Content-Disposition"]
-    by_name = {row["name"]: row for row in rows}
+    by_name = {row["Name"]: row for row in rows}
     assert set(by_name) == {"Hidden Hannah", "'=cmd|' /C calc'!A0", voided.giver_name}
     hannah = by_name["Hidden Hannah"]
-    assert (hannah["anonymous"], hannah["email"], hannah["source"]) == (
+    assert (hannah["Anonymous"], hannah["Email"], hannah["Source"]) == (
         "True",
         "hannah@example.org",
         "online",
     )
-    assert (hannah["stripe_fee"], hannah["net_amount"]) == ("1.03", "23.97")
+    assert (hannah["Stripe fee"], hannah["Net amount"]) == ("1.03", "23.97")
     offline = by_name["'=cmd|' /C calc'!A0"]
-    assert offline["entered_by"] == "vol-assigned"
-    assert (offline["deposited"], offline["deposited_on"]) == ("True", str(cash.deposited_on))
-    assert (offline["amount"], offline["currency"], offline["conversion_rate"]) == (
+    assert offline["Entered by"] == "vol-assigned"
+    assert (offline["Deposited"], offline["Deposited on"]) == ("True", str(cash.deposited_on))
+    assert (offline["Amount"], offline["Currency"], offline["Conversion rate"]) == (
         "25.00",
         "USD",
         "1.0000000000",
     )
     gone = by_name[voided.giver_name]
-    assert (gone["status"], gone["void_reason"], gone["voided_by"]) == (
+    assert (gone["Status"], gone["Void reason"], gone["Voided by"]) == (
         "voided",
         "'@counterfeit",
         "organizer-cash",
@@ -124,5 +124,16 @@ def test_the_export_streams_thousands_of_rows(client, cash_campaign, cash_organi
 
     assert isinstance(response, StreamingHttpResponse)
     lines = iter(response.streaming_content)
-    assert next(lines).startswith(b"id,received_at,source,status")
+    assert next(lines).startswith(b"Donation ID,Received at,Source,Status")
     assert sum(1 for _line in lines) == 4500
+
+
+def test_the_export_headers_follow_the_organizers_language(client, cash_campaign, cash_organizer):
+    DonationFactory(campaign=cash_campaign, giver_name="Rosa")
+    client.force_login(cash_organizer)
+    client.cookies["solidaria_language"] = "es"
+
+    _response, rows = export(client, cash_campaign)
+
+    assert rows[0]["Nombre"] == "Rosa"
+    assert rows[0]["Estado"] == "succeeded"
