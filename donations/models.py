@@ -274,6 +274,44 @@ class Donation(models.Model):
         return self.currency_charged or self.currency
 
 
+class GiftTally(models.Model):
+    """Running totals of the counted gifts of one campaign, team member and source.
+
+    Kept in step with every change of a gift, in the same transaction, by
+    services/totals.py (always with F() expressions, never read-modify-write), so that the
+    campaign page reads a handful of rows instead of aggregating every gift.
+    `totals_verify` recomputes them from the gifts. `member_key` is the team member's id, or
+    0 for gifts with no team member (a unique constraint cannot compare NULLs everywhere).
+    """
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        related_name="gift_tallies",
+        verbose_name=_("campaign"),
+    )
+    member_key = models.PositiveBigIntegerField(_("team member id (0: none)"), default=0)
+    source = models.CharField(_("source"), max_length=10, choices=DonationSource.choices)
+    raised = models.DecimalField(_("raised"), default=0, **MONEY)
+    gifts = models.BigIntegerField(_("gifts"), default=0)
+
+    class Meta:
+        verbose_name = _("gift tally")
+        verbose_name_plural = _("gift tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "member_key", "source"], name="gift_tally_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=DonationSource.values), name="gift_tally_source_valid"
+            ),
+            models.CheckConstraint(condition=Q(gifts__gte=0), name="gift_tally_gifts_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.member_key}/{self.source}: {self.gifts}, {self.raised}"
+
+
 class ExchangeRateSource(models.TextChoices):
     ECB = "ECB", _("European Central Bank")
     DEMO = "DEMO", _("Demo (not a real rate of that day)")

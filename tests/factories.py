@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, StorySection, TeamMember
 from donations.models import Donation, ExchangeRate
+from donations.services.totals import tally_values, totals_add, totals_apply, totals_delta
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -57,11 +58,33 @@ class TeamMemberFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"team-{n}")
 
 
+def donations_bulk_create(gifts: list[Donation]) -> list[Donation]:
+    """Insert many built gifts at once and move the running totals as the services do."""
+    created = Donation.objects.bulk_create(gifts)
+    delta: dict = {}
+    for gift in created:
+        for key, (raised, count) in totals_delta(None, tally_values(gift)).items():
+            old_raised, old_count = delta.get(key, (Decimal(0), 0))
+            delta[key] = (old_raised + raised, old_count + count)
+    totals_add(delta)
+    return created
+
+
 class DonationFactory(factory.django.DjangoModelFactory):
-    """A succeeded gift in the campaign's currency, converted 1:1."""
+    """A succeeded gift in the campaign's currency, converted 1:1.
+
+    Created gifts move the campaign's running totals as a service would, so the pages that
+    read the totals see them (the factory writes the row; it records no history).
+    """
 
     class Meta:
         model = Donation
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        gift = super()._create(model_class, *args, **kwargs)
+        totals_apply(before=None, donation=gift)
+        return gift
 
     campaign = factory.SubFactory(CampaignFactory)
     source = Donation.Source.ONLINE

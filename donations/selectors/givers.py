@@ -9,9 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count
+from django.db.models import Sum
 
-from donations.models import RAISED, Donation
+from donations.models import Donation, GiftTally
 from money import quantize
 
 GIVERS_PER_PAGE = 50
@@ -51,29 +51,19 @@ class GiverPage:
 
 
 def campaign_totals(*, campaign) -> CampaignTotals:
-    """Raised, donor count and per-member totals over the counted gifts.
+    """Raised, gift count and per-member totals, from the campaign's running tallies.
 
-    One query grouped by team member: the whole-campaign figures are the sums of the groups,
-    so the counted gifts are read once, not once for the total and again per member.
+    One query over a handful of rows (one per team member and source), whatever the number
+    of gifts; services/totals.py keeps the tallies in step with every gift.
     """
-    groups = (
-        Donation.objects.for_campaign(campaign)
-        .counted()
-        .values("team_member_id")
-        .annotate(
-            raised=RAISED,
-            gifts=Count("id"),
-        )
-        .order_by()
-    )
-    raised_by_member = {}
+    raised_by_member: dict[int, Decimal] = {}
     raised, donor_count = Decimal(0), 0
-    for group in groups:
-        group_raised = quantize(Decimal(group["raised"]), campaign.currency)
-        raised += group_raised
-        donor_count += group["gifts"]
-        if group["team_member_id"] is not None:
-            raised_by_member[group["team_member_id"]] = group_raised
+    for tally in GiftTally.objects.filter(campaign=campaign).only("member_key", "raised", "gifts"):
+        raised += tally.raised
+        donor_count += tally.gifts
+        if tally.member_key:
+            member_raised = raised_by_member.get(tally.member_key, Decimal(0)) + tally.raised
+            raised_by_member[tally.member_key] = quantize(member_raised, campaign.currency)
     return CampaignTotals(
         raised=quantize(raised, campaign.currency),
         donor_count=donor_count,
@@ -118,12 +108,11 @@ def giver_page(
 
 
 def raised_by_campaign(*, campaign_ids: list[int]) -> dict[int, Decimal]:
-    """Raised per campaign for a list page, in one grouped query."""
+    """Raised per campaign for a list page, in one grouped query over the tallies."""
     rows = (
-        Donation.objects.filter(campaign_id__in=campaign_ids)
-        .counted()
+        GiftTally.objects.filter(campaign_id__in=campaign_ids)
         .values("campaign_id")
-        .annotate(raised=RAISED)
+        .annotate(raised=Sum("raised"))
         .order_by()
     )
     return {row["campaign_id"]: Decimal(row["raised"]) for row in rows}

@@ -37,8 +37,8 @@ from donations.models import (
     VolunteerAssignment,
 )
 from donations.services.history import (
+    donation_change_recorded,
     donation_changes,
-    donation_history_record,
     donation_snapshot,
 )
 from donations.services.rates import (
@@ -195,15 +195,9 @@ def _save_recorded(donations: list[Donation], *, by) -> None:
     with transaction.atomic():
         for donation in donations:
             donation.save(force_insert=True)
-        DonationChange.objects.bulk_create(
-            DonationChange(
-                donation=donation,
-                action=DonationChange.Action.RECORD,
-                changed_by=by,
-                changes={"status": [None, donation.status]},
+            donation_change_recorded(
+                donation=donation, before=None, action=DonationChange.Action.RECORD, by=by
             )
-            for donation in donations
-        )
 
 
 def _entries_for_tokens(*, tokens: list[uuid.UUID], entered_by) -> list[Donation]:
@@ -349,13 +343,7 @@ def _save_change(donation: Donation, before: dict, *, action: str, by, reason: s
     """Validate and save an entry a person changed, with the history row saying so."""
     donation.full_clean(exclude=["form_token"])
     donation.save()
-    donation_history_record(
-        donation=donation,
-        action=action,
-        changes=donation_changes(before, donation),
-        by=by,
-        reason=reason,
-    )
+    donation_change_recorded(donation=donation, before=before, action=action, by=by, reason=reason)
 
 
 # Fields an organizer may change on a cash entry; the rest is the record of how it came in.
@@ -450,11 +438,8 @@ def donation_mark_deposited(*, donations, deposited_on: datetime.date, by) -> in
             before = donation_snapshot(donation)
             donation.deposited_on = deposited_on
             donation.save(update_fields=["deposited_on", "updated_at"])
-            donation_history_record(
-                donation=donation,
-                action=DonationChange.Action.DEPOSIT,
-                changes=donation_changes(before, donation),
-                by=by,
+            donation_change_recorded(
+                donation=donation, before=before, action=DonationChange.Action.DEPOSIT, by=by
             )
             changed += 1
     return changed
@@ -480,10 +465,10 @@ def donation_moderate(
         donation.save(
             update_fields=["name_hidden_by_organizer", "message_hidden_by_organizer", "updated_at"]
         )
-        donation_history_record(
+        donation_change_recorded(
             donation=donation,
+            before=before,
             action=DonationChange.Action.MODERATE,
-            changes=changes,
             by=by,
             reason=reason,
         )

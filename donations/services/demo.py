@@ -16,8 +16,10 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.pagecache import page_version_bump
 from donations.models import Donation, DonationChange, ExchangeRate
 from donations.services.rates import conversion_apply, convert_amount, parse_ecb_xml
+from donations.services.totals import tally_values, totals_add, totals_delta
 
 DEMO_RATES_FILE = Path(__file__).resolve().parent.parent / "demo_data" / "eurofxref-sample.xml"
 DEMO_HISTORY_REASON = "demo data (seed_demo)"
@@ -139,6 +141,13 @@ def demo_givers_load(
         existing = set(Donation.objects.filter(id__in=ids).values_list("id", flat=True))
         new = [giver for giver in givers if giver.id not in existing]
         Donation.objects.bulk_create(new, batch_size=2000)
+        delta: dict = {}
+        for giver in new:
+            for key, (raised, gifts) in totals_delta(None, tally_values(giver)).items():
+                old_raised, old_gifts = delta.get(key, (0, 0))
+                delta[key] = (old_raised + raised, old_gifts + gifts)
+        totals_add(delta)
+        transaction.on_commit(lambda: page_version_bump(campaign.pk))
         DonationChange.objects.bulk_create(
             (
                 DonationChange(

@@ -1,9 +1,12 @@
-"""A gift's history: one DonationChange row for each change of a gift, whoever made it.
+"""A gift changed: the one place that writes its history and moves what depends on it.
 
-Services take a snapshot of the gift before they change it (`donation_snapshot`) and call
-`donation_history_record` after, inside the same transaction: the row holds the old and the
-new value of each field that changed, and says who (a user) or what (a Stripe event id, or a
-reason such as "thank-you page") made the change. Nothing is written when nothing changed.
+Services take a snapshot of the gift before they change it (`donation_snapshot`; None for a
+gift being created), save it, then call `donation_change_recorded` inside the same
+transaction. It writes one DonationChange row with the old and new value of each field that
+changed and who (a user) or what (a Stripe event id, or a reason such as "thank-you page")
+made the change; moves the campaign's running totals (services/totals.py) by what the change
+did to the gift's counting; and, once the transaction commits, tells the campaign's cached
+pages that they are out of date. Nothing happens when nothing changed.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from campaigns.pagecache import page_version_bump
 from donations.models import Donation, DonationChange
+from donations.services.totals import totals_apply
 
 # Bookkeeping columns that change with every save and say nothing about the gift.
 IGNORED_FIELDS = frozenset({"updated_at", "created_at"})
+# Foreign keys are compared by their column (`team_member_id`) and named by their field.
+FIELD_NAMES = {field.attname: field.name for field in Donation._meta.concrete_fields}
 
 
 def history_value(field: str, value: Any) -> Any:
@@ -43,12 +51,13 @@ def donation_snapshot(donation: Donation) -> dict[str, Any]:
     }
 
 
-# Foreign keys are compared by their column (`team_member_id`) and named by their field.
-FIELD_NAMES = {field.attname: field.name for field in Donation._meta.concrete_fields}
+def donation_changes(before: dict[str, Any] | None, donation: Donation) -> dict[str, list]:
+    """{field: [old, new]} for every field whose value differs from the snapshot.
 
-
-def donation_changes(before: dict[str, Any], donation: Donation) -> dict[str, list]:
-    """{field: [old, new]} for every field whose value differs from the snapshot."""
+    For a new gift (no snapshot) only its status is named: it came into being with it.
+    """
+    if before is None:
+        return {"status": [None, donation.status]}
     after = donation_snapshot(donation)
     return {
         FIELD_NAMES[column]: [
@@ -60,22 +69,26 @@ def donation_changes(before: dict[str, Any], donation: Donation) -> dict[str, li
     }
 
 
-def donation_history_record(
+def donation_change_recorded(
     *,
     donation: Donation,
+    before: dict[str, Any] | None,
     action: str,
-    changes: dict[str, list],
     by=None,
     stripe_event_id: str = "",
     reason: str = "",
 ) -> DonationChange | None:
-    """Store one history row for a change already made; None (nothing stored) if no change.
+    """Record a change already saved: history row, running totals, page versions.
 
-    Call inside the transaction that saves the gift, so the row and the change stand or fall
-    together.
+    Call inside the transaction that saved the gift, so that all of it stands or falls
+    together. Returns the history row, or None (and does nothing) if nothing changed.
     """
+    changes = donation_changes(before, donation)
     if not changes:
         return None
+    totals_apply(before=before, donation=donation)
+    campaign_id = donation.campaign_id
+    transaction.on_commit(lambda: page_version_bump(campaign_id))
     return DonationChange.objects.create(
         donation=donation,
         action=action,

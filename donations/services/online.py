@@ -26,7 +26,7 @@ from campaigns.models import Campaign, TeamMember
 from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
 from donations.models import Donation, DonationChange
-from donations.services.history import donation_history_record
+from donations.services.history import donation_change_recorded, donation_snapshot
 from donations.services.payments import donation_record_checkout
 from donations.services.rates import (
     RateUnavailableError,
@@ -230,7 +230,7 @@ def donation_start_checkout(
     donation.full_clean()
     with transaction.atomic():
         donation.save()
-        _history(donation, {"status": [None, donation.status]}, "demo checkout" if demo else "")
+        _history(donation, None, "demo checkout" if demo else "")
     if demo:
         url = reverse("donations:demo-checkout", kwargs={"donation_id": donation.id})
         return CheckoutStart(donation=donation, redirect_url=url)
@@ -238,25 +238,27 @@ def donation_start_checkout(
         session = gateway.create_checkout_session(_checkout_request(donation, campaign))
     except gateway.GatewayError:
         with transaction.atomic():
+            before = donation_snapshot(donation)
             donation.status = Donation.Status.FAILED
             donation.save(update_fields=["status", "updated_at"])
-            donation_history_record(
+            donation_change_recorded(
                 donation=donation,
+                before=before,
                 action=DonationChange.Action.FAILURE,
-                changes={"status": [Donation.Status.PENDING.value, donation.status]},
                 reason="Stripe refused or did not answer the Checkout Session request",
             )
         raise
     with transaction.atomic():
+        before = donation_snapshot(donation)
         donation.stripe_checkout_session_id = session.session_id
         donation.save(update_fields=["stripe_checkout_session_id", "updated_at"])
-        _history(donation, {"stripe_checkout_session_id": [None, session.session_id]}, "")
+        _history(donation, before, "")
     return CheckoutStart(donation=donation, redirect_url=session.url)
 
 
-def _history(donation: Donation, changes: dict, reason: str) -> None:
-    donation_history_record(
-        donation=donation, action=DonationChange.Action.START, changes=changes, reason=reason
+def _history(donation: Donation, before: dict | None, reason: str) -> None:
+    donation_change_recorded(
+        donation=donation, before=before, action=DonationChange.Action.START, reason=reason
     )
 
 

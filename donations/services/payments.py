@@ -22,8 +22,8 @@ import money
 from donations import stripe_gateway as gateway
 from donations.models import Donation, DonationChange, StripeEvent
 from donations.services.history import (
+    donation_change_recorded,
     donation_changes,
-    donation_history_record,
     donation_snapshot,
 )
 from donations.services.rates import (
@@ -102,10 +102,10 @@ def _save_with_history(
         return
     donation.full_clean()
     donation.save()
-    donation_history_record(
+    donation_change_recorded(
         donation=donation,
+        before=before,
         action=_action_for(changes),
-        changes=changes,
         stripe_event_id=event.event_id if event else "",
         reason=f"Stripe event {event.type}" if event else origin,
     )

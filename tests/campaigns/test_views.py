@@ -22,6 +22,7 @@ from tests.factories import (
     StorySectionFactory,
     TeamMemberFactory,
     UserFactory,
+    donations_bulk_create,
 )
 from tests.html import attributes, data_value, data_values, parse, texts
 
@@ -155,7 +156,7 @@ def test_totals_use_thousands_separators_and_the_contract_data_markup(client):
 
 def test_donor_count_has_thousands_separator(client):
     campaign = CampaignFactory()
-    Donation.objects.bulk_create(
+    donations_bulk_create(
         DonationFactory.build_batch(1200, campaign=campaign, amount=Decimal("1.00"))
     )
     html = get_page(client, campaign)
@@ -518,7 +519,7 @@ def campaign_with_gifts(count: int):
     for index, gift in enumerate(gifts):
         gift.team_member = members[index % 3] if index % 2 else None
         gift.source = "offline" if index % 5 == 0 else "online"
-    Donation.objects.bulk_create(gifts)
+    donations_bulk_create(gifts)
     return campaign
 
 

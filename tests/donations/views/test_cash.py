@@ -13,6 +13,7 @@ from tests.factories import (
     CampaignFactory,
     DonationFactory,
     ExchangeRateFactory,
+    OfflineDonationFactory,
     UserFactory,
 )
 
@@ -93,18 +94,8 @@ EXPECTED = {
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("target", list(EXPECTED))
 def test_permission_matrix(client, users, cash_campaign, cash_volunteer, role, target):
-    entry = Donation.objects.create(
-        campaign=cash_campaign,
-        source="offline",
-        status="succeeded",
-        amount=Decimal(5),
-        currency="USD",
-        amount_converted=Decimal(5),
-        conversion_rate=Decimal(1),
-        rate_date=timezone.localdate(),
-        rate_source="same",
-        received_at=timezone.now(),
-        entered_by=cash_volunteer,
+    entry = OfflineDonationFactory(
+        campaign=cash_campaign, amount=Decimal(5), entered_by=cash_volunteer
     )
     slug = {"slug": cash_campaign.slug}
     if users[role] is not None:

@@ -7,10 +7,15 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from donations.models import Donation, ExportLog
+from donations.models import ExportLog
 from donations.selectors.reporting import neutralize_cell
 from donations.services.cash import donation_void
-from tests.factories import CampaignFactory, DonationFactory, OfflineDonationFactory
+from tests.factories import (
+    CampaignFactory,
+    DonationFactory,
+    OfflineDonationFactory,
+    donations_bulk_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +119,7 @@ def test_a_refused_export_is_not_logged(client, cash_campaign, cash_volunteer):
 
 def test_the_export_streams_thousands_of_rows(client, cash_campaign, cash_organizer):
     now = timezone.now()
-    Donation.objects.bulk_create(
+    donations_bulk_create(
         DonationFactory.build(campaign=cash_campaign, received_at=now, email="")
         for _index in range(4500)
     )
