@@ -1,10 +1,19 @@
 from django.contrib import admin
 from django.db import models
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, StorySection, TeamMember
+from campaigns.models import (
+    SHARE_NETWORKS,
+    Campaign,
+    ShareNetwork,
+    StorySection,
+    TeamMember,
+    Update,
+)
+from campaigns.selectors import campaign_shares
+from campaigns.services import campaign_content_changed, campaign_update_save
 
 
 class StorySectionInline(admin.StackedInline):
@@ -42,7 +51,13 @@ class CampaignAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     date_hierarchy = "launched_on"
     inlines = [StorySectionInline, TeamMemberInline]
-    readonly_fields = ["donations_link", "organize_links", "created_at", "updated_at"]
+    readonly_fields = [
+        "donations_link",
+        "organize_links",
+        "share_counts",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (
             None,
@@ -79,6 +94,7 @@ class CampaignAdmin(admin.ModelAdmin):
             {
                 "classes": ["collapse"],
                 "fields": [
+                    "share_counts",
                     "facebook_share_baseline",
                     "x_share_baseline",
                     "whatsapp_share_baseline",
@@ -96,6 +112,26 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj is not None and obj.status != Campaign.Status.DRAFT:
             return [*self.readonly_fields, "currency"]
         return self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        campaign_content_changed(campaign=obj)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        campaign_content_changed(campaign=form.instance)
+
+    @admin.display(description=_("Shares by network (before this site + counted here)"))
+    def share_counts(self, campaign: Campaign) -> str:
+        if not campaign.pk:
+            return "—"
+        shares = campaign_shares(campaign=campaign).by_network
+        labels = dict(ShareNetwork.choices)
+        return format_html_join(
+            " · ",
+            "{}: {} + {}",
+            ((labels[network], *shares[network]) for network in SHARE_NETWORKS),
+        )
 
     @admin.display(description=_("Donations"))
     def donations_link(self, campaign: Campaign) -> str:
@@ -131,3 +167,27 @@ class TeamMemberAdmin(admin.ModelAdmin):
     list_filter = ["campaign"]
     search_fields = ["name", "name_es", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Update)
+class UpdateAdmin(admin.ModelAdmin):
+    """Organizers' news on a campaign: drafts stay private until published."""
+
+    list_display = ["title", "campaign", "status", "published_at"]
+    list_filter = ["status", "campaign"]
+    search_fields = ["title", "title_es", "body", "body_es"]
+    date_hierarchy = "published_at"
+    readonly_fields = ["published_at", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["campaign", "status", "title", "body", "image", "image_alt"]}),
+        (_("Spanish version"), {"fields": ["title_es", "body_es", "image_alt_es"]}),
+        (_("Record"), {"fields": ["published_at", "created_at", "updated_at"]}),
+    ]
+
+    def save_model(self, request, obj: Update, form, change: bool) -> None:
+        campaign_update_save(update=obj)
+
+    def delete_model(self, request, obj: Update) -> None:
+        campaign = obj.campaign
+        super().delete_model(request, obj)
+        campaign_content_changed(campaign=campaign)

@@ -18,7 +18,16 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.fields import SanitizedImageField
 from money import CURRENCY_CHOICES, SUPPORTED_CURRENCIES
 
-SHARE_NETWORKS = ("facebook", "x", "whatsapp", "telegram", "email")
+
+class ShareNetwork(models.TextChoices):
+    FACEBOOK = "facebook", "Facebook"
+    X = "x", "X"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    TELEGRAM = "telegram", "Telegram"
+    EMAIL = "email", _("Email")
+
+
+SHARE_NETWORKS = tuple(ShareNetwork.values)
 # Content organizers write is kept in its original language, with an optional Spanish
 # version beside each translatable field (`title_es` beside `title`).
 TRANSLATION_LANGUAGE = "es"
@@ -298,6 +307,106 @@ class TeamMember(TranslatedContent, models.Model):
         return reverse(
             "campaigns:member", kwargs={"slug": self.campaign.slug, "member_slug": self.slug}
         )
+
+    def content_language(self) -> str:
+        return self.campaign.language
+
+
+class ShareCount(models.Model):
+    """Shares counted on this site, per campaign and network (on top of the baselines)."""
+
+    Network = ShareNetwork
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="share_counts", verbose_name=_("campaign")
+    )
+    network = models.CharField(_("network"), max_length=20, choices=ShareNetwork.choices)
+    count = models.PositiveBigIntegerField(_("shares counted here"), default=0)
+
+    class Meta:
+        ordering = ["campaign", "network"]
+        verbose_name = _("share count")
+        verbose_name_plural = _("share counts")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "network"], name="share_count_unique"),
+            models.CheckConstraint(
+                condition=Q(network__in=ShareNetwork.values), name="share_count_network_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.network}: {self.count}"
+
+
+class UpdateQuerySet(models.QuerySet):
+    def published(self) -> UpdateQuerySet:
+        return self.filter(status=Update.Status.PUBLISHED).order_by("-published_at", "-id")
+
+
+class Update(TranslatedContent, models.Model):
+    """News from the organizers, dated; drafts are never shown to the public."""
+
+    TRANSLATED = ("title", "body", "image_alt")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="updates", verbose_name=_("campaign")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    title_es = models.CharField(_("title in Spanish"), max_length=200, blank=True)
+    body = models.TextField(
+        _("text"),
+        help_text=_("Plain text. A blank line starts a new paragraph; web addresses become links."),
+    )
+    body_es = models.TextField(_("text in Spanish"), blank=True)
+    image = SanitizedImageField(
+        _("image"),
+        upload_to="updates/",
+        blank=True,
+        width_field="image_width",
+        height_field="image_height",
+    )
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_alt = models.CharField(_("image description"), max_length=300, blank=True)
+    image_alt_es = models.CharField(_("image description in Spanish"), max_length=300, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    published_at = models.DateTimeField(
+        _("published at"),
+        null=True,
+        blank=True,
+        help_text=_("Set when the update is first published; shown as its date."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = UpdateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        verbose_name = _("update")
+        verbose_name_plural = _("updates")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "published"]), name="update_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published") | Q(published_at__isnull=False),
+                name="update_published_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        url = reverse("campaigns:updates", kwargs={"slug": self.campaign.slug})
+        return f"{url}#update-{self.pk}"
 
     def content_language(self) -> str:
         return self.campaign.language

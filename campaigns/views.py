@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from campaigns.models import Campaign, TeamMember
+from campaigns.models import Campaign, ShareNetwork, TeamMember
+from campaigns.qr import qr_data_uri
+from campaigns.selectors import campaign_shares, campaign_updates, campaign_updates_preview
+from campaigns.services import share_record
+from campaigns.sharing import network_url, share_links
+from config.clients import client_ip, client_key
 from donations.models import CASH_BATCH_MAX_ROWS
 from donations.selectors.givers import (
     InvalidCursorError,
@@ -46,7 +53,11 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
         "members": members,
         "member": member,
         "totals": totals,
-        "share_total": campaign.share_baseline_total,
+        "share_total": campaign_shares(campaign=campaign).total,
+        "share_links": share_links(
+            campaign_slug=campaign.slug, member_slug=member.slug if member else None
+        ),
+        "updates": campaign_updates_preview(campaign=campaign),
         "page": _giver_page(campaign, request, member),
         "closed_on": campaign.closed_on(today),
         "open_for_giving": campaign.is_open_for_giving(today),
@@ -94,3 +105,72 @@ def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     context = {"campaign": campaign, "page": _giver_page(campaign, request), "now": timezone.now()}
     return render(request, "campaigns/givers.html", context)
+
+
+class ShareRedirect(HttpResponseRedirect):
+    """A redirect that may also open the visitor's mail program (mailto:)."""
+
+    allowed_schemes = ["https", "mailto"]
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+@require_safe
+@never_cache
+def campaign_share(request: HttpRequest, slug: str, network: str) -> HttpResponse:
+    """Count a share (GET only; HEAD counts nothing), then send the visitor to the network."""
+    if network not in ShareNetwork.values:
+        raise Http404("Unknown network.")
+    campaign = get_object_or_404(Campaign.objects.public(), slug=slug)
+    page = campaign
+    if member_slug := request.GET.get("member"):
+        page = get_object_or_404(campaign.team_members, slug=member_slug)
+    if request.method == "GET":
+        share_record(
+            campaign=campaign,
+            network=network,
+            client=client_key(client_ip(request)),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    language = translation.get_language()
+    target = network_url(
+        network,
+        url=_absolute(page.get_absolute_url()),
+        title=campaign.localized("title", language),
+        summary=campaign.localized("summary", language),
+    )
+    return ShareRedirect(target)
+
+
+@require_safe
+def campaign_updates_page(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _campaign_for(request, slug)
+    context = {"campaign": campaign, "updates": campaign_updates(campaign=campaign)}
+    return render(request, "campaigns/updates.html", context)
+
+
+def _flyer(request: HttpRequest, campaign: Campaign, member: TeamMember | None) -> HttpResponse:
+    page_url = _absolute((member or campaign).get_absolute_url())
+    context = {
+        "campaign": campaign,
+        "member": member,
+        "totals": campaign_totals(campaign=campaign),
+        "page_url": page_url,
+        "qr_code": qr_data_uri(page_url),
+    }
+    return render(request, "campaigns/flyer.html", context)
+
+
+@require_safe
+def campaign_flyer(request: HttpRequest, slug: str) -> HttpResponse:
+    """A one-page printable flyer whose QR code leads to the campaign page."""
+    return _flyer(request, _campaign_for(request, slug), None)
+
+
+@require_safe
+def campaign_member_flyer(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
+    """A team member's flyer: its QR code leads to the member's view of the campaign."""
+    campaign = _campaign_for(request, slug)
+    return _flyer(request, campaign, get_object_or_404(campaign.team_members, slug=member_slug))

@@ -18,17 +18,16 @@ attempts in ten minutes is logged and kept in the cache for the organizers' repo
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.clients import client_key
 from donations.durations import RATE_UNITS, DurationError, parse_duration
 
 logger = logging.getLogger("donations.throttle")
@@ -73,42 +72,6 @@ def parse_rates(texts: list[str]) -> list[Rate]:
     return rates
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, unless settings.TRUSTED_PROXY_COUNT proxies sit in
-    front of us, in which case the X-Forwarded-For entry that many hops from the right.
-
-    Entries further left were written by whoever sent the request, so a client can put
-    anything there; with no trusted proxy the header is never read. With fewer entries than
-    trusted hops, the leftmost is used.
-    """
-    remote_addr = request.META.get("REMOTE_ADDR", "")
-    trusted = settings.TRUSTED_PROXY_COUNT
-    if trusted <= 0:
-        return remote_addr
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    if not hops:
-        return remote_addr
-    candidate = hops[-trusted] if len(hops) >= trusted else hops[0]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote_addr
-
-
-def _client_key(ip: str) -> str:
-    """An IPv6 client holds a whole /64 and can pick any address in it, so count the /64."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if address.version == 4:
-        return str(address)
-    if address.ipv4_mapped:
-        return str(address.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{address}/64", strict=False))
-
-
 def _window_start(seconds: int, now: datetime.datetime) -> int:
     timestamp = int(now.timestamp())
     return timestamp - timestamp % seconds
@@ -139,7 +102,7 @@ def checkout_attempt(*, ip: str, campaign_id: int, now: datetime.datetime) -> Ve
     `campaign_surge`).
     """
     _count_for_campaign(campaign_id, now)
-    client = _client_key(ip)
+    client = client_key(ip)
     refused = [
         rate
         for rate in parse_rates(settings.CHECKOUT_RATE_LIMITS)

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods, require_safe
 
 from campaigns.models import Campaign
+from config.clients import client_ip
 from donations import throttle
 from donations.forms.online import DonateForm
 from donations.models import Donation
@@ -57,7 +58,7 @@ def _closed(request: HttpRequest, campaign: Campaign, closed_on) -> HttpResponse
 def _rate_limited(request: HttpRequest, campaign: Campaign) -> HttpResponse | None:
     """A 429 page when this client has started too many checkouts lately; else None."""
     verdict = throttle.checkout_attempt(
-        ip=throttle.client_ip(request), campaign_id=campaign.pk, now=timezone.now()
+        ip=client_ip(request), campaign_id=campaign.pk, now=timezone.now()
     )
     if verdict.allowed:
         return None

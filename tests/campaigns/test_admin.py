@@ -34,6 +34,11 @@ ORGANIZER_CODENAMES = {
     "view_donationchange",
     "view_exportlog",
     "view_stripeevent",
+    "add_update",
+    "change_update",
+    "delete_update",
+    "view_update",
+    "view_sharecount",
 }
 
 

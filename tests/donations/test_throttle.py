@@ -12,6 +12,7 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
+from config.clients import client_ip
 from donations import throttle
 from donations.models import Donation
 from tests.factories import CampaignFactory
@@ -186,7 +187,7 @@ def test_client_ip_is_read_the_configured_number_of_hops_from_the_right(
     settings.TRUSTED_PROXY_COUNT = trusted
     request = RequestFactory().post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
 
-    assert throttle.client_ip(request) == expected
+    assert client_ip(request) == expected
 
 
 def test_a_campaign_surge_is_logged_once_shown_to_organizers_and_never_blocks(
@@ -227,6 +228,7 @@ def _redis_or_skip() -> None:
 
 ATTEMPTS_SCRIPT = """
 import datetime, json, os
+from config.clients import client_ip
 from donations import throttle
 now = datetime.datetime.fromisoformat(os.environ["THROTTLE_NOW"])
 print(json.dumps([

@@ -1,0 +1,52 @@
+"""Reads of the campaigns app for its pages: shares, updates, the campaign list.
+
+Each returns evaluated data, so templates run no query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from campaigns.models import SHARE_NETWORKS, Campaign, ShareCount, Update
+
+LATEST_UPDATES = 3
+
+
+@dataclass(frozen=True)
+class ShareTotals:
+    """Shares per network: the organizer's baseline (before this site) plus counted here."""
+
+    by_network: dict[str, tuple[int, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(baseline + counted for baseline, counted in self.by_network.values())
+
+
+def campaign_shares(*, campaign: Campaign) -> ShareTotals:
+    counted = dict(ShareCount.objects.filter(campaign=campaign).values_list("network", "count"))
+    return ShareTotals(
+        by_network={
+            network: (getattr(campaign, f"{network}_share_baseline"), counted.get(network, 0))
+            for network in SHARE_NETWORKS
+        }
+    )
+
+
+@dataclass(frozen=True)
+class UpdatesPreview:
+    latest: list[Update]
+    count: int
+
+
+def campaign_updates_preview(*, campaign: Campaign, size: int = LATEST_UPDATES) -> UpdatesPreview:
+    """The newest published updates and how many there are, in one query."""
+    published = list(Update.objects.filter(campaign=campaign).published()[: size + 1])
+    count = len(published)
+    if count > size:
+        count = Update.objects.filter(campaign=campaign).published().count()
+    return UpdatesPreview(latest=published[:size], count=count)
+
+
+def campaign_updates(*, campaign: Campaign) -> list[Update]:
+    return list(Update.objects.filter(campaign=campaign).published())
