@@ -127,6 +127,13 @@ def recorded_gifts(*, session_ids: list[str]) -> dict[str, RecordedGift]:
     }
 
 
+def succeeded_count(*, session_ids: list[str]) -> int:
+    """How many of these sessions' gifts have succeeded (one cheap query, for polling)."""
+    return Donation.objects.filter(
+        stripe_checkout_session_id__in=session_ids, status=Donation.Status.SUCCEEDED
+    ).count()
+
+
 def stored_event_count(*, event_ids: list[str]) -> int:
     """How many StripeEvent rows hold these event ids (at most one each: unique)."""
     return StripeEvent.objects.filter(event_id__in=event_ids).count()

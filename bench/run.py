@@ -96,6 +96,12 @@ def options_parse() -> argparse.Namespace:
         help="paid sessions ready before each webhook run (at most this many events per run)",
     )
     parser.add_argument(
+        "--webhook-drain-seconds",
+        type=float,
+        default=float(os.environ.get("BENCH_WEBHOOK_DRAIN_SECONDS") or 60),
+        help="how long to wait, after the last answer, for every delivered gift to be recorded",
+    )
+    parser.add_argument(
         "--stripe-delay-ms",
         type=float,
         default=float(os.environ.get("BENCH_STRIPE_DELAY_MS") or 150),
@@ -509,6 +515,7 @@ def webhook_run(
     planned = webhooks.deliveries(pool.sessions, webhook_secret=options.webhook_secret)
     before = pool.standin.stats()
     pool.standin.set_delay(delay_ms)
+    started_at = time.time()
     try:
         outcomes, seconds = webhooks.deliver(
             planned,
@@ -538,9 +545,18 @@ def webhook_run(
             }
         )
     )
-    verified = task(env, "verify-webhooks", "--sent", str(sent_file))
+    drain = str(options.webhook_drain_seconds)
+    verified = task(env, "verify-webhooks", "--sent", str(sent_file), "--wait", drain)
     answered_200 = sum(1 for outcome in outcomes if outcome.status == 200)
     retrievals = stripe_calls.get("GET /v1/checkout/sessions/<id>", 0)
+    # Events count once recorded. Today the webhook records before it answers, so they are all
+    # recorded by the first check after the last answer; a queue of verified events would be
+    # drained later, and the time until the last gift is recorded is what counts then.
+    if verified["all_recorded_at_first_check"]:
+        busy = seconds
+    else:
+        busy = (verified["all_recorded_at"] or verified["last_check_at"]) - started_at
+    recorded = verified["recorded_exactly_once"]
     result = {
         "phase": label,
         "stripe_delay_ms": delay_ms,
@@ -549,8 +565,9 @@ def webhook_run(
         "posted": len(outcomes),
         "pool_ran_out": len(outcomes) == pooled,
         "answered_200": answered_200,
-        "seconds": round(seconds, 2),
-        "events_per_second": round(answered_200 / seconds, 1) if seconds else 0,
+        "seconds_posting": round(seconds, 2),
+        "seconds_until_recorded": round(busy, 2),
+        "events_per_second": round(recorded / busy, 1) if busy else 0,
         **webhooks.latency_summary(outcomes),
         "stripe_calls": stripe_calls,
         "session_retrievals_per_event": round(retrievals / len(outcomes), 2) if outcomes else 0,

@@ -111,6 +111,29 @@ def checkouts(options) -> None:
     _emit({"created": len(session_ids), "seconds": round(time.monotonic() - started, 2)})
 
 
+def _wait_until_recorded(session_ids: list[str], *, wait: float) -> dict:
+    """Poll until every delivered session's gift has succeeded, for at most `wait` seconds
+    (a queue of verified events records after answering); say when that was seen."""
+    deadline = time.time() + wait
+    first = True
+    while True:
+        checked_at = time.time()
+        if app_calls.succeeded_count(session_ids=session_ids) == len(session_ids):
+            return {
+                "all_recorded_at_first_check": first,
+                "all_recorded_at": checked_at,
+                "last_check_at": checked_at,
+            }
+        if checked_at >= deadline:
+            return {
+                "all_recorded_at_first_check": False,
+                "all_recorded_at": None,
+                "last_check_at": checked_at,
+            }
+        first = False
+        time.sleep(0.2)
+
+
 def verify_webhooks(options) -> None:
     """Was each delivered event's gift recorded exactly once, and nothing else touched?
 
@@ -118,6 +141,7 @@ def verify_webhooks(options) -> None:
     """
     sent = json.loads(Path(options.sent).read_text())
     delivered, undelivered = sent["delivered"], sent["undelivered"]
+    drained = _wait_until_recorded([item["session_id"] for item in delivered], wait=options.wait)
     gifts = app_calls.recorded_gifts(
         session_ids=[item["session_id"] for item in delivered] + undelivered
     )
@@ -161,6 +185,7 @@ def verify_webhooks(options) -> None:
             "undelivered": len(undelivered),
             "undelivered_untouched": untouched,
             "ok": succeeded_once == len(delivered) == stored and untouched == len(undelivered),
+            **drained,
             "problems": problems[:20],
         }
     )
@@ -229,6 +254,7 @@ def main() -> None:
     start.add_argument("--out", required=True)
     verify = commands.add_parser("verify-webhooks")
     verify.add_argument("--sent", required=True)
+    verify.add_argument("--wait", type=float, default=0)
     stream = commands.add_parser("gift-stream")
     stream.add_argument("--interval", type=float, default=0.1)
     stream.add_argument("--amount", default="10")

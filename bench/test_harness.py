@@ -1,6 +1,6 @@
 """Checks of the harness itself (no Django, no database):
 
-    .venv/bin/python -m pytest bench/test_harness.py -p no:django -q
+.venv/bin/python -m pytest bench/test_harness.py -p no:django -q
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ KEY = "sk_test_bench"
 
 
 def _sample(started: float, raised: str | None, status: int = 200) -> measure.Sample:
-    return measure.Sample(started, started + 0.05, status, None if raised is None else Decimal(raised))
+    return measure.Sample(
+        started, started + 0.05, status, None if raised is None else Decimal(raised)
+    )
 
 
 COMMITS = [
@@ -121,11 +123,23 @@ def _create(client: stripe.StripeClient, key: str = "checkout-1"):
     params = {
         "mode": "payment",
         "line_items": [
-            {"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 2500,
-                                           "product_data": {"name": "Gift"}}},
-            {"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 106,
-                                           "product_data": {"name": "Fees"}}},
-        ],  # fmt: skip
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": 2500,
+                    "product_data": {"name": "Gift"},
+                },
+            },
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": 106,
+                    "product_data": {"name": "Fees"},
+                },
+            },
+        ],
         "client_reference_id": "d-1",
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
@@ -155,7 +169,11 @@ def test_a_paid_session_expands_to_its_charge_and_settlement(standin):
     transaction = charge.balance_transaction
     assert (session.status, session.payment_status) == ("complete", "paid")
     assert (session.payment_intent.status, session.payment_intent.amount) == ("succeeded", 2606)
-    assert (charge.amount, charge.paid, charge.metadata.to_dict()["donation_id"]) == (2606, True, "d-1")
+    assert (charge.amount, charge.paid, charge.metadata.to_dict()["donation_id"]) == (
+        2606,
+        True,
+        "d-1",
+    )
     assert (transaction.amount, transaction.fee, transaction.net) == (2606, 106, 2500)
     plain = client.v1.checkout.sessions.retrieve(session_id)
     assert plain.payment_intent == session.payment_intent.id  # not expanded unless asked
