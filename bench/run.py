@@ -16,7 +16,8 @@ In one run it:
    a gift is recorded every 100 ms (a sampler counts stale totals), baseline (x rounds);
 6. ingests signed checkout.session.completed events from 8 clients, the stand-in answering at
    once and then 150 ms late, and checks each gift was recorded exactly once;
-7. requests the campaign page 20,000 times and compares worker memory before and after;
+7. requests the campaign page about 20,000 times (within a time cap) and compares the
+   workers' memory before and after;
 8. restarts gunicorn with gthread workers and measures webhook ingestion again;
 9. prints a table, writes bench/results/latest.json, and stops everything it started (also on
    Ctrl-C or failure) and drops the scratch databases (unless BENCH_KEEP_DB=1).
@@ -640,7 +641,8 @@ def targets_check(report: dict, options) -> list[dict]:
         ),
         (
             f"page under {1 / options.gift_interval:g} gifts/s >= 0.3 x baseline",
-            min(p["ratio_to_baseline"] for p in gifts),
+            f"{min(p['ratio_to_baseline'] for p in gifts)} (the stream managed "
+            f"{min(p['gift_stream']['gifts_per_second'] for p in gifts)} gifts/s)",
             all(p["ratio_to_baseline"] >= 0.3 for p in gifts),
         ),
         (
@@ -650,6 +652,8 @@ def targets_check(report: dict, options) -> list[dict]:
                 p["staleness"]["stale"] == 0
                 and p["staleness"]["samples"] > 0
                 and p["staleness"]["unreadable"] == 0
+                and p["staleness"]["unexplained_totals"] == 0
+                and p["gift_stream"]["checker_agrees_with_database"]
                 for p in gifts
             ),
         ),
@@ -662,7 +666,9 @@ def targets_check(report: dict, options) -> list[dict]:
         (
             "cache hit: no query, <= 2 cache reads",
             f"{large['hit']['queries']} queries, {large['hit']['cache_reads']} reads",
-            all(q["hit"]["queries"] == 0 and q["hit"]["cache_reads"] <= 2 for q in (small, large)),
+            all(q["hit"]["queries"] == 0 and q["hit"]["cache_reads"] <= 2 for q in (small, large))
+            if small["cache_counter_works"] and large["cache_counter_works"]
+            else None,
         ),
     ]
     for run in report["webhooks"]:
@@ -864,4 +870,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("Interrupted: every process the bench started was stopped.")
