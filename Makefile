@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format messages messages-check check clean
+.PHONY: run test lint format messages messages-check check clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Load benchmark: gunicorn against PostgreSQL and Redis, measured with wrk (docs/performance.md).
+# BENCH_GIVERS=N sets the campaign's extra givers (default 100000); BENCH_QUICK=1 runs short.
+bench: $(STAMP) messages
+	$(BIN)/python bench/run.py
 
 check: $(STAMP) .env
 	$(BIN)/python manage.py check

@@ -1,0 +1,209 @@
+"""Measuring tools that know nothing of Django: wrk, the stale-total sampler, worker memory."""
+
+from __future__ import annotations
+
+import bisect
+import http.client
+import re
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+RAISED = re.compile(rb'<data class="raised" value="([^"]*)">')
+_DURATION = re.compile(r"([\d.]+)(us|ms|s|m|h)\b")
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _milliseconds(text: str) -> float:
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match[1]) * _UNIT_MS[match[2]]
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int = 0
+    socket_errors: int = 0
+    raw: str = field(default="", repr=False)
+
+    def summary(self) -> dict:
+        result = asdict(self)
+        result.pop("raw")
+        return result
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Requests/sec, the 50% and 99% lines of --latency, and every error wrk reports."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    done = re.search(r"^\s+(\d+) requests in ([\d.]+\w+),", output, re.MULTILINE)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
+    if not (rps and done and p50 and p99):
+        raise ValueError(f"wrk printed no result:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return WrkResult(
+        requests=int(done[1]),
+        seconds=_milliseconds(done[2]) / 1000,
+        rps=float(rps[1]),
+        p50_ms=_milliseconds(p50[1]),
+        p99_ms=_milliseconds(p99[1]),
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+        raw=output,
+    )
+
+
+def run_wrk(url: str, *, seconds: float, threads: int, connections: int) -> WrkResult:
+    """One wrk run with --latency. (A request count is reached by choosing the duration: a
+    wrk thread stopped from Lua leaves its connections open, and a sync worker that accepted
+    one waits on it until gunicorn's timeout kills it.)"""
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        url,
+    ]
+    done = subprocess.run(  # noqa: S603 (wrk, with arguments built here)
+        command, capture_output=True, text=True, check=False, timeout=seconds + 60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}{done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+def raised_in(body: bytes) -> Decimal | None:
+    """The page's one `<data class="raised" value="...">`, or None if it is not exactly one."""
+    found = RAISED.findall(body)
+    if len(found) != 1:
+        return None
+    try:
+        return Decimal(found[0].decode())
+    except InvalidOperation:
+        return None
+
+
+@dataclass(frozen=True)
+class Sample:
+    started: float  # time.time() just before the request was sent
+    finished: float
+    status: int
+    raised: Decimal | None
+
+
+class PageSampler(threading.Thread):
+    """Requests a page back to back, one at a time, keeping each response's raised total."""
+
+    def __init__(self, host: str, port: int, path: str):
+        super().__init__(daemon=True)
+        self.host, self.port, self.path = host, port, path
+        self.samples: list[Sample] = []
+        self.failures = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            started = time.time()
+            try:
+                connection.request("GET", self.path, headers={"Accept-Language": "en"})
+                response = connection.getresponse()
+                body = response.read()
+            except OSError:
+                self.failures += 1
+                continue
+            finally:
+                connection.close()
+            self.samples.append(Sample(started, time.time(), response.status, raised_in(body)))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+@dataclass(frozen=True)
+class Commit:
+    committed_at: float  # taken after the service returned: committed by then
+    total: Decimal
+
+
+def stale_responses(samples: list[Sample], commits: list[Commit]) -> dict:
+    """Count responses older than the last gift committed before their request began.
+
+    `commits` starts with the total before the first gift, then one entry per gift, in order.
+    A response is stale when its total is below the total after the last commit logged before
+    the request started; `gifts_behind` says by how many gifts. A total that matches no
+    commit, or an unreadable page, is counted apart: something else is wrong.
+    """
+    times = [commit.committed_at for commit in commits]
+    position = {commit.total: index for index, commit in enumerate(commits)}
+    stale, unreadable, unexplained, behind = 0, 0, 0, []
+    for sample in samples:
+        if sample.status != 200 or sample.raised is None:
+            unreadable += 1
+            continue
+        last = max(bisect.bisect_left(times, sample.started) - 1, 0)
+        shown = position.get(sample.raised)
+        if shown is None:
+            unexplained += 1
+        elif shown < last:
+            stale += 1
+            behind.append(last - shown)
+    return {
+        "samples": len(samples),
+        "stale": stale,
+        "max_gifts_behind": max(behind, default=0),
+        "unreadable": unreadable,
+        "unexplained_totals": unexplained,
+    }
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn master's children (its workers)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    if children.exists():
+        return [int(pid) for pid in children.read_text().split()]
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (resident now) and VmHWM (the most it was ever resident), in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0])
+    return values
+
+
+def workers_memory(master_pid: int) -> dict[int, dict[str, int]]:
+    memory = {}
+    for pid in worker_pids(master_pid):
+        try:
+            memory[pid] = memory_kib(pid)
+        except OSError:
+            continue  # a worker that just exited
+    return memory

@@ -1,0 +1,27 @@
+"""The site's URLs plus the benchmark's baseline page; selected with ROOT_URLCONF=bench.urls.
+
+The baseline is the cheapest page the stack can serve: a fixed 1 KB of HTML from a view that
+reads nothing, behind the same middleware as every other page. The campaign page's
+requests per second are reported as a ratio to it.
+"""
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.views.decorators.http import require_safe
+
+_OPEN = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Baseline</title></head>\n<body>\n<main>\n<p>'  # noqa: E501
+_CLOSE = "</p>\n</main>\n</body>\n</html>\n"
+_TEXT = "A fixed page of one kilobyte, for the benchmark baseline. " * 20
+BASELINE_HTML = (_OPEN + _TEXT[: 1024 - len(_OPEN) - len(_CLOSE)] + _CLOSE).encode()
+assert len(BASELINE_HTML) == 1024
+
+
+@require_safe
+def baseline(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(BASELINE_HTML, content_type="text/html; charset=utf-8")
+
+
+urlpatterns = [
+    path("bench/baseline/", baseline, name="bench-baseline"),
+    path("", include("config.urls")),
+]

@@ -1,0 +1,145 @@
+"""Webhook load: signed `checkout.session.completed` events posted by concurrent clients.
+
+Events are Stripe's example event (tests/data/stripe/event.json) wrapping the session exactly
+as the Stripe stand-in holds it, and are signed as Stripe signs them (HMAC-SHA256 over
+"timestamp.body", through stripe-python's test helper).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import secrets
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import stripe
+
+EXAMPLE_EVENT = Path(__file__).resolve().parent.parent / "tests" / "data" / "stripe" / "event.json"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    session_id: str
+    event_id: str
+    body: bytes
+    signature: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    session_id: str
+    event_id: str
+    status: int
+    seconds: float
+
+
+class StandIn:
+    """The load generator's side of the Stripe stand-in: its API and private endpoints."""
+
+    def __init__(self, port: int, secret_key: str):
+        self.port, self.secret_key = port, secret_key
+
+    def _call(self, method: str, path: str, body: bytes | None = None, *, api: bool = False):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        if api:
+            headers["Authorization"] = f"Bearer {self.secret_key}"
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = json.loads(response.read())
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise RuntimeError(f"Stripe stand-in: {method} {path} answered {response.status}")
+        return data
+
+    def pay(self, session_ids: list[str]) -> None:
+        self._call("POST", "/_bench/sessions/paid", json.dumps({"ids": session_ids}).encode())
+
+    def set_delay(self, milliseconds: float) -> None:
+        self._call("POST", "/_bench/config", json.dumps({"delay_ms": milliseconds}).encode())
+
+    def stats(self) -> dict[str, int]:
+        return self._call("GET", "/_bench/stats")
+
+    def sessions(self, session_ids: list[str]) -> list[dict]:
+        """Each session as Stripe would put it in an event (not expanded)."""
+        return [
+            self._call("GET", f"/v1/checkout/sessions/{session_id}", api=True)
+            for session_id in session_ids
+        ]
+
+
+def deliveries(sessions: list[dict], *, webhook_secret: str) -> list[Delivery]:
+    """One signed `checkout.session.completed` event per session, signed now."""
+    template = json.loads(EXAMPLE_EVENT.read_text())
+    now = int(time.time())
+    prepared = []
+    for session in sessions:
+        event = dict(template)
+        event.update(
+            id=f"evt_bench{secrets.token_hex(12)}",
+            type="checkout.session.completed",
+            created=now,
+            api_version=stripe.api_version,
+            data={"object": session},
+            pending_webhooks=1,
+        )
+        body = json.dumps(event)
+        signature = stripe.WebhookSignature.generate_signature_header(body, webhook_secret, now)
+        prepared.append(Delivery(session["id"], event["id"], body.encode(), signature))
+    return prepared
+
+
+def deliver(
+    planned: list[Delivery], *, port: int, path: str, clients: int, seconds: float
+) -> tuple[list[Outcome], float]:
+    """Post the events from `clients` threads, each one at a time, until all are sent or
+    `seconds` have passed. Returns each delivery's outcome and the wall time taken."""
+    pending = iter(planned)
+    lock = threading.Lock()
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.monotonic() < deadline:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                break
+            headers = {"Content-Type": "application/json", "Stripe-Signature": item.signature}
+            started = time.monotonic()
+            try:
+                connection.request("POST", path, body=item.body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                status = 0
+            outcome = Outcome(item.session_id, item.event_id, status, time.monotonic() - started)
+            with lock:
+                outcomes.append(outcome)
+        connection.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes, time.monotonic() - started
+
+
+def latency_summary(outcomes: list[Outcome]) -> dict:
+    timings = sorted(outcome.seconds * 1000 for outcome in outcomes)
+    if not timings:
+        return {"p50_ms": None, "p99_ms": None}
+    p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
+    return {"p50_ms": round(statistics.median(timings), 1), "p99_ms": round(p99, 1)}
