@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -94,6 +95,20 @@ class CampaignQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> CampaignQuerySet:
         return self if user.is_staff else self.public()
+
+    def with_counted_shares(self) -> CampaignQuerySet:
+        """Annotate `shares_counted`: every share counted on this site, all networks."""
+        counted = (
+            ShareCount.objects.filter(campaign=models.OuterRef("pk"))
+            .values("campaign")
+            .annotate(total=models.Sum("count"))
+            .values("total")
+        )
+        return self.annotate(
+            shares_counted=Coalesce(
+                models.Subquery(counted), 0, output_field=models.BigIntegerField()
+            )
+        )
 
     def for_index(self, today: datetime.date) -> CampaignQuerySet:
         """Live campaigns, then those completed in the last 180 days."""

@@ -1,38 +1,143 @@
-"""Versions of each campaign's public pages, kept in the shared cache.
+"""Cached public pages that stay exact: keyed on a version each campaign's changes bump.
 
-Everything that changes what a campaign's pages show bumps its version once the change is
-committed; cached pages are keyed on the version, so the first request after a change
-renders afresh. The version lives in the shared cache (Redis in production), so every app
-server sees the same one.
+Everything that changes what a campaign's pages show (a gift, a refund, a void, an edit of
+the campaign, a section, a member or an update) bumps the campaign's version once the change
+is committed (`page_version_bump`), so the first request after it renders afresh. Pages
+also change with the clock (relative times, days left, giving closing at the end date) and
+with share counts, which may lag by a minute: so the key holds the local date and a cached
+page lives at most a minute.
+
+A hit costs at most two cache reads and no query: the version (from which the ETag follows,
+so a repeat visitor's conditional GET is answered 304 after that one read), then the page.
+Requests that carry a session cookie (signed-in volunteers and organizers, or a giver
+straight after giving) are rendered afresh and never stored, so per-visitor content never
+reaches the cache. Only the query parameters that change the page (`after`) are in the key;
+tracking parameters (`fbclid`, `utm_*`, ...) are ignored.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import secrets
 import time
+from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils import timezone, translation
+from django.utils.http import http_date, quote_etag
 
 logger = logging.getLogger(__name__)
 
 VERSION_TIMEOUT = 30 * 24 * 60 * 60
+# How long a cached page may be served: share counts and "3 minutes ago" may lag this much.
+PAGE_SECONDS = 60
+# The query parameters that change what a cached page shows.
+PAGE_PARAMETERS = ("after",)
+# Response headers kept with a cached page (the rest are added on the way out each time).
+KEPT_HEADERS = ("Content-Type", "Content-Language")
 
 
-def _version_key(campaign_id: int) -> str:
-    return f"page-version:{campaign_id}"
+def _version_key(slug: str) -> str:
+    return f"page-version:{slug}"
 
 
-def page_version(campaign_id: int) -> int:
-    """The campaign's current page version (0 when none was ever set)."""
-    return cache.get(_version_key(campaign_id), 0)
+def _new_version() -> str:
+    """The time of the change and a random part, never an incr(): a version lost from the
+    cache must never come back as an old value that matches pages cached before."""
+    return f"{time.time_ns()}.{secrets.token_hex(6)}"
+
+
+def _version_time(version: str) -> float:
+    return int(str(version).split(".")[0]) / 1_000_000_000
+
+
+def page_version_bump_slug(slug: str) -> None:
+    """Make every cached page of the campaign with this slug stale. Never raises."""
+    try:
+        cache.set(_version_key(slug), _new_version(), VERSION_TIMEOUT)
+    except Exception:  # an unreachable cache has no stale page to serve either
+        logger.exception("Could not bump the page version of campaign %s", slug)
 
 
 def page_version_bump(campaign_id: int) -> None:
-    """Make every cached page of the campaign stale. Never raises: a cache that cannot be
-    reached has no stale page to serve either."""
-    try:
-        # A time-based value, not incr(): a version lost from the cache must never come
-        # back as an old number that matches pages cached before it was lost.
-        cache.set(_version_key(campaign_id), time.time_ns(), VERSION_TIMEOUT)
-    except Exception:  # any cache failure: nothing cached can be served then anyway
-        logger.exception("Could not bump the page version of campaign %s", campaign_id)
+    """Make every cached page of the campaign stale (call from transaction.on_commit)."""
+    from campaigns.models import Campaign
+
+    slug = Campaign.objects.filter(pk=campaign_id).values_list("slug", flat=True).first()
+    if slug:
+        page_version_bump_slug(slug)
+
+
+def _current_version(slug: str) -> str:
+    """The campaign's page version; a fresh one if the cache lost it (never an old one)."""
+    key = _version_key(slug)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, _new_version(), VERSION_TIMEOUT)
+        version = cache.get(key)
+    return version
+
+
+def _page_identity(request: HttpRequest, slug: str, kwargs: dict, version: str) -> str:
+    """What the page depends on: its URL's meaning, the language, the day, the minute."""
+    parameters = "&".join(f"{name}={request.GET.get(name, '')}" for name in PAGE_PARAMETERS)
+    parts = [
+        request.resolver_match.view_name if request.resolver_match else "",
+        slug,
+        *(f"{name}={value}" for name, value in sorted(kwargs.items())),
+        parameters,
+        translation.get_language() or settings.LANGUAGE_CODE,
+        timezone.localdate().isoformat(),
+        str(version),
+        str(int(time.time() // PAGE_SECONDS)),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _personal(request: HttpRequest) -> bool:
+    return settings.SESSION_COOKIE_NAME in request.COOKIES or request.method not in ("GET", "HEAD")
+
+
+def _headers(response: HttpResponse, etag: str, version: str) -> HttpResponse:
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(_version_time(version))
+    response["Cache-Control"] = "max-age=0, must-revalidate"
+    return response
+
+
+def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve a campaign page from the shared cache when it is still exact (see the module)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str, **kwargs) -> HttpResponse:
+        if _personal(request):
+            return view(request, slug, **kwargs)
+        try:
+            version = _current_version(slug)
+        except Exception:  # the cache is down: render every time, as if nothing were cached
+            logger.warning("Page cache unavailable; rendering %s afresh", slug, exc_info=True)
+            return view(request, slug, **kwargs)
+        identity = _page_identity(request, slug, kwargs, version)
+        etag = quote_etag(identity)
+        if request.headers.get("If-None-Match") == etag:
+            return _headers(HttpResponseNotModified(), etag, version)
+        key = f"page:{identity}"
+        stored = cache.get(key)
+        if stored is not None:
+            content, headers = stored
+            response = HttpResponse(content)
+            for name, value in headers.items():
+                response[name] = value
+            return _headers(response, etag, version)
+        response = view(request, slug, **kwargs)
+        if response.status_code == 200 and not response.streaming:
+            headers = {name: response[name] for name in KEPT_HEADERS if name in response}
+            cache.set(key, (response.content, headers), PAGE_SECONDS)
+            _headers(response, etag, version)
+        return response
+
+    return wrapper

@@ -23,6 +23,15 @@ class ShareTotals:
         return sum(baseline + counted for baseline, counted in self.by_network.values())
 
 
+def campaign_share_total(*, campaign: Campaign) -> int:
+    """Baselines plus counted shares; no query when the campaign was read
+    `with_counted_shares()`."""
+    counted = getattr(campaign, "shares_counted", None)
+    if counted is None:
+        return campaign_shares(campaign=campaign).total
+    return campaign.share_baseline_total + counted
+
+
 def campaign_shares(*, campaign: Campaign) -> ShareTotals:
     counted = dict(ShareCount.objects.filter(campaign=campaign).values_list("network", "count"))
     return ShareTotals(

@@ -12,8 +12,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from campaigns.models import Campaign, ShareNetwork, TeamMember
+from campaigns.pagecache import cached_public_page
 from campaigns.qr import qr_data_uri
-from campaigns.selectors import campaign_shares, campaign_updates, campaign_updates_preview
+from campaigns.selectors import (
+    campaign_share_total,
+    campaign_updates,
+    campaign_updates_preview,
+)
 from campaigns.services import share_record
 from campaigns.sharing import network_url, share_links
 from config.clients import client_ip, client_key
@@ -28,7 +33,9 @@ from money import quantize
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
-    return get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
+    return get_object_or_404(
+        Campaign.objects.visible_to(request.user).with_counted_shares(), slug=slug
+    )
 
 
 def _giver_page(campaign: Campaign, request: HttpRequest, member: TeamMember | None = None):
@@ -53,7 +60,7 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
         "members": members,
         "member": member,
         "totals": totals,
-        "share_total": campaign_shares(campaign=campaign).total,
+        "share_total": campaign_share_total(campaign=campaign),
         "share_links": share_links(
             campaign_slug=campaign.slug, member_slug=member.slug if member else None
         ),
@@ -76,12 +83,14 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@cached_public_page
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     return render(request, "campaigns/detail.html", _page_context(request, campaign, None))
 
 
 @require_safe
+@cached_public_page
 def campaign_member(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     member = get_object_or_404(campaign.team_members, slug=member_slug)
@@ -101,6 +110,7 @@ def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@cached_public_page
 def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     context = {"campaign": campaign, "page": _giver_page(campaign, request), "now": timezone.now()}

@@ -1,0 +1,223 @@
+"""Cached campaign pages: cheap to serve, and exact the first time after any change."""
+
+import datetime
+import uuid
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Update
+from campaigns.services import campaign_update_save
+from donations.services.cash import CashGift, donation_record_cash, donation_void
+from tests.factories import CampaignFactory, DonationFactory, TeamMemberFactory, UserFactory
+from tests.html import data_value, texts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOON = datetime.datetime(2026, 11, 30, 18, 0, 30, tzinfo=datetime.UTC)
+
+
+class CountingCache:
+    """Counts reads of the real cache (django's own backend stays in use)."""
+
+    def __init__(self):
+        self.reads = 0
+        self._get = cache.get
+
+    def get(self, *args, **kwargs):
+        self.reads += 1
+        return self._get(*args, **kwargs)
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    counter = CountingCache()
+    monkeypatch.setattr(cache, "get", counter.get)
+    return counter
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def campaign(frozen):
+    campaign = CampaignFactory(slug="coats", launched_on=datetime.date(2026, 11, 1))
+    TeamMemberFactory(campaign=campaign, slug="pilsen")
+    DonationFactory(campaign=campaign, amount=Decimal("25.00"))
+    return campaign
+
+
+def raised(client, url="/c/coats/", **headers) -> str:
+    response = client.get(url, **headers)
+    assert response.status_code == 200
+    return data_value(response.content.decode(), "raised")[0]
+
+
+def give_cash(campaign, amount="10.00"):
+    volunteer = UserFactory(is_superuser=True, username=f"su-{uuid.uuid4().hex[:6]}")
+    gift = CashGift(amount=Decimal(amount), currency="USD", received_on=timezone.localdate())
+    return donation_record_cash(
+        campaign=campaign, entered_by=volunteer, gift=gift, form_token=uuid.uuid4()
+    )
+
+
+def test_a_hit_runs_no_query_and_two_cache_reads(client, campaign, reads):
+    client.get("/c/coats/")  # the miss that stores the page
+    reads.reads = 0
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/c/coats/")
+
+    assert response.status_code == 200
+    assert len(queries) == 0
+    assert reads.reads == 2
+    assert data_value(response.content.decode(), "raised")[0] == "25.00"
+
+
+def test_a_miss_runs_the_same_few_queries_at_any_number_of_gifts(client, campaign):
+    with CaptureQueriesContext(connection) as few:
+        client.get("/c/coats/")
+    for _ in range(40):
+        DonationFactory(campaign=campaign)
+    cache.clear()
+    with CaptureQueriesContext(connection) as many:
+        client.get("/c/coats/")
+
+    assert len(few) == len(many) <= 6
+
+
+def test_a_repeat_visitor_gets_304_after_one_cache_read(client, campaign, reads):
+    first = client.get("/c/coats/")
+    reads.reads = 0
+
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/c/coats/", HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert again.status_code == 304
+    assert (len(queries), reads.reads) == (0, 1)
+    assert first["Last-Modified"]
+
+
+@pytest.mark.parametrize("change", ["cash gift", "void", "update published", "campaign edited"])
+def test_the_first_get_after_a_commit_shows_the_change(client, campaign, change):
+    assert raised(client) == "25.00"
+    if change == "cash gift":
+        give_cash(campaign)
+        expected = "35.00"
+    elif change == "void":
+        gift = give_cash(campaign)
+        assert raised(client) == "35.00"
+        donation_void(donation=gift, by=gift.entered_by, reason="counterfeit")
+        expected = "25.00"
+    elif change == "update published":
+        campaign_update_save(
+            update=Update(campaign=campaign, title="Big news", body="Yes.", status="published")
+        )
+        assert "Big news" in client.get("/c/coats/").content.decode()
+        return
+    else:
+        organizer = UserFactory(username="root", is_staff=True, is_superuser=True)
+        client.force_login(organizer)
+        data = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+        assert data.status_code == 200
+        campaign.title = "Renamed coats"
+        from django.db import transaction
+
+        from campaigns.services import campaign_content_changed
+
+        with transaction.atomic():
+            campaign.save()
+            campaign_content_changed(campaign=campaign)
+        client.logout()
+        client.cookies.clear()
+        assert texts(client.get("/c/coats/").content.decode(), "h1") == ["Renamed coats"]
+        return
+
+    assert raised(client) == expected
+    assert raised(client, "/c/coats/m/pilsen/") is not None
+
+
+def test_pages_are_cached_per_language_and_ignore_tracking_parameters(client, campaign, reads):
+    english = client.get("/c/coats/?utm_source=newsletter&fbclid=abc")
+    with CaptureQueriesContext(connection) as queries:
+        plain = client.get("/c/coats/")
+    client.cookies["solidaria_language"] = "es"
+    spanish = client.get("/c/coats/")
+
+    assert len(queries) == 0
+    assert english.content == plain.content
+    assert b"fbclid" not in plain.content and b"utm_source" not in plain.content
+    assert spanish.content != english.content
+    assert spanish["Content-Language"] == "es"
+
+
+def test_a_cached_page_expires_with_the_minute_and_the_day(client, campaign, frozen):
+    campaign.ends_on = datetime.date(2026, 11, 30)
+    campaign.save()
+    cache.clear()
+    html = client.get("/c/coats/").content.decode()
+    assert "Campaign completed" not in html
+
+    frozen.shift(datetime.timedelta(hours=12))  # past local midnight: the end date is over
+    html = client.get("/c/coats/").content.decode()
+
+    assert "Campaign completed on November 30, 2026" in html
+
+
+def test_signed_in_visitors_get_a_fresh_page_that_is_never_stored(client, campaign):
+    client.force_login(UserFactory(username="vol"))
+    client.get("/c/coats/")
+    client.logout()
+    client.cookies.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/c/coats/")
+
+    assert len(queries) > 0  # nothing was stored by the signed-in visit
+
+
+def test_cached_pages_carry_no_cookie_and_no_csrf_token(client, campaign):
+    client.get("/c/coats/")
+    response = client.get("/c/coats/")
+
+    assert "Set-Cookie" not in response
+    assert b"csrfmiddlewaretoken" not in response.content
+    assert response["Cache-Control"] == "max-age=0, must-revalidate"
+
+
+def test_a_draft_preview_is_never_cached(client):
+    CampaignFactory(slug="secret", status="draft")
+    staff = UserFactory(username="staff", is_staff=True)
+    client.force_login(staff)
+
+    assert client.get("/c/secret/").status_code == 200
+    client.logout()
+    client.cookies.clear()
+
+    assert client.get("/c/secret/").status_code == 404
+
+
+def test_an_older_givers_page_is_its_own_entry(client, campaign):
+    for minutes in range(60):
+        DonationFactory(
+            campaign=campaign,
+            giver_name=f"Giver {minutes}",
+            received_at=timezone.now() - datetime.timedelta(minutes=minutes + 1),
+        )
+    cache.clear()
+    first = client.get("/c/coats/givers/").content.decode()
+    after = texts(first, ".older a")
+    assert after
+
+    older = client.get(reverse("campaigns:givers", kwargs={"slug": "coats"}) + "?after=x")
+
+    assert older.status_code == 404
