@@ -18,7 +18,8 @@ from donations.services.cash import CashGift, donation_record_cash, donation_voi
 from tests.factories import CampaignFactory, DonationFactory, TeamMemberFactory, UserFactory
 from tests.html import data_value, texts
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional: pages are bumped in transaction.on_commit, as in production.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 NOON = datetime.datetime(2026, 11, 30, 18, 0, 30, tzinfo=datetime.UTC)
 
