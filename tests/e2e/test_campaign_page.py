@@ -14,7 +14,7 @@ from tests.factories import (
     TeamMemberFactory,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 # Kept after the run so that a person can look at the phone layout.
 SCREENSHOT = Path(tempfile.gettempdir()) / "campaign-320.png"
