@@ -55,6 +55,30 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(scope="session")
+def _connections_before_playwright(django_db_setup) -> dict:
+    """Django's database connections as the test database set-up left them."""
+    from django.db import connections
+
+    return {alias: connections[alias] for alias in connections}
+
+
+@pytest.fixture(scope="session")
+def playwright(_connections_before_playwright, playwright):
+    """Keep Django's connections once Playwright runs its event loop in this thread.
+
+    Django keeps connections in an asgiref Local: per thread while no event loop runs, per
+    context once one does, and Playwright's sync API runs one. Without this, code after
+    Playwright starts gets fresh connections that lack the serialized database, so
+    `serialized_rollback` silently restores nothing (and flushes with post_migrate).
+    """
+    from django.db import connections
+
+    for alias, connection in _connections_before_playwright.items():
+        connections[alias] = connection
+    return playwright
+
+
 @pytest.fixture
 def open_page(new_context, live_server):
     """Open a page in a fresh context: a language (by its cookie), a width, JavaScript on/off.
