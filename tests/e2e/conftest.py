@@ -33,8 +33,23 @@ CHROMIUM_MISSING = (
 IN_CI = os.environ.get("CI") == "true"
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the browser tests, with the reason, where Chromium is missing outside CI."""
+    """Run this folder last, and skip the browser tests where Chromium is missing outside CI.
+
+    Each transactional test ends with a flush that empties the tables, so Django runs such
+    tests after the others. pytest-django sorts them so, but pytest then regroups the tests
+    by Playwright's session-scoped browser parameter, which can put the browser tests in the
+    middle; this hook comes after both. The check that the roles are back runs after them.
+    """
+    here = Path(__file__).parent
+
+    def position(item: pytest.Item) -> int:
+        if not item.path.is_relative_to(here):
+            return 0
+        return 1 if item.get_closest_marker("e2e") else 2
+
+    items.sort(key=position)
     if CHROMIUM.exists() or IN_CI:
         return
     skip = pytest.mark.skip(reason=CHROMIUM_MISSING + " Skipped (CI is not 'true').")

@@ -2,8 +2,8 @@
 
 Browser tests are transactional: each ends by emptying every table, the Organizers and
 Volunteers groups of donations/migrations/0002_roles.py included. `serialized_rollback`
-loads the migrated rows back before each such test; this one runs after them (pytest-django
-runs transactional tests last, in file order) and checks that the roles came back whole.
+loads the migrated rows back before each such test. This one runs after all of them (the
+folder's conftest orders it so) and checks that the roles came back whole.
 """
 
 import pytest
