@@ -106,13 +106,11 @@ def open_page(new_context, live_server):
         language: str = "en",
         width: int = DESKTOP_WIDTH,
         javascript: bool = True,
-        bypass_csp: bool = False,
     ):
         context = new_context(
             base_url=live_server.url,
             viewport={"width": width, "height": 800},
             java_script_enabled=javascript,
-            bypass_csp=bypass_csp,
         )
         context.add_cookies(
             [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]

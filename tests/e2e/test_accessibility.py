@@ -5,6 +5,7 @@ Full-page screenshots of each go to test-output/screenshots/ for people to look 
 """
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.a11y import axe_violations
 from tests.e2e.helpers import DESKTOP_WIDTH, LANGUAGES, PHONE_WIDTH, SCREENSHOTS
@@ -34,3 +35,19 @@ def test_axe_would_report_a_violation(open_page, site):
     page.goto(site.campaign_url)
     page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=x>')")
     assert any(line.startswith("image-alt ") for line in axe_violations(page))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_progress_bar_is_exposed_with_its_value_and_a_text_equivalent(
+    open_page, site, language
+):
+    page = open_page(language=language)
+    page.goto(site.campaign_url)
+    bar = page.get_by_role("progressbar")
+    expect(bar).to_have_count(1)
+    expect(bar).to_have_accessible_name(page.locator("progress").get_attribute("aria-label"))
+    # $209.37 raised of the $8,000.00 goal: the sentence shown above the bar describes it.
+    expect(bar).to_have_accessible_description(page.locator("#raised-line").inner_text())
+    assert "$209.37" in page.locator("#raised-line").inner_text()
+    assert page.locator("progress").get_attribute("value") == "209.37"
+    assert page.locator("progress").get_attribute("max") == "8000.00"
