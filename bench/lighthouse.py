@@ -109,22 +109,27 @@ def wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 30) 
 
 
 def run_lighthouse(lighthouse: Path, url: str, language: str, report: Path) -> dict:
-    subprocess.run(  # noqa: S603  (the pinned Lighthouse on our own server)
-        [
-            str(lighthouse),
-            url,
-            "--quiet",
-            "--output=json",
-            f"--output-path={report}",
-            f"--only-categories={','.join(CATEGORIES)}",
-            "--form-factor=mobile",
-            f"--chrome-flags={CHROME_FLAGS}",
-            f"--extra-headers={json.dumps({'Cookie': f'{LANGUAGE_COOKIE}={language}'})}",
-        ],
-        env={**os.environ, "CHROME_PATH": CHROMIUM},
-        check=True,
-    )
-    return json.loads(report.read_text())
+    """One Lighthouse run; tried up to three times, as its trace recording sometimes fails
+    (NO_NAVSTART) on a busy machine."""
+    command = [
+        str(lighthouse),
+        url,
+        "--quiet",
+        "--output=json",
+        f"--output-path={report}",
+        f"--only-categories={','.join(CATEGORIES)}",
+        "--form-factor=mobile",
+        f"--chrome-flags={CHROME_FLAGS}",
+        f"--extra-headers={json.dumps({'Cookie': f'{LANGUAGE_COOKIE}={language}'})}",
+    ]
+    for attempt in range(1, 4):
+        finished = subprocess.run(  # noqa: S603  (the pinned Lighthouse on our own server)
+            command, env={**os.environ, "CHROME_PATH": CHROMIUM}, check=False
+        )
+        if finished.returncode == 0:
+            return json.loads(report.read_text())
+        print(f"Lighthouse failed on {url} ({language}), attempt {attempt} of 3")
+    raise SystemExit(f"Lighthouse failed three times on {url} ({language})")
 
 
 def lost_points(result: dict, category: str) -> list[str]:
