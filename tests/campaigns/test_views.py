@@ -150,8 +150,10 @@ def test_totals_use_thousands_separators_and_the_contract_data_markup(client):
             "max": "25000.00",
             "value": "1234.50",
             "aria-label": "Progress toward the goal",
+            "aria-describedby": "raised-line",
         }
     ]
+    assert 'id="raised-line"' in html
 
 
 def test_donor_count_has_thousands_separator(client):

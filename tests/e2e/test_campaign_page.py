@@ -1,11 +1,10 @@
 import datetime
-import tempfile
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from tests.e2e.helpers import SCREENSHOTS
 from tests.factories import (
     CampaignFactory,
     DonationFactory,
@@ -14,10 +13,10 @@ from tests.factories import (
     TeamMemberFactory,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 # Kept after the run so that a person can look at the phone layout.
-SCREENSHOT = Path(tempfile.gettempdir()) / "campaign-320.png"
+SCREENSHOT = SCREENSHOTS / "campaign-long-title-en-320.png"
 
 
 @pytest.fixture

@@ -54,7 +54,9 @@ def test_preset_amounts_are_radios_named_amount_and_a_chosen_preset_is_given(
     response = client.post("/c/caravan/donate/", _form(amount="50", amount_other=""))
 
     for preset in ("25", "50", "100", "250"):
-        assert f'<input type="radio" name="amount" value="{preset}">' in html
+        # The first preset carries the field's id: the error summary links to it.
+        radio = f'<input type="radio" name="amount" value="{preset}"'
+        assert radio + (' id="id_amount">' if preset == "25" else ">") in html
     assert 'name="amount_other"' in html
     assert response.status_code == 303
     assert Donation.objects.get().amount == Decimal("50")
