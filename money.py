@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel import Locale
 from babel.numbers import format_currency, format_decimal
 from babel.numbers import get_currency_precision as cldr_precision
 
@@ -70,6 +71,16 @@ def has_at_most_decimals(amount: Decimal, places: int) -> bool:
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
     """Format for display in `locale`, rounded half up first (Babel alone rounds half even)."""
     return format_currency(quantize(amount, currency), currency, locale=locale)
+
+
+def format_money_short(amount: Decimal, currency: str, locale: str) -> str:
+    """Like format_money, without the decimals when the amount is whole ($25, not $25.00):
+    for suggested amounts, where the cents only add noise."""
+    if amount != amount.to_integral_value():
+        return format_money(amount, currency, locale)
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern
+    whole = re.sub(r"\.0+", "", pattern)
+    return format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
 
 
 def format_number(number: int | Decimal, locale: str) -> str:

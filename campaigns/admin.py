@@ -23,10 +23,12 @@ class StorySectionInline(admin.StackedInline):
     ordering = ["position", "id"]
 
 
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(admin.StackedInline):
+    """Stacked, in pairs of fields: a table of five columns would not fit 1280 px."""
+
     model = TeamMember
     extra = 0
-    fields = ["position", "name", "name_es", "slug", "photo"]
+    fields = [("name", "name_es"), ("slug", "position"), "photo"]
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["position", "id"]
 
@@ -81,10 +83,22 @@ class CampaignAdmin(admin.ModelAdmin):
                     "where one is empty they see the original. Story sections and team "
                     "members have their Spanish fields below."
                 ),
-                "fields": ["title_es", "summary_es", "hero_image_alt_es"],
+                "fields": ["title_es", "summary_es", "hero_image_alt_es", "organizer_about_es"],
             },
         ),
-        (_("Organizer"), {"fields": ["organizer_name", "organizer_url", "organizer_email"]}),
+        (
+            _("Organizer"),
+            {
+                "fields": [
+                    "organizer_name",
+                    "organizer_place",
+                    "organizer_about",
+                    "organizer_logo",
+                    "organizer_url",
+                    "organizer_email",
+                ]
+            },
+        ),
         (_("Image"), {"fields": ["hero_image", "hero_image_alt"]}),
         (_("Goal and currencies"), {"fields": ["goal_amount", "currency", "accepted_currencies"]}),
         (_("Dates"), {"fields": ["launched_on", "ends_on", "completed_on"]}),

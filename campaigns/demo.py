@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 
+from campaigns.demo_pictures import road_north_jpeg, winter_coats_jpeg
 from campaigns.models import Campaign, StorySection, TeamMember
 
 SEED_SLUG = "solidarity-with-the-migrant-caravan"
@@ -20,6 +22,22 @@ SEED_CAMPAIGN = {
     "title": "Solidarity with the migrant caravan!",
     "title_es": "¡Solidaridad con la caravana migrante!",
     "organizer_name": "Little Village Solidarity Network",
+    "organizer_place": "Chicago, IL",
+    "organizer_about": (
+        "A volunteer collective from Little Village, on Chicago's Southwest Side. We organize "
+        "mutual aid with workers, tenants and migrant families, and we publish where every "
+        "dollar goes."
+    ),
+    "organizer_about_es": (
+        "Un colectivo de voluntarios de La Villita, en el suroeste de Chicago. Organizamos "
+        "apoyo mutuo con trabajadores, inquilinos y familias migrantes, y publicamos en qué "
+        "se usa cada dólar."
+    ),
+    "hero_image_alt": "A drawing of people walking north on a long road at dawn, mountains behind.",
+    "hero_image_alt_es": (
+        "Un dibujo de personas que caminan hacia el norte por un camino largo al amanecer, "
+        "con montañas al fondo."
+    ),
     "summary": (
         "Money for food, medicine and rides for the families walking north with the caravan, "
         "sent straight to our contacts who travel with them."
@@ -106,6 +124,17 @@ LIVE_CAMPAIGN = {
     "title": "Winter coats for new neighbors",
     "title_es": "Abrigos de invierno para los nuevos vecinos",
     "organizer_name": "Southwest Side Mutual Aid (demo)",
+    "organizer_place": "Chicago, IL",
+    "organizer_about": (
+        "Neighbors who run a Sunday food pantry and a coat drive each winter. This is a demo "
+        "organizer: try giving, and see the gift appear."
+    ),
+    "organizer_about_es": (
+        "Vecinas y vecinos que mantienen una despensa los domingos y una colecta de abrigos "
+        "cada invierno. Es un equipo de demostración: prueba a donar y mira cómo aparece."
+    ),
+    "hero_image_alt": "A drawing of a rack of warm coats in many colours, in the snow.",
+    "hero_image_alt_es": "Un dibujo de un perchero con abrigos de muchos colores, bajo la nieve.",
     "summary": (
         "A demo campaign: try giving here. Coats, boots and gloves for families who arrived "
         "this autumn, bought in bulk from a local store."
@@ -153,10 +182,11 @@ LIVE_MEMBERS = [
 
 
 def _content_upsert(
-    *, slug: str, fields: dict, sections: list, members: list
+    *, slug: str, fields: dict, sections: list, members: list, picture
 ) -> tuple[Campaign, bool]:
     campaign, created = Campaign.objects.get_or_create(slug=slug, defaults=fields)
     if created:
+        campaign.hero_image.save(f"{slug}.jpg", ContentFile(picture()), save=True)
         StorySection.objects.bulk_create(
             StorySection(
                 campaign=campaign,
@@ -179,10 +209,18 @@ def demo_campaigns_load(*, today: datetime.date) -> tuple[Campaign, Campaign]:
     """Create the two demo campaigns if missing; an existing one is left as organizers left it."""
     with transaction.atomic():
         seed, _ = _content_upsert(
-            slug=SEED_SLUG, fields=SEED_CAMPAIGN, sections=SEED_SECTIONS, members=SEED_MEMBERS
+            slug=SEED_SLUG,
+            fields=SEED_CAMPAIGN,
+            sections=SEED_SECTIONS,
+            members=SEED_MEMBERS,
+            picture=road_north_jpeg,
         )
         live_fields = {**LIVE_CAMPAIGN, "launched_on": today - datetime.timedelta(days=20)}
         live, _ = _content_upsert(
-            slug=LIVE_SLUG, fields=live_fields, sections=LIVE_SECTIONS, members=LIVE_MEMBERS
+            slug=LIVE_SLUG,
+            fields=live_fields,
+            sections=LIVE_SECTIONS,
+            members=LIVE_MEMBERS,
+            picture=winter_coats_jpeg,
         )
     return seed, live

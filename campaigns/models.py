@@ -29,6 +29,15 @@ class ShareNetwork(models.TextChoices):
 
 
 SHARE_NETWORKS = tuple(ShareNetwork.values)
+# Background and pattern colours for campaigns without a photo; white on each passes AA.
+HERO_PALETTES = (
+    ("#7a1215", "#a4161a"),
+    ("#1d4e89", "#2f6db3"),
+    ("#1f5c3a", "#2e7d50"),
+    ("#5b2a86", "#7a43ad"),
+    ("#7a4a00", "#a0640a"),
+    ("#0f5e63", "#1b8087"),
+)
 # Content organizers write is kept in its original language, with an optional Spanish
 # version beside each translatable field (`title_es` beside `title`).
 TRANSLATION_LANGUAGE = "es"
@@ -110,18 +119,22 @@ class CampaignQuerySet(models.QuerySet):
             )
         )
 
-    def for_index(self, today: datetime.date) -> CampaignQuerySet:
-        """Live campaigns, then those completed in the last 180 days."""
-        recent = today - datetime.timedelta(days=180)
-        return (
-            self.public()
-            .filter(Q(status=Campaign.Status.LIVE) | Q(completed_on__gte=recent))
-            .order_by("status", "-launched_on", "title")
+    def for_index(self) -> CampaignQuerySet:
+        """Live campaigns (newest first), then every completed one (latest completed first)."""
+        return self.public().order_by(
+            models.Case(
+                models.When(status="live", then=0),
+                default=1,
+                output_field=models.IntegerField(),
+            ),
+            models.F("completed_on").desc(nulls_last=True),
+            "-launched_on",
+            "title",
         )
 
 
 class Campaign(TranslatedContent, models.Model):
-    TRANSLATED = ("title", "summary", "hero_image_alt")
+    TRANSLATED = ("title", "summary", "hero_image_alt", "organizer_about")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -141,7 +154,27 @@ class Campaign(TranslatedContent, models.Model):
     organizer_name = models.CharField(_("organizer name"), max_length=200)
     organizer_url = models.URLField(_("organizer link"), blank=True)
     organizer_email = models.EmailField(
-        _("organizer contact email"), blank=True, help_text=_("Shown on receipts.")
+        _("organizer contact email"),
+        blank=True,
+        help_text=_("Shown on the campaign page and on receipts."),
+    )
+    organizer_place = models.CharField(
+        _("organizer's place"), max_length=120, blank=True, help_text=_("E.g. Chicago, IL.")
+    )
+    organizer_about = models.TextField(
+        _("about the organizer"),
+        max_length=500,
+        blank=True,
+        help_text=_("A few sentences: who you are and why people can trust you."),
+    )
+    organizer_about_es = models.TextField(
+        _("about the organizer in Spanish"), max_length=500, blank=True
+    )
+    organizer_logo = SanitizedImageField(
+        _("organizer logo"),
+        upload_to="organizers/",
+        blank=True,
+        help_text=_("Square works best. Without one, the organizer's initials are shown."),
     )
     summary = models.TextField(
         _("summary"), max_length=500, help_text=_("One or two sentences, used in link previews.")
@@ -243,6 +276,27 @@ class Campaign(TranslatedContent, models.Model):
         """The campaign currency first, then the other accepted ones, without repeats."""
         others = [code.strip() for code in self.accepted_currencies.split(",") if code.strip()]
         return list(dict.fromkeys([self.currency, *others]))
+
+    @property
+    def palette(self) -> tuple[str, str]:
+        """The colours of the campaign's drawn picture (when it has no photo): a dark
+        background on which white text passes AA, and a lighter shade for the pattern,
+        chosen from the slug so each campaign keeps its own."""
+        index = sum(self.slug.encode()) % len(HERO_PALETTES)
+        return HERO_PALETTES[index]
+
+    @property
+    def title_initials(self) -> str:
+        """The first letter of the title, for the drawn picture (one letter: two can spell
+        something unfortunate)."""
+        letters = [char for char in self.title if char.isalnum()]
+        return letters[0].upper() if letters else ""
+
+    @property
+    def organizer_initials(self) -> str:
+        """Up to two initials of the organizer's name, for a logo-less organizer block."""
+        words = [word for word in self.organizer_name.split() if word[:1].isalnum()]
+        return "".join(word[0] for word in words[:2]).upper()
 
     @property
     def share_baseline_total(self) -> int:

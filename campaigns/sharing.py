@@ -45,7 +45,8 @@ def network_url(network: str, *, url: str, title: str, summary: str) -> str:
 @dataclass(frozen=True)
 class ShareLink:
     network: str
-    label: str
+    name: str  # shown: "WhatsApp"
+    label: str  # its accessible name, which contains what is shown: "Share on WhatsApp"
     href: str
 
 
@@ -55,6 +56,7 @@ def share_links(*, campaign_slug: str, member_slug: str | None = None) -> list[S
     return [
         ShareLink(
             network=network,
+            name=str(ShareNetwork(network).label),
             label=str(label),
             href=reverse("campaigns:share", kwargs={"slug": campaign_slug, "network": network})
             + query,

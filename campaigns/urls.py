@@ -18,4 +18,5 @@ urlpatterns = [
         name="member-flyer",
     ),
     path("c/<slug:slug>/share/<str:network>/", views.campaign_share, name="share"),
+    path("c/<slug:slug>/share-picture.png", views.campaign_share_picture, name="share-picture"),
 ]

@@ -5,12 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from campaigns.images import share_picture_png
 from campaigns.models import Campaign, ShareNetwork, TeamMember
 from campaigns.pagecache import cached_public_page
 from campaigns.qr import qr_data_uri
@@ -30,6 +33,8 @@ from donations.selectors.givers import (
     raised_by_campaign,
 )
 from money import quantize
+
+CAMPAIGNS_PER_PAGE = 12
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
@@ -54,7 +59,9 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
     members = list(campaign.team_members.all())
     for team_member in members:
         team_member.raised = totals.raised_by_member.get(team_member.id, zero)
+    language = translation.get_language() or settings.LANGUAGE_CODE
     return {
+        **_share_meta(campaign, member, language),
         "campaign": campaign,
         "sections": list(campaign.sections.all()),
         "members": members,
@@ -73,13 +80,41 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
     }
 
 
+def _share_meta(campaign: Campaign, member: TeamMember | None, language: str) -> dict:
+    """What link previews read: the canonical address, the picture, the locales."""
+    if campaign.hero_image:
+        image = _absolute(campaign.hero_image.url)
+    else:
+        image = _absolute(reverse("campaigns:share-picture", kwargs={"slug": campaign.slug}))
+    locales = {code: babel.replace("-", "_") for code, babel in settings.BABEL_LOCALES.items()}
+    return {
+        "page_url": _absolute((member or campaign).get_absolute_url()),
+        "share_image": image,
+        "og_locale": locales.get(language, locales[settings.LANGUAGE_CODE]),
+        "og_alternate_locales": [babel for code, babel in locales.items() if code != language],
+    }
+
+
 @require_safe
 def campaign_index(request: HttpRequest) -> HttpResponse:
-    campaigns = list(Campaign.objects.for_index(timezone.localdate()))
+    """Live campaigns first, then every completed one, a page of cards at a time."""
+    page = Paginator(Campaign.objects.for_index(), CAMPAIGNS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    campaigns = list(page.object_list)
     raised = raised_by_campaign(campaign_ids=[campaign.id for campaign in campaigns])
     for campaign in campaigns:
         campaign.raised = raised.get(campaign.id, quantize(Decimal(0), campaign.currency))
-    return render(request, "campaigns/index.html", {"campaigns": campaigns})
+    return render(request, "campaigns/index.html", {"campaigns": campaigns, "page": page})
+
+
+@require_safe
+def campaign_share_picture(request: HttpRequest, slug: str) -> HttpResponse:
+    """The PNG link previews show for a campaign without a photo (1200 x 630)."""
+    campaign = get_object_or_404(Campaign.objects.public(), slug=slug)
+    response = HttpResponse(share_picture_png(campaign), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @require_safe

@@ -10,10 +10,12 @@ from decimal import Decimal
 
 from babel.dates import format_date, format_datetime, format_timedelta
 from django import template
+from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.html import format_html
 
 import money
+from campaigns.fields import variant_name, variant_widths
 from campaigns.models import LocalizedText, TranslatedContent
 from config.i18n import babel_locale
 
@@ -73,3 +75,38 @@ def lang_attr(text: LocalizedText) -> str:
     if isinstance(text, LocalizedText) and text.fallback:
         return format_html(' lang="{}"', text.lang)
     return ""
+
+
+@register.filter
+def srcset(image, width: int | None) -> str:
+    """`srcset` for an uploaded image of `width` pixels: its smaller copies and itself."""
+    if not image:
+        return ""
+    sources = [
+        f"{image.storage.url(variant_name(image.name, size))} {size}w"
+        for size in variant_widths(width)
+    ]
+    sources.append(f"{image.url} {width}w" if width else image.url)
+    return ", ".join(sources)
+
+
+@register.filter
+def percent_of(amount: Decimal, goal: Decimal) -> int:
+    """Whole percent of the goal reached, rounded down (may pass 100)."""
+    if not goal:
+        return 0
+    return int(amount * 100 // goal)
+
+
+@register.filter
+def absolute(path: str) -> str:
+    """An address on this site, made absolute with SITE_URL (for link previews)."""
+    if path.startswith(("http://", "https://")):
+        return path
+    return f"{settings.SITE_URL}{path}"
+
+
+@register.simple_tag
+def money_short(amount: Decimal, currency: str) -> str:
+    """`{% money_short 25 "USD" %}` → $25 (no decimals for a whole amount)."""
+    return money.format_money_short(amount, currency, babel_locale())

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 import money
 from campaigns.models import Campaign, TeamMember
+from donations.models import Donation
 from donations.services.online import (
     AMOUNT_INVALID,
     AMOUNT_REQUIRED,
@@ -83,6 +84,24 @@ class DonateForm(forms.Form):
         self.fields["team_member"].choices = [("", _("Nobody in particular"))] + [
             (member.slug, member.localized("name", get_language())) for member in members
         ]
+
+    @staticmethod
+    def initial_from(gift: Donation, presets: list[Decimal]) -> dict:
+        """The form as the giver left it when this gift was started (after a decline, or
+        coming back from a cancelled Checkout)."""
+        is_preset = gift.amount in presets
+        return {
+            "amount": str(gift.amount.normalize()) if is_preset else OTHER_AMOUNT,
+            "amount_other": "" if is_preset else str(gift.amount),
+            "currency": gift.currency,
+            "name": gift.giver_name,
+            "email": gift.email,
+            "anonymous": gift.anonymous,
+            "hide_amount": gift.hide_amount,
+            "message": gift.message,
+            "team_member": gift.team_member.slug if gift.team_member else "",
+            "cover_fees": bool(gift.fee_cover_amount),
+        }
 
     @property
     def is_spam(self) -> bool:

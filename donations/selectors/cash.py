@@ -35,7 +35,7 @@ def volunteer_home(*, user, now: datetime.datetime) -> VolunteerHome:
     assigned = {campaign.pk for campaign in campaigns}
     entries = list(
         Donation.objects.filter(source=Donation.Source.OFFLINE, entered_by=user)
-        .select_related("campaign", "team_member")
+        .select_related("campaign", "team_member__campaign")
         .order_by("-created_at", "-id")[:RECENT_ENTRIES]
     )
     for entry in entries:

@@ -252,13 +252,34 @@ def batch_row_token(*, batch_token: uuid.UUID, index: int) -> uuid.UUID:
     return uuid.uuid5(batch_token, str(index))
 
 
+def cash_batch_convert(
+    *, campaign: Campaign, gifts: dict[int, CashGift]
+) -> dict[int, ConvertedAmount]:
+    """Check and convert every row of a tally sheet; writes nothing.
+
+    Raises CashBatchError with every bad row's error at once, so a volunteer sees all of
+    them in one pass (the batch form also asks this for the rows it could read while other
+    rows did not parse).
+    """
+    converted: dict[int, ConvertedAmount] = {}
+    errors: dict[int, ValidationError] = {}
+    for index, gift in sorted(gifts.items()):
+        try:
+            converted[index] = cash_gift_convert(campaign=campaign, gift=gift)
+        except ValidationError as error:
+            errors[index] = error
+    if errors:
+        raise CashBatchError(errors)
+    return converted
+
+
 def donation_record_cash_batch(
     *, campaign: Campaign, entered_by, gifts: dict[int, CashGift], batch_token: uuid.UUID
 ) -> list[Donation]:
     """Record a tally sheet: every row or none, each row once.
 
     `gifts` maps each filled row's index on the sheet to its gift. Every row is checked and
-    converted before anything is written; bad rows raise OfflineBatchError with one error per
+    converted before anything is written; bad rows raise CashBatchError with one error per
     row. A sheet submitted again returns the entries the first submission recorded.
     """
     if not gifts:
@@ -270,15 +291,7 @@ def donation_record_cash_batch(
     if existing:
         return existing
     _check_may_record(user=entered_by, campaign=campaign)
-    converted: dict[int, ConvertedAmount] = {}
-    errors: dict[int, ValidationError] = {}
-    for index, gift in sorted(gifts.items()):
-        try:
-            converted[index] = cash_gift_convert(campaign=campaign, gift=gift)
-        except ValidationError as error:
-            errors[index] = error
-    if errors:
-        raise CashBatchError(errors)
+    converted = cash_batch_convert(campaign=campaign, gifts=gifts)
     now = timezone.now()
     donations = [
         _new_cash_donation(

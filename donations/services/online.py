@@ -279,7 +279,7 @@ def _checkout_request(donation: Donation, campaign: Campaign) -> gateway.Checkou
         language=donation.language,
         # Stripe replaces the literal {CHECKOUT_SESSION_ID} with the session's id.
         success_url=f"{settings.SITE_URL}{thanks}?session_id={{CHECKOUT_SESSION_ID}}",
-        cancel_url=f"{settings.SITE_URL}{donate}",
+        cancel_url=f"{settings.SITE_URL}{donate}?resume=1",
     )
 
 

@@ -27,6 +27,7 @@ from donations.selectors.cash import volunteer_home
 from donations.services.cash import (
     NOT_ASSIGNED_ERROR,
     CashBatchError,
+    cash_batch_convert,
     donation_record_cash,
     donation_record_cash_batch,
     donation_void,
@@ -48,7 +49,7 @@ def _saved_entry(request: HttpRequest, campaign: Campaign) -> Donation | None:
         return None
     return (
         Donation.objects.filter(pk=entry_id, campaign=campaign, entered_by=request.user)
-        .select_related("team_member")
+        .select_related("team_member__campaign")
         .first()
     )
 
@@ -99,6 +100,20 @@ def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "donations/volunteer/cash_new.html", context)
 
 
+def _check_readable_rows(campaign: Campaign, rows) -> None:
+    """While some rows did not parse, ask the service about those that did."""
+    readable = {
+        index: row.gift()
+        for index, row in enumerate(rows.forms)
+        if row.has_changed() and not row.errors
+    }
+    try:
+        cash_batch_convert(campaign=campaign, gifts=readable)
+    except CashBatchError as error:
+        for index, row_error in error.errors.items():
+            rows.forms[index].add_error(None, row_error)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
@@ -111,6 +126,8 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     token_form = BatchTokenForm(data)
     rows = CashRowFormSet(data, form_kwargs=row_kwargs)
+    if data is not None and not rows.is_valid():
+        _check_readable_rows(campaign, rows)  # every row's errors in one pass
     if data is not None and token_form.is_valid() and rows.is_valid():
         gifts = {index: row.gift() for index, row in enumerate(rows.forms) if row.has_changed()}
         try:

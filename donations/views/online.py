@@ -14,12 +14,18 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods, require_safe
 
 from campaigns.models import Campaign
+from campaigns.sharing import share_links
 from config.clients import client_ip
 from donations import throttle
 from donations.forms.online import DonateForm
 from donations.models import Donation
+from donations.selectors.online import resumable_gift
 from donations.services import online
 from donations.stripe_gateway import GatewayError
+
+# The session remembers the giver's last started gift, to fill the form in again if the
+# payment is declined or Checkout is left (Stripe's cancel_url ends in ?resume=1).
+RESUME_KEY = "donations:last-gift"
 
 
 def _thanks_for(donation: Donation) -> str:
@@ -72,19 +78,38 @@ def _rate_limited(request: HttpRequest, campaign: Campaign) -> HttpResponse | No
     return response
 
 
+def _chosen_currency(request: HttpRequest, campaign: Campaign) -> str:
+    """The currency the giver picked (a link without JavaScript, or the posted field)."""
+    wanted = request.POST.get("currency") or request.GET.get("currency") or campaign.currency
+    return wanted if wanted in campaign.donation_currencies else campaign.currency
+
+
+def _donate_form(request: HttpRequest, campaign: Campaign, presets, currency) -> DonateForm:
+    """The form, posted; or filled in again from the giver's unfinished gift (?resume=1)."""
+    initial = {"team_member": request.GET.get("member", ""), "currency": currency}
+    if request.method != "POST" and request.GET.get("resume"):
+        gift = resumable_gift(campaign=campaign, donation_id=request.session.get(RESUME_KEY))
+        if gift is not None:
+            presets[:] = online.gift_presets(currency=gift.currency, on=timezone.localdate())
+            initial = DonateForm.initial_from(gift, presets)
+    return DonateForm(
+        request.POST or None,
+        initial=initial,
+        campaign=campaign,
+        members=list(campaign.team_members.all()),
+        today=timezone.localdate(),
+    )
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def donate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
     today = timezone.localdate()
     if not campaign.is_open_for_giving(today):
         return _closed(request, campaign, campaign.closed_on(today))
-    form = DonateForm(
-        request.POST or None,
-        initial={"team_member": request.GET.get("member", "")},
-        campaign=campaign,
-        members=list(campaign.team_members.all()),
-        today=today,
-    )
+    currency = _chosen_currency(request, campaign)
+    presets = online.gift_presets(currency=currency, on=today)
+    form = _donate_form(request, campaign, presets, currency)
     if request.method == "POST" and form.is_spam:
         return _see_other(campaign.get_absolute_url())  # looks like success; nothing happens
     if request.method == "POST" and form.is_valid():
@@ -97,8 +122,8 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
         except GatewayError:
             form.add_error(None, online.CHECKOUT_UNAVAILABLE)
         else:
+            request.session[RESUME_KEY] = str(start.donation.pk)
             return _see_other(start.redirect_url)
-    presets = online.gift_presets(currency=campaign.currency, on=today)
     context = {"campaign": campaign, "form": form, "presets": presets, "demo": online.demo_mode()}
     return render(request, "donations/donate.html", context)
 
@@ -115,6 +140,7 @@ def thanks(request: HttpRequest) -> HttpResponse:
         "campaign": result.donation.campaign,
         "outcome": str(result.outcome),
         "share_url": f"{settings.SITE_URL}{result.donation.campaign.get_absolute_url()}",
+        "share_links": share_links(campaign_slug=result.donation.campaign.slug),
     }
     return render(request, "donations/thanks.html", context)
 
@@ -139,4 +165,5 @@ def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
     if paid:
         return redirect(_thanks_for(donation))
     messages.info(request, online.DEMO_DECLINED)
-    return redirect("donations:donate", slug=donation.campaign.slug)
+    donate_url = reverse("donations:donate", kwargs={"slug": donation.campaign.slug})
+    return redirect(f"{donate_url}?resume=1")

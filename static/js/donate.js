@@ -1,5 +1,6 @@
 // Progressive enhancement for the donate form; the form works the same without it.
-// Typing an amount selects "Other"; choosing a preset clears the typed amount.
+// Typing an amount chooses "Other"; choosing a preset clears the typed amount, so the
+// server never sees both.
 (function () {
   "use strict";
   var other = document.getElementById("id_amount_other");

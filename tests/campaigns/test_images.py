@@ -94,3 +94,33 @@ def test_saving_again_does_not_reencode_a_stored_image():
     campaign.save()
     campaign.refresh_from_db()
     assert campaign.hero_image.name == name
+
+
+def test_an_upload_gets_smaller_copies_that_the_page_offers_in_srcset(client, settings):
+    import io as _io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image as _Image
+
+    from campaigns.fields import variant_name
+    from tests.factories import CampaignFactory
+    from tests.html import attributes
+
+    buffer = _io.BytesIO()
+    _Image.new("RGB", (1200, 600), (20, 120, 60)).save(buffer, format="JPEG")
+    campaign = CampaignFactory(
+        hero_image=SimpleUploadedFile("big.jpg", buffer.getvalue(), content_type="image/jpeg")
+    )
+
+    storage = campaign.hero_image.storage
+    for width in (480, 960):
+        with _Image.open(storage.open(variant_name(campaign.hero_image.name, width))) as copy:
+            assert copy.size == (width, width // 2)
+    hero = attributes(client.get(campaign.get_absolute_url()).content.decode(), "img.hero")[0]
+    assert hero["srcset"].split(", ") == [
+        f"/media/{variant_name(campaign.hero_image.name, 480)} 480w",
+        f"/media/{variant_name(campaign.hero_image.name, 960)} 960w",
+        f"/media/{campaign.hero_image.name} 1200w",
+    ]
+    assert (hero["width"], hero["height"]) == ("1200", "600")
+    assert "loading" not in hero  # the first picture on the page is not lazy

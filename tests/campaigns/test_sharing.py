@@ -152,3 +152,35 @@ def test_the_counter_rises_in_the_database_not_in_python(client, campaign):
     share(client, "x", ip="192.0.2.2")
 
     assert counted(campaign) == {"x": 43}
+
+
+def test_link_previews_get_absolute_open_graph_and_twitter_tags(client, campaign):
+    html = client.get(campaign.get_absolute_url()).content.decode()
+    meta = {
+        tag.get("property") or tag.get("name"): tag.get("content")
+        for tag in attributes(html, "meta[property], meta[name]")
+    }
+
+    assert meta["og:title"] == "Winter coats"
+    assert meta["og:description"] == "Coats for new neighbors."
+    assert meta["og:url"] == "http://testserver/c/coats/"
+    assert meta["og:image"] == "http://testserver/c/coats/share-picture.png"
+    assert meta["og:locale"] == "en_US"
+    assert meta["twitter:card"] == "summary_large_image"
+    assert attributes(html, 'link[rel="canonical"]')[0]["href"] == "http://testserver/c/coats/"
+    alternates = [t["content"] for t in attributes(html, 'meta[property="og:locale:alternate"]')]
+    assert alternates == ["es_US"]
+    picture = client.get("/c/coats/share-picture.png")
+    assert (picture.status_code, picture["Content-Type"]) == (200, "image/png")
+    assert picture.content.startswith(b"\x89PNG")
+
+
+def test_a_member_view_previews_the_member_view_in_spanish(client, campaign):
+    TeamMemberFactory(campaign=campaign, slug="pilsen")
+    client.cookies["solidaria_language"] = "es"
+
+    html = client.get("/c/coats/m/pilsen/").content.decode()
+
+    og = {t["property"]: t["content"] for t in attributes(html, "meta[property]")}
+    assert og["og:url"] == "http://testserver/c/coats/m/pilsen/"
+    assert og["og:locale"] == "es_US"

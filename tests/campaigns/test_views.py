@@ -71,9 +71,10 @@ def test_campaign_page_shows_title_summary_and_linked_organizer(client):
     html = get_page(client, campaign)
     assert texts(html, "h1") == ["Rent relief for Pilsen"]
     assert "Two months of rent for six families." in texts(html, ".summary")
-    organizer_links = attributes(html, '.organizer a[href="https://tenants.example.org/"]')
-    assert len(organizer_links) == 1
-    assert texts(html, '.organizer a[href="https://tenants.example.org/"]') == ["Pilsen Tenants"]
+    assert texts(html, ".byline") == ["By Pilsen Tenants"]
+    website = attributes(html, '.organizer-block a[href="https://tenants.example.org/"]')
+    assert [link["rel"] for link in website] == [["noopener"]]
+    assert "Organized by Pilsen Tenants" in texts(html, ".organizer-block h2")
 
 
 def test_organizer_without_link_is_plain_text(client):
@@ -81,6 +82,7 @@ def test_organizer_without_link_is_plain_text(client):
     html = get_page(client, campaign)
     assert texts(html, ".organizer") == ["By Block Club"]
     assert attributes(html, ".organizer a") == []
+    assert attributes(html, ".organizer-block a[rel]") == []
 
 
 def test_campaign_page_shows_the_hero_image_with_its_description(client):
@@ -119,7 +121,7 @@ def test_live_campaign_past_its_end_date_reads_as_completed_on_that_date(client)
 def test_live_campaign_shows_days_left(client):
     campaign = CampaignFactory(ends_on=timezone.localdate() + datetime.timedelta(days=5))
     html = get_page(client, campaign)
-    assert "5 days left" in html
+    assert "5 days left" in texts(html, ".campaign-state")
     assert "Campaign completed" not in html
 
 
@@ -140,7 +142,9 @@ def test_totals_use_thousands_separators_and_the_contract_data_markup(client):
     DonationFactory(campaign=campaign, amount=Decimal("1234.50"))
     html = get_page(client, campaign)
     assert data_value(html, "raised") == ("1234.50", "$1,234.50")
-    assert "raised of $25,000.00 goal" in html
+    assert "$1,234.50 raised of a $25,000.00 goal" in texts(html, ".raised-line")
+    assert data_value(html, "goal") == ("25000.00", "$25,000.00")
+    assert data_value(html, "percent-funded") == ("4", "4%")
     assert data_value(html, "donor-count") == ("1", "1")
     assert data_value(html, "share-count") == ("12345", "12,345")
     progress = [attrs for tag, attrs in parse(html).tags if tag == "progress"]
@@ -286,8 +290,9 @@ def test_gift_in_another_currency_shows_the_converted_and_the_original_amount(cl
     )
     DonationFactory(campaign=campaign, amount=Decimal("20.00"))
     html = get_page(client, campaign)
-    assert texts(html, ".giver-amount") == ["$20.00", "$50.82 (€50.00)"]
-    assert texts(html, ".giver-amount .giver-original") == ["(€50.00)"]
+    amounts = [meta.split(" · ")[0] for meta in texts(html, ".giver-meta")]
+    assert amounts == ["$20.00", "$50.82 (€50.00)"]
+    assert texts(html, ".giver-original") == ["(€50.00)"]
 
 
 def test_hidden_amount_is_not_shown_but_still_counted(client):
@@ -415,7 +420,7 @@ def test_team_members_are_listed_with_their_totals(client):
     )
     DonationFactory(campaign=campaign, amount=Decimal("5.00"))
     html = get_page(client, campaign)
-    assert "Team Members" in texts(html, "h2")
+    assert "Team members" in texts(html, "h2")
     assert data_values(html, "member-raised") == [("1520.25", "$1,520.25"), ("0.00", "$0.00")]
     assert html.index("Little Village") < html.index(">Pilsen<")
     assert f'href="{village.get_absolute_url()}"' in html
@@ -435,7 +440,7 @@ def test_member_view_lists_only_that_members_givers(client):
     html = response.content.decode()
     assert response.status_code == 200
     assert parse(html).giver_names == ["Village Vera"]
-    assert "Givers with Little Village" in html
+    assert "Words of support for Little Village" in texts(html, "h2")
     assert "team-member-current" in html
     assert data_value(html, "raised") == ("50.00", "$50.00")
 
@@ -450,7 +455,7 @@ def test_unknown_member_is_not_found(client):
 # The index
 
 
-def test_index_lists_live_and_recently_completed_campaigns_with_raised(client):
+def test_index_lists_live_then_every_completed_campaign_with_raised(client):
     today = timezone.localdate()
     live = CampaignFactory(title="Live fund", goal_amount=Decimal("2000.00"))
     DonationFactory(campaign=live, amount=Decimal("1250.00"))
@@ -464,11 +469,26 @@ def test_index_lists_live_and_recently_completed_campaigns_with_raised(client):
     response = client.get(reverse("campaigns:index"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert f'<a href="{live.get_absolute_url()}">Live fund</a>' in html
-    assert f'<a href="{recent.get_absolute_url()}">Recent fund</a>' in html
-    assert "$1,250.00 raised of $2,000.00" in html
-    assert "Old fund" not in html
+    assert texts(html, ".campaign-card h2") == ["Live fund", "Recent fund", "Old fund"]
+    links = [a["href"] for a in attributes(html, ".campaign-card h2 a")]
+    assert links[:2] == [live.get_absolute_url(), recent.get_absolute_url()]
+    assert "$1,250.00 raised of $2,000.00" in texts(html, ".card-raised")
     assert "Draft fund" not in html
+
+
+def test_the_index_pages_through_completed_campaigns(client):
+    for number in range(14):
+        CampaignFactory(
+            title=f"Done {number:02d}",
+            status="completed",
+            completed_on=datetime.date(2020, 1, 1) + datetime.timedelta(days=number),
+        )
+    first = client.get(reverse("campaigns:index")).content.decode()
+    second = client.get(reverse("campaigns:index"), {"page": 2}).content.decode()
+
+    assert len(texts(first, ".campaign-card h2")) == 12
+    assert texts(second, ".campaign-card h2") == ["Done 01", "Done 00"]
+    assert texts(first, ".campaign-card h2")[0] == "Done 13"
 
 
 # Drafts

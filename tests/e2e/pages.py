@@ -68,4 +68,7 @@ PAGES: dict[str, Callable] = {
     "cash-errors": _cash_with_errors,
     "batch": _signed_in(lambda site: site.batch_url),
     "tally": lambda page, site: page.goto(site.tally_url),
+    "updates": lambda page, site: page.goto(f"{site.campaign_url}updates/"),
+    "flyer": lambda page, site: page.goto(f"{site.campaign_url}flyer/"),
+    "not-found": lambda page, site: page.goto("/c/no-such-campaign/"),
 }

@@ -190,7 +190,7 @@ def test_valid_post_stores_a_pending_gift_and_answers_303_to_checkout(
     assert sent.form["success_url"] == (
         "http://testserver/donations/thanks/?session_id={CHECKOUT_SESSION_ID}"
     )
-    assert sent.form["cancel_url"] == "http://testserver/c/caravan/donate/"
+    assert sent.form["cancel_url"] == "http://testserver/c/caravan/donate/?resume=1"
     assert sent.headers["Idempotency-Key"] == f"checkout-{donation.id}"
 
 
