@@ -85,6 +85,8 @@ def site_environment(scratch: Path, port: int) -> dict[str, str]:
         # A file cache is shared by gunicorn's workers, as the production checks demand.
         "CACHE_URL": f"filecache://{scratch / 'cache'}",
         "LOG_LEVEL": "WARNING",
+        "MEDIA_ROOT": str(scratch / "media"),
+        "ROOT_URLCONF": "bench.urls",  # serves the uploaded pictures, as a proxy would
     }
 
 

@@ -5,9 +5,11 @@ reads nothing, behind the same middleware as every other page. The campaign page
 requests per second are reported as a ratio to it.
 """
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.decorators.http import require_safe
+from django.views.static import serve
 
 _OPEN = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Baseline</title></head>\n<body>\n<main>\n<p>'  # noqa: E501
 _CLOSE = "</p>\n</main>\n</body>\n</html>\n"
@@ -23,5 +25,8 @@ def baseline(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("bench/baseline/", baseline, name="bench-baseline"),
+    # Uploaded pictures: in production the proxy (or object storage) serves them; the
+    # scratch sites of bench/ have no proxy, so Django does it here.
+    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     path("", include("config.urls")),
 ]

@@ -48,3 +48,20 @@ def set_language(request: HttpRequest, code: str) -> HttpResponse:
             httponly=True,
         )
     return response
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    """Crawlers may index the campaigns; the back office and personal pages are off limits."""
+    lines = [
+        "User-agent: *",
+        f"Disallow: /{settings.ADMIN_URL}",
+        "Disallow: /accounts/",
+        "Disallow: /volunteer/",
+        "Disallow: /organize/",
+        "Disallow: /donations/",
+        "Disallow: /stripe/",
+        "Disallow: /lang/",
+        "Allow: /",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")

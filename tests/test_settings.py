@@ -118,3 +118,13 @@ def test_every_public_page_and_the_health_check_answer_head(client):
         assert head.status_code == get.status_code, url
         assert head.status_code in (200, 302), url
         assert head.content == b"", url
+
+
+def test_robots_txt_keeps_crawlers_out_of_the_back_office(client):
+    response = client.get("/robots.txt")
+
+    lines = response.content.decode().splitlines()
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Disallow: /admin/" in lines
+    assert "Disallow: /volunteer/" in lines
+    assert lines[-1] == "Allow: /"
