@@ -147,6 +147,8 @@ if not STRIPE_SECRET_KEY and not DEBUG and not PAYMENTS_DEMO:
 DONATION_MIN_USD = Decimal(env.str("DONATION_MIN_USD", default="5"))
 DONATION_MAX_USD = Decimal(env.str("DONATION_MAX_USD", default="100000"))
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# How long a donor's self-service link (in receipts, or asked for by email) stays valid.
+DONOR_LINK_MAX_AGE = env.int("DONOR_LINK_MAX_AGE", default=30 * 24 * 60 * 60)
 # Card-testing defences (donations/throttle.py): Checkout Sessions one client IP may start per
 # window, counted in the default cache; and the attempts per campaign in ten minutes above
 # which organizers are warned (never blocked).

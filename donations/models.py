@@ -451,6 +451,7 @@ class DonationChangeAction(models.TextChoices):
     VOID = "void", _("Voided")
     DEPOSIT = "deposit", _("Cash deposited")
     MODERATE = "moderate", _("Moderated")
+    DONOR_EDIT = "donor", _("Changed by the donor")
 
 
 class DonationChange(models.Model):

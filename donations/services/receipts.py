@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 import money
 from config.i18n import babel_locale
+from donations.donor_links import donor_link_url, link_days
 from donations.models import Donation, Receipt
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
                 timezone.localtime(donation.received_at).date(), format="long", locale=locale
             ),
             "reference": str(donation.pk),
+            "manage_url": donor_link_url(email=donation.email),
+            "link_days": link_days(),
         }
         subject = render_to_string("donations/email/receipt_subject.txt", context)
         message = EmailMultiAlternatives(

@@ -1,0 +1,105 @@
+"""Donor self-service: a donor's own gifts, reached by a signed link sent to their email.
+
+The link carries the donor's email address signed with the site's key and a time, so it
+cannot be forged and it expires (settings.DONOR_LINK_MAX_AGE); nothing is stored for it.
+Anyone can ask for a fresh link by typing an email address: the answer is the same whether
+or not that address ever gave, so the page reveals nothing. What a donor may change on
+their own gifts is the public side only: the name shown, anonymity, hiding the amount and
+the words of support. Each change is kept in the gift's history and shows on the campaign
+page at once (the page version is bumped with it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from donations.donor_links import donor_link_url, link_days, normal_email
+from donations.models import Donation, DonationChange
+from donations.services.history import donation_change_recorded, donation_snapshot
+from donations.services.receipts import receipt_resend
+
+logger = logging.getLogger(__name__)
+
+# The public side of a gift, which its donor may change.
+DONOR_EDITABLE_FIELDS = ("giver_name", "anonymous", "hide_amount", "message")
+NOT_YOUR_GIFT = _("This gift was not given with this link's email address.")
+DONOR_REASON = "changed by the donor through their link"
+
+
+def _gifts_of(email: str):
+    return Donation.objects.filter(email__iexact=normal_email(email))
+
+
+def donor_link_send(*, email: str, language: str) -> bool:
+    """Email a fresh link to `email` if it ever gave; True if a message went out.
+
+    The caller answers the same either way, so nobody learns whether an address gave.
+    """
+    email = normal_email(email)
+    if not email or not _gifts_of(email).exists():
+        return False
+    with translation.override(language):
+        context = {"link": donor_link_url(email=email), "days": link_days()}
+        subject = " ".join(render_to_string("donations/email/manage_subject.txt", context).split())
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=render_to_string("donations/email/manage.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[email],
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+    message.send(fail_silently=False)
+    return True
+
+
+def _own_gift(donation: Donation, email: str) -> Donation:
+    if normal_email(donation.email) != normal_email(email):
+        raise PermissionDenied(NOT_YOUR_GIFT)
+    return donation
+
+
+def donation_update_by_donor(*, donation: Donation, email: str, values: dict) -> Donation:
+    """The donor changes the public side of their own gift (DONOR_EDITABLE_FIELDS).
+
+    Raises PermissionDenied when the gift was not given with `email`, ValueError for any
+    other field. The change is kept in the gift's history and shows on the page at once.
+    """
+    unknown = set(values) - set(DONOR_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable by a donor: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        donation = _own_gift(
+            Donation.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .get(pk=donation.pk),
+            email,
+        )
+        before = donation_snapshot(donation)
+        for field, value in values.items():
+            setattr(donation, field, value.strip() if isinstance(value, str) else value)
+        donation.full_clean(exclude=["form_token"], validate_unique=False)
+        donation.save(update_fields=[*values, "updated_at"])
+        donation_change_recorded(
+            donation=donation,
+            before=before,
+            action=DonationChange.Action.DONOR_EDIT,
+            reason=DONOR_REASON,
+        )
+    return donation
+
+
+def donation_receipt_again(*, donation: Donation, email: str) -> None:
+    """Send the donor their receipt again (queued as an organizer's resend would be)."""
+    donation = _own_gift(donation, email)
+    receipt = getattr(donation, "receipt", None)
+    if receipt is None:
+        raise ValidationError(_("This gift has no receipt to send."))
+    receipt_resend(receipt=receipt, by_user="the donor, through their link")
