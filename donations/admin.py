@@ -172,6 +172,7 @@ class DonationAdmin(admin.ModelAdmin):
         ("entered_by", admin.RelatedOnlyFieldListFilter),
         "location",
         "dispute_status",
+        "review_reason",
         "currency",
         "name_hidden_by_organizer",
         "message_hidden_by_organizer",
@@ -190,7 +191,17 @@ class DonationAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["id", "campaign", "team_member", "source", "status", "dispute_status"]},
+            {
+                "fields": [
+                    "id",
+                    "campaign",
+                    "team_member",
+                    "source",
+                    "status",
+                    "dispute_status",
+                    "review_reason",
+                ]
+            },
         ),
         (
             _("Giver"),

@@ -46,6 +46,17 @@ class DisputeStatus(models.TextChoices):
     LOST = "lost", _("Dispute lost")
 
 
+class ReviewReason(models.TextChoices):
+    """Why an organizer should look at a gift: Stripe reported something we did not apply
+    as it came (the history row of the change says what)."""
+
+    NONE = "", _("Nothing to review")
+    CHARGE_MISMATCH = "charge_mismatch", _("Charged another amount or currency than pledged")
+    CHARGE_UNCOUNTABLE = "charge_uncountable", _("Charged in a currency that cannot be counted")
+    REFUND_MISMATCH = "refund_mismatch", _("A refund did not match the gift's charge")
+    STRIPE_ID_CONFLICT = "stripe_id_conflict", _("Its Stripe ids belong to another gift")
+
+
 class RateSource(models.TextChoices):
     SAME_CURRENCY = "same", _("Same currency")
     ECB = "ecb", _("ECB reference rate")
@@ -91,6 +102,7 @@ class Donation(models.Model):
     Status = DonationStatus
     DisputeStatus = DisputeStatus
     RateSource = RateSource
+    ReviewReason = ReviewReason
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(
@@ -167,6 +179,9 @@ class Donation(models.Model):
     )
     stripe_fee = models.DecimalField(_("Stripe fee"), null=True, blank=True, **MONEY)
     net_amount = models.DecimalField(_("net amount"), null=True, blank=True, **MONEY)
+    review_reason = models.CharField(
+        _("needs review"), max_length=30, choices=ReviewReason.choices, default="", blank=True
+    )
 
     # Offline gifts: who entered it, where, and what became of the cash.
     entered_by = models.ForeignKey(
@@ -231,6 +246,10 @@ class Donation(models.Model):
             models.CheckConstraint(
                 condition=Q(dispute_status__in=DisputeStatus.values),
                 name="donation_dispute_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_reason__in=ReviewReason.values),
+                name="donation_review_reason_valid",
             ),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="donation_currency_iso"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -67,14 +68,33 @@ SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 SESSION_LIST_EXPAND = [f"data.{path}" for path in SESSION_EXPAND]
 SESSION_LIST_PAGE_SIZE = 100
 CHECKOUT_LOCALES = {"en": "en", "es": "es"}
+# What we store of Stripe's strings: ids and event types fit these columns, or the event is
+# refused as malformed (never a database error and a retry). Amounts beyond any charge are
+# refused too.
+ID_MAX_LENGTH = 255
+EVENT_ID_MAX_LENGTH = 255
+EVENT_TYPE_MAX_LENGTH = 100
+MAX_UNITS_READ = 10**12
 
 
 class GatewayError(Exception):
     """Stripe could not be reached or refused the request."""
 
 
+class NotFoundError(GatewayError):
+    """Stripe answered that the object does not exist (404)."""
+
+
 class InvalidWebhookError(Exception):
     """A webhook whose signature is missing, wrong or stale, or whose body is not an event."""
+
+
+class MalformedEventError(InvalidWebhookError):
+    """A correctly signed event whose body has not the shape of a Stripe event."""
+
+
+class MalformedObjectError(ValueError):
+    """A Stripe object (in an event or an API answer) we cannot read as facts."""
 
 
 class StripeAmountError(ValueError):
@@ -159,8 +179,9 @@ class CheckoutFacts:
 @dataclass(frozen=True)
 class DisputeFacts:
     dispute_id: str
-    charge_id: str
+    charge_id: str | None
     status: str
+    payment_intent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,9 +235,23 @@ def _client() -> stripe.StripeClient:
     )
 
 
+def _gateway_error(error: stripe.StripeError) -> GatewayError:
+    if error.http_status == 404:
+        return NotFoundError(str(error))
+    return GatewayError(str(error))
+
+
+def _read(reader, obj: Any):
+    """Facts from an API answer; an answer we cannot read is Stripe failing us (GatewayError)."""
+    try:
+        return reader(obj)
+    except MalformedObjectError as error:
+        raise GatewayError(f"Stripe answered with an object we cannot read: {error}") from error
+
+
 def _decoded(stripe_object: Any) -> dict:
     """The raw JSON of an API answer, with numbers as Decimal (stripe would give floats)."""
-    return json.loads(stripe_object.last_response.body, parse_float=Decimal)
+    return _json(stripe_object.last_response.body)
 
 
 def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
@@ -266,8 +301,8 @@ def retrieve_checkout_session(session_id: str) -> CheckoutFacts:
             session_id, params={"expand": SESSION_EXPAND}
         )
     except stripe.StripeError as error:
-        raise GatewayError(str(error)) from error
-    return checkout_facts(_decoded(session))
+        raise _gateway_error(error) from error
+    return _read(checkout_facts, _decoded(session))
 
 
 def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[CheckoutFacts]:
@@ -287,7 +322,7 @@ def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[Chec
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
         for session in page["data"]:
-            yield checkout_facts(session)
+            yield _read(checkout_facts, session)
         if not page.get("has_more") or not page["data"]:
             return
         params["starting_after"] = page["data"][-1]["id"]
@@ -300,12 +335,16 @@ def retrieve_charge(charge_id: str) -> ChargeFacts:
             charge_id, params={"expand": ["balance_transaction"]}
         )
     except stripe.StripeError as error:
-        raise GatewayError(str(error)) from error
-    return charge_facts(_decoded(charge))
+        raise _gateway_error(error) from error
+    return _read(charge_facts, _decoded(charge))
 
 
 def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
-    """Verify the Stripe-Signature over the raw body (300 s tolerance), then read the event."""
+    """Verify the Stripe-Signature over the raw body (300 s tolerance), then read the event.
+
+    Raises InvalidWebhookError for a bad signature, and its subclass MalformedEventError for a
+    signed body whose shape is not one we can read (nothing may be recorded from it).
+    """
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"),
@@ -313,45 +352,122 @@ def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
             settings.STRIPE_WEBHOOK_SECRET,
             WEBHOOK_TOLERANCE_SECONDS,
         )
-        data = json.loads(payload, parse_float=Decimal)
-        event_id, event_type, obj = data["id"], data["type"], data["data"]["object"]
-    except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as error:
+    except (stripe.SignatureVerificationError, ValueError) as error:
         raise InvalidWebhookError(str(error)) from error
-    kind = obj.get("object")
-    return WebhookEvent(
-        event_id=event_id,
-        type=event_type,
-        session=checkout_facts(obj) if kind == "checkout.session" else None,
-        charge=charge_facts(obj) if kind == "charge" else None,
-        dispute=dispute_facts(obj) if kind == "dispute" else None,
-    )
+    try:
+        data = _json(payload)
+    except ValueError as error:
+        raise MalformedEventError(str(error)) from error
+    return webhook_event(data)
 
 
-def _id(value: Any) -> str | None:
+def webhook_event(data: Any) -> WebhookEvent:
+    """An event's JSON (from the webhook or the events list) as facts; MalformedEventError
+    when it has not the shape of a Stripe event."""
+    try:
+        event = _mapping(data, "event")
+        event_id = _text(event.get("id"), "id", max_length=EVENT_ID_MAX_LENGTH)
+        event_type = _text(event.get("type"), "type", max_length=EVENT_TYPE_MAX_LENGTH)
+        obj = _mapping(_mapping(event.get("data"), "data").get("object"), "data.object", True)
+        kind = obj.get("object")
+        return WebhookEvent(
+            event_id=event_id,
+            type=event_type,
+            session=checkout_facts(obj) if kind == "checkout.session" else None,
+            charge=charge_facts(obj) if kind == "charge" else None,
+            dispute=dispute_facts(obj) if kind == "dispute" else None,
+        )
+    except MalformedObjectError as error:
+        raise MalformedEventError(str(error)) from error
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number Stripe sends")
+
+
+def _json(text: bytes | str) -> Any:
+    """Stripe's JSON with numbers as Decimal (never a float) and without NaN or Infinity."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _mapping(value: Any, field: str, required: bool = False) -> dict:
+    """A JSON object; None reads as empty unless `required`."""
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedObjectError(f"{field} is not an object")
+    return value
+
+
+def _text(value: Any, field: str, *, max_length: int = ID_MAX_LENGTH, required: bool = True):
+    """A string Stripe sends (an id, a status): printable, and short enough to store."""
+    if value is None or value == "":
+        if required:
+            raise MalformedObjectError(f"{field} is missing")
+        return None
+    if not isinstance(value, str) or len(value) > max_length or not value.isprintable():
+        raise MalformedObjectError(f"{field} is not a short printable string")
+    return value
+
+
+def _units(value: Any, field: str, *, signed: bool = False) -> int:
+    """An amount in Stripe's integer units (a JSON integer, never a bool or a decimal)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedObjectError(f"{field} is not an integer amount")
+    if abs(value) > MAX_UNITS_READ or (value < 0 and not signed):
+        raise MalformedObjectError(f"{field} is out of range")
+    return value
+
+
+def _currency(value: Any, field: str = "currency") -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise MalformedObjectError(f"{field} is not a currency code")
+    return value.upper()
+
+
+def _rate(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not value > 0:
+        raise MalformedObjectError("exchange_rate is not a positive number")
+    return Decimal(value)
+
+
+def _id(value: Any, field: str = "id") -> str | None:
     """An expandable field: either an id string or the expanded object with an `id`."""
     if isinstance(value, dict):
-        return value.get("id")
-    return value or None
+        return _text(value.get("id"), field)
+    return _text(value, field, required=False)
 
 
-def checkout_facts(session: dict) -> CheckoutFacts:
-    currency = (session.get("currency") or "").upper()
+def checkout_facts(session: Any) -> CheckoutFacts:
+    session = _mapping(session, "session", required=True)
+    currency = _currency(session["currency"]) if session.get("currency") is not None else ""
     total = session.get("amount_total")
     payment_intent = session.get("payment_intent")
     charge = None
     intent_status = None
     if isinstance(payment_intent, dict):
-        intent_status = payment_intent.get("status")
+        intent_status = _text(payment_intent.get("status"), "status", required=False)
         if isinstance(payment_intent.get("latest_charge"), dict):
             charge = charge_facts(payment_intent["latest_charge"])
-    metadata = session.get("metadata") or {}
+    metadata = _mapping(session.get("metadata"), "metadata")
+    reference = session.get("client_reference_id") or metadata.get("donation_id")
     return CheckoutFacts(
-        session_id=session["id"],
-        donation_id=session.get("client_reference_id") or metadata.get("donation_id"),
-        outcome=_outcome(session.get("status"), session.get("payment_status"), intent_status),
-        amount_total=from_stripe_units(total, currency) if total is not None and currency else None,
+        session_id=_text(session.get("id"), "id"),
+        donation_id=_text(reference, "client_reference_id", required=False),
+        outcome=_outcome(
+            _text(session.get("status"), "status", required=False),
+            _text(session.get("payment_status"), "payment_status", required=False),
+            intent_status,
+        ),
+        amount_total=(
+            from_stripe_units(_units(total, "amount_total"), currency)
+            if total is not None and currency
+            else None
+        ),
         currency=currency,
-        payment_intent_id=_id(payment_intent),
+        payment_intent_id=_id(payment_intent, "payment_intent"),
         charge=charge,
     )
 
@@ -369,39 +485,51 @@ def _outcome(status: str | None, payment_status: str | None, intent_status: str 
     return CheckoutOutcome.OPEN
 
 
-def _decimal_or_none(value: Decimal | int | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def charge_facts(charge: dict) -> ChargeFacts:
-    currency = charge["currency"].upper()
-    transaction = charge.get("balance_transaction")
-    settlement = None
-    if isinstance(transaction, dict):
-        settled_in = transaction["currency"].upper()
-        settlement = Settlement(
-            amount=from_stripe_units(transaction["amount"], settled_in),
-            currency=settled_in,
-            exchange_rate=_decimal_or_none(transaction.get("exchange_rate")),
-            fee=from_stripe_units(transaction.get("fee", 0), settled_in),
-            net=from_stripe_units(transaction["net"], settled_in),
-        )
-    return ChargeFacts(
-        charge_id=charge["id"],
-        payment_intent_id=_id(charge.get("payment_intent")),
-        donation_id=(charge.get("metadata") or {}).get("donation_id"),
-        amount=from_stripe_units(charge["amount"], currency),
-        currency=currency,
-        amount_refunded=from_stripe_units(charge.get("amount_refunded", 0), currency),
-        fully_refunded=bool(charge.get("refunded")),
-        settlement=settlement,
-        balance_transaction_id=_id(transaction),
+def _settlement(transaction: dict) -> Settlement:
+    settled_in = _currency(transaction.get("currency"), "balance_transaction.currency")
+    return Settlement(
+        amount=from_stripe_units(
+            _units(transaction.get("amount"), "amount", signed=True), settled_in
+        ),
+        currency=settled_in,
+        exchange_rate=_rate(transaction.get("exchange_rate")),
+        fee=from_stripe_units(_units(transaction.get("fee", 0), "fee", signed=True), settled_in),
+        net=from_stripe_units(_units(transaction.get("net"), "net", signed=True), settled_in),
     )
 
 
-def dispute_facts(dispute: dict) -> DisputeFacts:
+def charge_facts(charge: Any) -> ChargeFacts:
+    charge = _mapping(charge, "charge", required=True)
+    currency = _currency(charge.get("currency"))
+    transaction = charge.get("balance_transaction")
+    settlement = _settlement(transaction) if isinstance(transaction, dict) else None
+    metadata = _mapping(charge.get("metadata"), "metadata")
+    return ChargeFacts(
+        charge_id=_text(charge.get("id"), "id"),
+        payment_intent_id=_id(charge.get("payment_intent"), "payment_intent"),
+        donation_id=_text(metadata.get("donation_id"), "metadata.donation_id", required=False),
+        amount=from_stripe_units(_units(charge.get("amount"), "amount"), currency),
+        currency=currency,
+        amount_refunded=from_stripe_units(
+            _units(charge.get("amount_refunded", 0), "amount_refunded"), currency
+        ),
+        fully_refunded=charge.get("refunded") is True,
+        settlement=settlement,
+        balance_transaction_id=_id(transaction, "balance_transaction"),
+    )
+
+
+def dispute_facts(dispute: Any) -> DisputeFacts:
+    dispute = _mapping(dispute, "dispute", required=True)
+    charge_id = _id(dispute.get("charge"), "charge")
+    payment_intent_id = _id(dispute.get("payment_intent"), "payment_intent")
+    if charge_id is None and payment_intent_id is None:
+        raise MalformedObjectError("a dispute names neither a charge nor a payment intent")
     return DisputeFacts(
-        dispute_id=dispute["id"], charge_id=_id(dispute["charge"]), status=dispute["status"]
+        dispute_id=_text(dispute.get("id"), "id"),
+        charge_id=charge_id,
+        status=_text(dispute.get("status"), "status", max_length=40),
+        payment_intent_id=payment_intent_id,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -94,20 +95,25 @@ def _save_with_history(
     *,
     event: gateway.WebhookEvent | None,
     origin: str,
+    note: str = "",
 ) -> None:
     """Save only real news, with its history row, so a repeated report leaves the row as it
-    was (`updated_at` too)."""
+    was (`updated_at` too). `note` adds why something was flagged rather than applied."""
     changes = donation_changes(before, donation)
     if not changes:
         return
-    donation.full_clean()
+    # Stripe's facts, not a person's input: field validation only. The unique Stripe ids and
+    # the check constraints are the database's to enforce on save (validating them here cost
+    # about 30 queries per event); an id that belongs to another gift is caught before.
+    donation.full_clean(validate_unique=False, validate_constraints=False)
     donation.save()
+    reason = f"Stripe event {event.type}" if event else origin
     donation_change_recorded(
         donation=donation,
         before=before,
         action=_action_for(changes),
         stripe_event_id=event.event_id if event else "",
-        reason=f"Stripe event {event.type}" if event else origin,
+        reason=f"{reason}: {note}" if note else reason,
     )
 
 
@@ -146,12 +152,13 @@ def donation_record_checkout(
             logger.warning("Stripe session %s matches no gift; ignored.", session.session_id)
             return None
         before = donation_snapshot(donation)
-        if session.outcome == gateway.CheckoutOutcome.PAID and _move(
-            donation, Donation.Status.SUCCEEDED
-        ):
-            _record_payment(donation, session)
-            receipt_queue(donation=donation)
-        elif session.outcome == gateway.CheckoutOutcome.PAID and session.charge:
+        note = ""
+        paid = session.outcome == gateway.CheckoutOutcome.PAID
+        if paid and donation.status == Donation.Status.PENDING:
+            note = _record_payment(donation, session)
+            if not note.refused and _move(donation, Donation.Status.SUCCEEDED):
+                receipt_queue(donation=donation)
+        elif paid and session.charge and _charge_matches(donation, session.charge):
             # Already recorded: what Stripe says now may carry a refund whose webhook was lost.
             _fill_stripe_facts(donation, session.charge)
             _apply_refund(
@@ -163,75 +170,168 @@ def donation_record_checkout(
             _move(donation, Donation.Status.FAILED)
         elif session.outcome == gateway.CheckoutOutcome.EXPIRED:
             _move(donation, Donation.Status.EXPIRED)
-        _save_with_history(donation, before, event=event, origin=origin)
+        _save_with_history(donation, before, event=event, origin=origin, note=str(note))
         _link_event(stored_event, donation)
     return donation
 
 
-def _record_payment(donation: Donation, session: gateway.CheckoutFacts) -> None:
-    """Fill a newly succeeded gift: what was charged, Stripe's ids, the amount that counts."""
-    donation.received_at = timezone.now()
-    donation.currency_charged = session.currency or donation.currency
-    if session.amount_total is not None:
-        donation.amount_charged = session.amount_total
+@dataclass(frozen=True)
+class PaymentNote:
+    """What recording a payment left for organizers: nothing, a flag, or a refusal."""
+
+    text: str = ""
+    refused: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
+def _record_payment(donation: Donation, session: gateway.CheckoutFacts) -> PaymentNote:
+    """Fill a gift Stripe reports paid: what was charged, Stripe's ids, the amount that counts.
+
+    What counts is what Stripe says was charged, never the pledge. When Stripe charged another
+    currency or amount than the giver pledged (Adaptive Pricing, say), the gift becomes what was
+    charged (its fee-cover share kept apart in proportion), converted as any gift is, and is
+    flagged for organizers; the history row keeps the pledge. When what was charged cannot be
+    counted (a currency we do not take, no stored rate for it, nothing charged), the gift is
+    refused: it stays pending and uncounted, with Stripe's facts and a flag. Returns the note.
+    """
+    currency = session.currency or donation.currency
+    charged = session.amount_total if session.amount_total is not None else donation.charged_amount
+    donation.amount_charged, donation.currency_charged = charged, currency
+    note = _claim_stripe_ids(
+        donation,
+        payment_intent_id=session.payment_intent_id,
+        charge=session.charge,
+    )
+    pledged = donation.amount + donation.fee_cover_amount
+    as_pledged = currency == donation.currency and charged == pledged
+    if as_pledged:
+        gift = donation.amount
+    elif charged <= 0 or pledged <= 0 or currency not in money.SUPPORTED_CURRENCIES:
+        return _refuse(donation, charged, currency)
     else:
-        donation.amount_charged = donation.charged_amount
-    if session.payment_intent_id:
-        donation.stripe_payment_intent_id = session.payment_intent_id
-    if session.charge:
-        _fill_stripe_facts(donation, session.charge)
-    _count_in_campaign_currency(donation)
+        gift = money.quantize(charged * donation.amount / pledged, currency)
+    converted = _counted_value(donation, gift=gift, currency=currency, charged=charged)
+    if converted is None and not as_pledged:
+        return _refuse(donation, charged, currency)
+    if not as_pledged:
+        pledge = f"{donation.amount} {donation.currency} + fee cover {donation.fee_cover_amount}"
+        donation.amount, donation.currency = gift, currency
+        donation.fee_cover_amount = charged - gift
+        donation.review_reason = Donation.ReviewReason.CHARGE_MISMATCH
+        note = PaymentNote(f"Stripe charged {charged} {currency}, not the pledged {pledge}")
+    donation.received_at = timezone.now()
+    if converted is None:
+        # Keep the ECB estimate made when the gift started: a paid gift must be recorded.
+        logger.warning(
+            "No rate for %s today; gift %s keeps its estimate.", donation.currency, donation.pk
+        )
+    else:
+        conversion_apply(donation=donation, converted=converted)
     refunded = session.charge.amount_refunded if session.charge else donation.amount_refunded
     fully = bool(session.charge and session.charge.fully_refunded)
-    _apply_refund(donation, refunded, fully_refunded=fully)
+    if session.charge is None or _charge_matches(donation, session.charge):
+        _apply_refund(donation, refunded, fully_refunded=fully)
+    return note
 
 
-def _count_in_campaign_currency(donation: Donation) -> None:
-    """The gift in the campaign currency, fixed now and never recomputed.
+def _refuse(donation: Donation, charged: Decimal, currency: str) -> PaymentNote:
+    donation.review_reason = Donation.ReviewReason.CHARGE_UNCOUNTABLE
+    logger.error("Gift %s: Stripe charged %s %s, which cannot be counted.", donation.pk, charged,
+                 currency)  # fmt: skip
+    return PaymentNote(
+        f"Stripe charged {charged} {currency}, which cannot be counted; not recorded as paid",
+        refused=True,
+    )
 
-    The charged amount when the campaign's currency was charged; else Stripe's settled amount
-    when it settled in the campaign's currency; else the stored ECB rate. The fee surcharge is
-    charged but never counted, so a settled amount is shared out in proportion.
+
+def _counted_value(
+    donation: Donation, *, gift: Decimal, currency: str, charged: Decimal
+) -> ConvertedAmount | None:
+    """`gift` (in `currency`, part of the `charged` total) in the campaign currency, fixed now
+    and never recomputed; None without a stored rate.
+
+    The gift itself when the campaign's currency was charged; else Stripe's settled amount
+    when it settled in the campaign's currency (the fee surcharge is charged but never
+    counted, so the settlement is shared out in proportion); else the stored ECB rate.
     """
     campaign_currency = donation.campaign.currency
-    charged = donation.charged_amount
     today = timezone.localdate()
-    if donation.currency_charged == campaign_currency:
-        gift = money.quantize(charged - donation.fee_cover_amount, campaign_currency)
-        converted = ConvertedAmount(gift, Decimal(1), today, Donation.RateSource.SAME_CURRENCY)
-    elif (
-        donation.settlement_amount is not None and donation.settlement_currency == campaign_currency
+    if currency == campaign_currency:
+        return ConvertedAmount(
+            money.quantize(gift, campaign_currency),
+            Decimal(1),
+            today,
+            Donation.RateSource.SAME_CURRENCY,
+        )
+    if (
+        donation.settlement_amount is not None
+        and donation.settlement_currency == campaign_currency
+        and charged > 0
     ):
         rate = donation.settlement_amount / charged
-        converted = ConvertedAmount(
-            money.quantize(donation.amount * rate, campaign_currency),
+        return ConvertedAmount(
+            money.quantize(gift * rate, campaign_currency),
             rate.quantize(RATE_PLACES),
             today,
             Donation.RateSource.STRIPE,
         )
-    else:
-        try:
-            converted = convert_amount(
-                amount=donation.amount,
-                currency=donation.currency,
-                to_currency=campaign_currency,
-                on=today,
-            )
-        except RateUnavailableError:
-            # Keep the ECB estimate made when the gift started: a paid gift must be recorded.
-            logger.warning(
-                "No rate for %s today; gift %s keeps its estimate.", donation.currency, donation.pk
-            )
-            return
-    conversion_apply(donation=donation, converted=converted)
+    try:
+        return convert_amount(
+            amount=gift, currency=currency, to_currency=campaign_currency, on=today
+        )
+    except RateUnavailableError:
+        return None
 
 
-def _fill_stripe_facts(donation: Donation, charge: gateway.ChargeFacts) -> None:
+def _claim_stripe_ids(
+    donation: Donation, *, payment_intent_id: str | None, charge: gateway.ChargeFacts | None
+) -> PaymentNote:
+    """Set the Stripe ids (and settlement) the gift does not have yet. An id that already
+    belongs to another gift is not set (the database would refuse it on every retry): the
+    gift is flagged instead."""
+    wanted = {
+        "stripe_payment_intent_id": payment_intent_id
+        or (charge.payment_intent_id if charge else None),
+        "stripe_charge_id": charge.charge_id if charge else None,
+    }
+    new = {
+        field: value for field, value in wanted.items() if value and not getattr(donation, field)
+    }
+    if new:
+        taken = Q()
+        for field, value in new.items():
+            taken |= Q(**{field: value})
+        if Donation.objects.filter(taken).exclude(pk=donation.pk).exists():
+            donation.review_reason = Donation.ReviewReason.STRIPE_ID_CONFLICT
+            return PaymentNote(f"Stripe ids {sorted(new.values())} belong to another gift")
+        for field, value in new.items():
+            setattr(donation, field, value)
+    if charge is not None and donation.stripe_charge_id == charge.charge_id:
+        _fill_settlement(donation, charge)
+    return PaymentNote()
+
+
+def _charge_matches(donation: Donation, charge: gateway.ChargeFacts) -> bool:
+    """Whether a charge is the gift's own: its id (when the gift knows one), its currency and
+    amount as recorded. Anything else must not move the gift's money."""
+    if donation.stripe_charge_id and donation.stripe_charge_id != charge.charge_id:
+        return False
+    if charge.currency != donation.charged_currency:
+        return False
+    return donation.amount_charged is None or charge.amount == donation.amount_charged
+
+
+def _fill_stripe_facts(donation: Donation, charge: gateway.ChargeFacts) -> PaymentNote:
     """Stripe ids and the settlement, filled in whenever they first become known."""
-    donation.stripe_charge_id = donation.stripe_charge_id or charge.charge_id
-    donation.stripe_payment_intent_id = (
-        donation.stripe_payment_intent_id or charge.payment_intent_id
-    )
+    return _claim_stripe_ids(donation, payment_intent_id=charge.payment_intent_id, charge=charge)
+
+
+def _fill_settlement(donation: Donation, charge: gateway.ChargeFacts) -> None:
     settlement = charge.settlement
     if settlement is not None and donation.settlement_amount is None:
         donation.settlement_amount = settlement.amount
@@ -259,12 +359,20 @@ def _apply_refund(donation: Donation, refunded: Decimal, *, fully_refunded: bool
         _move(donation, Donation.Status.REFUNDED)
 
 
-def _locked_gift_for_charge(charge_id: str, payment_intent_id: str | None, donation_id: str | None):
-    match = Q(stripe_charge_id=charge_id)
+def _charge_match(charge_id: str | None, payment_intent_id: str | None) -> Q | None:
+    """Gifts recorded with this charge or payment intent: the only way a charge's news finds
+    its gift (never the charge's metadata, which any charge may carry)."""
+    match = Q(stripe_charge_id=charge_id) if charge_id else None
     if payment_intent_id:
-        match |= Q(stripe_payment_intent_id=payment_intent_id)
-    if donation_id:
-        match |= Q(pk=donation_id)
+        by_intent = Q(stripe_payment_intent_id=payment_intent_id)
+        match = by_intent if match is None else match | by_intent
+    return match
+
+
+def _locked_gift_for_charge(charge_id: str | None, payment_intent_id: str | None):
+    match = _charge_match(charge_id, payment_intent_id)
+    if match is None:
+        return None
     return (
         Donation.objects.select_for_update(of=("self",))
         .filter(match, source=Donation.Source.ONLINE)
@@ -289,16 +397,23 @@ def donation_record_charge(
         stored_event = _claim_event(event)
         if stored_event is False:
             return None
-        donation = _locked_gift_for_charge(
-            charge.charge_id, charge.payment_intent_id, _valid_uuid(charge.donation_id)
-        )
+        donation = _locked_gift_for_charge(charge.charge_id, charge.payment_intent_id)
         if donation is None:
             logger.warning("Stripe charge %s matches no gift; ignored.", charge.charge_id)
             return None
         before = donation_snapshot(donation)
-        _fill_stripe_facts(donation, charge)
-        _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
-        _save_with_history(donation, before, event=event, origin=origin)
+        if _charge_matches(donation, charge):
+            note = _fill_stripe_facts(donation, charge)
+            _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
+        else:
+            donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
+            note = PaymentNote(
+                f"charge {charge.charge_id} ({charge.amount} {charge.currency}) is not this "
+                f"gift's ({donation.stripe_charge_id}, {donation.charged_amount} "
+                f"{donation.charged_currency}); not applied"
+            )
+            logger.error("Gift %s: %s.", donation.pk, note)
+        _save_with_history(donation, before, event=event, origin=origin, note=str(note))
         _link_event(stored_event, donation)
     return donation
 
@@ -311,7 +426,7 @@ def donation_record_dispute(
         stored_event = _claim_event(event)
         if stored_event is False:
             return None
-        donation = _locked_gift_for_charge(dispute.charge_id, None, None)
+        donation = _locked_gift_for_charge(dispute.charge_id, dispute.payment_intent_id)
         if donation is None:
             logger.warning("Stripe dispute %s matches no gift; ignored.", dispute.dispute_id)
             return None
@@ -349,11 +464,18 @@ DISPUTE_EVENTS = {"charge.dispute.created", "charge.dispute.closed"}
 def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     """Apply one verified Stripe event exactly once (see the module docstring).
 
-    Unknown types are ignored. A paid session, or a `charge.updated` whose settlement we lack,
-    is completed with one API call before the transaction, so no row lock waits on the network.
-    Any exception propagates: the webhook answers 5xx, nothing is half-written (one
-    transaction) and Stripe retries.
+    Unknown types are ignored, and so is an event already recorded (without asking Stripe
+    again; the unique event id still decides inside the transaction). A paid session, or a
+    `charge.updated` whose settlement we lack, is completed with one API call before the
+    transaction, so no row lock waits on the network. News of a charge that no gift knows yet,
+    but whose metadata names a pending gift of ours (a refund or dispute delivered before the
+    payment), first has that gift's session re-read from Stripe and recorded: Stripe's
+    session, never the charge's metadata, says what was paid. Any exception propagates: the
+    webhook answers 5xx, nothing is half-written (one transaction) and Stripe retries.
     """
+    handled = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS
+    if event.type not in handled or StripeEvent.objects.filter(event_id=event.event_id).exists():
+        return None
     if event.type in SESSION_EVENTS and event.session is not None:
         session = event.session
         if event.type == "checkout.session.async_payment_failed":
@@ -363,13 +485,55 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
         return donation_record_checkout(session=session, event=event)
     if event.type in CHARGE_EVENTS and event.charge is not None:
         charge = event.charge
+        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
         late_settlement = event.type == "charge.updated" and charge.balance_transaction_id
         if charge.settlement is None and late_settlement and _known_charge(charge):
             charge = gateway.retrieve_charge(charge.charge_id)
         return donation_record_charge(charge=charge, event=event)
     if event.type in DISPUTE_EVENTS and event.dispute is not None:
-        return donation_record_dispute(dispute=event.dispute, event=event)
+        dispute = event.dispute
+        if dispute.charge_id and _unknown_charge(dispute.charge_id, dispute.payment_intent_id):
+            charge = gateway.retrieve_charge(dispute.charge_id)
+            _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+        return donation_record_dispute(dispute=dispute, event=event)
     return None
+
+
+PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
+
+
+def _unknown_charge(charge_id: str | None, payment_intent_id: str | None) -> bool:
+    match = _charge_match(charge_id, payment_intent_id)
+    return match is None or not Donation.objects.filter(match).exists()
+
+
+def _record_payment_first(
+    charge_id: str, payment_intent_id: str | None, donation_id: str | None
+) -> None:
+    """A charge no gift knows, whose metadata names a pending gift: record that gift's
+    session as Stripe has it now, so the charge's news finds its gift."""
+    gift_id = _valid_uuid(donation_id)
+    if gift_id is None or not _unknown_charge(charge_id, payment_intent_id):
+        return
+    session_id = (
+        Donation.objects.filter(
+            pk=gift_id,
+            source=Donation.Source.ONLINE,
+            status=Donation.Status.PENDING,
+            stripe_checkout_session_id__isnull=False,
+        )
+        .values_list("stripe_checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id or session_id.startswith("demo_"):
+        return
+    try:
+        session = gateway.retrieve_checkout_session(session_id)
+    except gateway.NotFoundError:
+        logger.warning("Charge %s names gift %s, whose session Stripe does not know.",
+                       charge_id, gift_id)  # fmt: skip
+        return
+    donation_record_checkout(session=session, origin=PAYMENT_FIRST)
 
 
 def _known_session(session: gateway.CheckoutFacts) -> bool:
