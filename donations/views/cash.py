@@ -86,9 +86,13 @@ def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
                     entered_by=request.user,
                     gift=form.gift(),
                     form_token=form.cleaned_data["form_token"],
+                    another_gift=form.cleaned_data["another_gift"],
                 )
             except ValidationError as error:
-                form.add_error(None, error)
+                if getattr(error, "code", None) == "possible_twin":
+                    form.ask_another_gift(error)
+                else:
+                    form.add_error(None, error)
             else:
                 url = reverse("donations:cash-new", kwargs={"slug": slug})
                 return redirect(f"{url}?saved={saved.pk}")
@@ -112,17 +116,23 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     token_form = BatchTokenForm(data)
     rows = CashRowFormSet(data, form_kwargs=row_kwargs)
     if data is not None and token_form.is_valid() and rows.is_valid():
-        gifts = {index: row.gift() for index, row in enumerate(rows.forms) if row.has_changed()}
+        filled = {index: row for index, row in enumerate(rows.forms) if row.has_changed()}
         try:
             saved = donation_record_cash_batch(
                 campaign=campaign,
                 entered_by=request.user,
-                gifts=gifts,
+                gifts={index: row.gift() for index, row in filled.items()},
                 batch_token=token_form.cleaned_data["batch_token"],
+                other_gift_rows=frozenset(
+                    index for index, row in filled.items() if row.cleaned_data["another_gift"]
+                ),
             )
         except CashBatchError as error:
             for index, row_error in error.errors.items():
-                rows.forms[index].add_error(None, row_error)
+                if getattr(row_error, "code", None) == "possible_twin":
+                    rows.forms[index].ask_another_gift(row_error)
+                else:
+                    rows.forms[index].add_error(None, row_error)
         except ValidationError as error:
             token_form.add_error(None, error)
         else:
