@@ -158,6 +158,7 @@ def donation_record_checkout(
             note = _record_payment(donation, session)
             if not note.refused and _move(donation, Donation.Status.SUCCEEDED):
                 receipt_queue(donation=donation)
+                _apply_charge_refunds(donation, session.charge)
         elif paid and session.charge and _charge_matches(donation, session.charge):
             # Already recorded: what Stripe says now may carry a refund whose webhook was lost.
             _fill_stripe_facts(donation, session.charge)
@@ -232,11 +233,13 @@ def _record_payment(donation: Donation, session: gateway.CheckoutFacts) -> Payme
         )
     else:
         conversion_apply(donation=donation, converted=converted)
-    refunded = session.charge.amount_refunded if session.charge else donation.amount_refunded
-    fully = bool(session.charge and session.charge.fully_refunded)
-    if session.charge is None or _charge_matches(donation, session.charge):
-        _apply_refund(donation, refunded, fully_refunded=fully)
     return note
+
+
+def _apply_charge_refunds(donation: Donation, charge: gateway.ChargeFacts | None) -> None:
+    """A payment recorded already refunded (in part or whole): apply what its charge says."""
+    if charge is not None and _charge_matches(donation, charge):
+        _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
 
 
 def _refuse(donation: Donation, charged: Decimal, currency: str) -> PaymentNote:
@@ -477,12 +480,7 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     if event.type not in handled or StripeEvent.objects.filter(event_id=event.event_id).exists():
         return None
     if event.type in SESSION_EVENTS and event.session is not None:
-        session = event.session
-        if event.type == "checkout.session.async_payment_failed":
-            session = session.with_outcome(gateway.CheckoutOutcome.FAILED)
-        elif session.outcome == gateway.CheckoutOutcome.PAID and _known_session(session):
-            session = gateway.retrieve_checkout_session(session.session_id)
-        return donation_record_checkout(session=session, event=event)
+        return donation_record_checkout(session=_session_now(event), event=event)
     if event.type in CHARGE_EVENTS and event.charge is not None:
         charge = event.charge
         _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
@@ -493,13 +491,53 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     if event.type in DISPUTE_EVENTS and event.dispute is not None:
         dispute = event.dispute
         if dispute.charge_id and _unknown_charge(dispute.charge_id, dispute.payment_intent_id):
-            charge = gateway.retrieve_charge(dispute.charge_id)
-            _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+            try:
+                charge = gateway.retrieve_charge(dispute.charge_id)
+            except gateway.NotFoundError:
+                charge = None  # not a charge Stripe knows: nothing of ours to record first
+            if charge is not None:
+                _record_payment_first(
+                    charge.charge_id, charge.payment_intent_id, charge.donation_id
+                )
         return donation_record_dispute(dispute=dispute, event=event)
     return None
 
 
 PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
+ENDINGS = (gateway.CheckoutOutcome.EXPIRED, gateway.CheckoutOutcome.FAILED)
+
+
+def _session_now(event: gateway.WebhookEvent) -> gateway.CheckoutFacts:
+    """The session as Stripe has it now, for an event that could change a gift we know.
+
+    Paid: re-read for the charge and settlement (and any refund since). Expired or failed for
+    a gift still pending: re-read too, so that such an event delivered before (or instead of)
+    the payment's news never ends a gift Stripe reports paid. Stripe not knowing the session
+    leaves the event's own word.
+    """
+    session = event.session
+    failed = event.type == "checkout.session.async_payment_failed"
+    if failed:
+        session = session.with_outcome(gateway.CheckoutOutcome.FAILED)
+    status = (
+        Donation.objects.filter(stripe_checkout_session_id=session.session_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    paid = session.outcome == gateway.CheckoutOutcome.PAID
+    ending = session.outcome in ENDINGS and status == Donation.Status.PENDING
+    if status is None or not (paid or ending):
+        return session
+    try:
+        current = gateway.retrieve_checkout_session(session.session_id)
+    except gateway.NotFoundError:
+        if paid:
+            raise
+        logger.warning("Stripe does not know session %s; its event decides.", session.session_id)
+        return session
+    if failed and current.outcome != gateway.CheckoutOutcome.PAID:
+        return current.with_outcome(gateway.CheckoutOutcome.FAILED)
+    return current
 
 
 def _unknown_charge(charge_id: str | None, payment_intent_id: str | None) -> bool:
@@ -534,10 +572,6 @@ def _record_payment_first(
                        charge_id, gift_id)  # fmt: skip
         return
     donation_record_checkout(session=session, origin=PAYMENT_FIRST)
-
-
-def _known_session(session: gateway.CheckoutFacts) -> bool:
-    return Donation.objects.filter(stripe_checkout_session_id=session.session_id).exists()
 
 
 def _known_charge(charge: gateway.ChargeFacts) -> bool:

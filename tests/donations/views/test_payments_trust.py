@@ -179,3 +179,26 @@ def test_a_paid_session_whose_charge_belongs_to_another_gift_is_flagged_without_
     assert StripeEvent.objects.filter(event_id=payload["id"]).count() == 1
     first.refresh_from_db()
     assert first.stripe_charge_id == "ch_fake_1"
+
+
+@pytest.mark.parametrize(
+    "event_type, fields",
+    [
+        ("checkout.session.expired", {"status": "expired", "payment_status": "unpaid"}),
+        ("checkout.session.async_payment_failed", {"payment_status": "unpaid"}),
+    ],
+)
+def test_an_ending_delivered_before_the_payment_never_ends_a_gift_stripe_reports_paid(
+    client, stripe_http, campaign, event_type, fields
+):
+    gift = PendingOnlineDonationFactory(campaign=campaign, amount=Decimal("25.00"))
+    _paid_at_stripe(stripe_http, gift, amount=2500, currency="usd")
+    session = fakes.checkout_session(donation=gift, amount_total=2500, currency="usd", **fields)
+
+    fakes.deliver(client, fakes.event(event_type, session))
+    fakes.deliver(client, _completed(gift, amount=2500, currency="usd"))
+
+    gift.refresh_from_db()
+    assert gift.status == Donation.Status.SUCCEEDED
+    assert Receipt.objects.filter(donation=gift).count() == 1
+    assert campaign_totals(campaign=campaign).raised == Decimal("25.00")
