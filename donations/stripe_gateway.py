@@ -14,6 +14,8 @@ import datetime
 import json
 import logging
 import re
+import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -54,11 +56,18 @@ MINIMUM_CHARGE = {
     "SEK": Decimal("3.00"), "SGD": Decimal("0.50"), "THB": Decimal("10"),
 }  # fmt: skip
 MINIMUM_CHARGE_FALLBACK_USD = Decimal("0.50")
+# Stripe's largest amount: eight digits in the smallest unit (99,999,999), for every
+# currency (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). With a
+# thousands-per-dollar currency (IDR, KRW, HUF, ISK...) that is far below DONATION_MAX_USD.
+MAXIMUM_CHARGE_UNITS = 99_999_999
 # Standard card pricing for the "cover the fees" estimate (https://stripe.com/pricing):
 # a percentage plus a fixed USD amount, converted by the caller. An estimate, shown as one.
 CARD_FEE_PERCENT = Decimal("0.029")
 CARD_FEE_FIXED_USD = Decimal("0.30")
 
+# The statement descriptor suffix: with a prefix of up to 10 characters and Stripe's "* "
+# between them, 10 more keep the whole descriptor within the 22 characters banks show.
+STATEMENT_SUFFIX_LENGTH = 10
 # The webhook signature may be at most this old (Stripe's own default as well).
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What Checkout returns with the session, expanded in one call: the charge and its settlement.
@@ -121,6 +130,26 @@ def to_stripe_units(amount: Decimal, currency: str) -> int:
 def from_stripe_units(units: int, currency: str) -> Decimal:
     """Stripe's integer amount → Decimal major units, exactly."""
     return Decimal(int(units)).scaleb(-_unit_exponent(currency))
+
+
+def maximum_charge(currency: str) -> Decimal:
+    """The largest amount Stripe charges in `currency`, in major units, chargeable exactly."""
+    largest = from_stripe_units(MAXIMUM_CHARGE_UNITS, currency)
+    return largest.quantize(Decimal(1).scaleb(-charge_decimals(currency)), rounding="ROUND_FLOOR")
+
+
+def statement_descriptor_suffix(name: str) -> str:
+    """A short suffix for the donor's card statement, from the campaign's name.
+
+    Stripe appends it to the account's prefix; it may hold Latin letters, digits, spaces and
+    some punctuation only, not < > \\ ' " *, and must have a letter. We keep ASCII letters,
+    digits and spaces, at most STATEMENT_SUFFIX_LENGTH characters, so prefix and suffix fit
+    the 22 characters most statements show. Empty when nothing usable remains.
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    kept = " ".join("".join(c if c.isalnum() else " " for c in folded).split()).upper()
+    suffix = kept[:STATEMENT_SUFFIX_LENGTH].strip()
+    return suffix if any(c.isalpha() for c in suffix) else ""
 
 
 def minimum_charge(currency: str) -> Decimal | None:
@@ -208,6 +237,7 @@ class CheckoutRequest:
     language: str
     success_url: str
     cancel_url: str
+    statement_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,15 +295,20 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     params = {
         "mode": "payment",
         "submit_type": "donate",
+        # Charge what the giver chose, in the currency they chose: the per-session setting
+        # overrides the Dashboard's, so Adaptive Pricing stays off even if someone turns it on.
+        "adaptive_pricing": {"enabled": False},
+        "expires_at": int(time.time()) + settings.STRIPE_CHECKOUT_EXPIRES_MINUTES * 60,
         "line_items": line_items,
         "customer_email": request.email,
         "client_reference_id": request.donation_id,
         "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata},
+        "payment_intent_data": _payment_intent_data(request, metadata),
         "locale": CHECKOUT_LOCALES.get(request.language.split("-")[0], "auto"),
         "success_url": request.success_url,
         "cancel_url": request.cancel_url,
     }
+    params.update(_payment_methods())
     try:
         session = _client().v1.checkout.sessions.create(
             params=params, options={"idempotency_key": f"checkout-{request.donation_id}"}
@@ -281,6 +316,22 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     except stripe.StripeError as error:
         raise GatewayError(str(error)) from error
     return CheckoutSession(session_id=session.id, url=session.url)
+
+
+def _payment_intent_data(request: CheckoutRequest, metadata: dict) -> dict:
+    data: dict[str, Any] = {"metadata": metadata}
+    suffix = statement_descriptor_suffix(request.statement_name)
+    if suffix:
+        data["statement_descriptor_suffix"] = suffix
+    return data
+
+
+def _payment_methods() -> dict:
+    """A payment method configuration when one is set (pmc_…), else an explicit list: never
+    whatever the Dashboard happens to enable (buy-now-pay-later methods forbid donations)."""
+    if settings.STRIPE_PAYMENT_METHOD_CONFIGURATION:
+        return {"payment_method_configuration": settings.STRIPE_PAYMENT_METHOD_CONFIGURATION}
+    return {"payment_method_types": list(settings.STRIPE_PAYMENT_METHOD_TYPES)}
 
 
 def _line_item(name: str, amount: Decimal, currency: str) -> dict:
@@ -370,6 +421,13 @@ def webhook_event(data: Any) -> WebhookEvent:
         event_type = _text(event.get("type"), "type", max_length=EVENT_TYPE_MAX_LENGTH)
         obj = _mapping(_mapping(event.get("data"), "data").get("object"), "data.object", True)
         kind = obj.get("object")
+        version = event.get("api_version")
+        if version and version != stripe.api_version:
+            logger.warning(
+                "Stripe event %s has API version %s; this code reads %s. Set the webhook "
+                "endpoint's API version to %s in the Stripe Dashboard.",
+                event_id, version, stripe.api_version, stripe.api_version,
+            )  # fmt: skip
         return WebhookEvent(
             event_id=event_id,
             type=event_type,
