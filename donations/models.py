@@ -40,10 +40,24 @@ class DonationStatus(models.TextChoices):
 
 
 class DisputeStatus(models.TextChoices):
+    """Stripe's own dispute statuses (https://docs.stripe.com/api/disputes/object#dispute_object-status)."""
+
     NONE = "", _("No dispute")
-    OPEN = "open", _("Disputed")
+    WARNING_NEEDS_RESPONSE = "warning_needs_response", _("Inquiry: needs a response")
+    WARNING_UNDER_REVIEW = "warning_under_review", _("Inquiry: under review")
+    WARNING_CLOSED = "warning_closed", _("Inquiry closed")
+    NEEDS_RESPONSE = "needs_response", _("Disputed: needs a response")
+    UNDER_REVIEW = "under_review", _("Disputed: under review")
     WON = "won", _("Dispute won")
     LOST = "lost", _("Dispute lost")
+    PREVENTED = "prevented", _("Dispute prevented")
+    APPEAL_NEEDS_RESPONSE = "appeal_needs_response", _("Appeal: needs a response")
+    APPEAL_UNDER_REVIEW = "appeal_under_review", _("Appeal: under review")
+
+
+# A gift whose disputed money is withdrawn for good (lost, or lost and under appeal) does not
+# count; one whose dispute is later won (funds reinstated) counts again.
+DISPUTE_NOT_COUNTED = ("lost", "appeal_needs_response", "appeal_under_review")
 
 
 class ReviewReason(models.TextChoices):
@@ -80,7 +94,7 @@ class DonationQuerySet(models.QuerySet):
         one stays, and `totals()` subtracts the refunded part.
         """
         return self.filter(status=Donation.Status.SUCCEEDED).exclude(
-            dispute_status=Donation.DisputeStatus.LOST
+            dispute_status__in=DISPUTE_NOT_COUNTED
         )
 
     def newest_first(self) -> DonationQuerySet:
@@ -124,7 +138,17 @@ class Donation(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     dispute_status = models.CharField(
-        _("dispute"), max_length=10, choices=DisputeStatus.choices, default="", blank=True
+        _("dispute"), max_length=30, choices=DisputeStatus.choices, default="", blank=True
+    )
+    # When Stripe said so: the `created` time of the event that set the status, so an older
+    # event delivered late cannot undo a newer one.
+    dispute_updated_at = models.DateTimeField(_("dispute updated at"), null=True, blank=True)
+    dispute_fee = models.DecimalField(
+        _("dispute fee"),
+        null=True,
+        blank=True,
+        help_text=_("In the settlement currency."),
+        **MONEY,
     )
 
     giver_name = models.CharField(_("name"), max_length=200, blank=True)

@@ -211,12 +211,17 @@ class DisputeFacts:
     charge_id: str | None
     status: str
     payment_intent_id: str | None = None
+    # Stripe's dispute fee (and its return, if any), from the dispute's balance transactions,
+    # in the settlement currency; None when Stripe has moved no money yet.
+    fee: Decimal | None = None
+    fee_currency: str = ""
 
 
 @dataclass(frozen=True)
 class WebhookEvent:
     event_id: str
     type: str
+    created: int = 0
     session: CheckoutFacts | None = None
     charge: ChargeFacts | None = None
     dispute: DisputeFacts | None = None
@@ -428,9 +433,11 @@ def webhook_event(data: Any) -> WebhookEvent:
                 "endpoint's API version to %s in the Stripe Dashboard.",
                 event_id, version, stripe.api_version, stripe.api_version,
             )  # fmt: skip
+        created = event.get("created")
         return WebhookEvent(
             event_id=event_id,
             type=event_type,
+            created=0 if created is None else _units(created, "created"),
             session=checkout_facts(obj) if kind == "checkout.session" else None,
             charge=charge_facts(obj) if kind == "charge" else None,
             dispute=dispute_facts(obj) if kind == "dispute" else None,
@@ -583,11 +590,20 @@ def dispute_facts(dispute: Any) -> DisputeFacts:
     payment_intent_id = _id(dispute.get("payment_intent"), "payment_intent")
     if charge_id is None and payment_intent_id is None:
         raise MalformedObjectError("a dispute names neither a charge nor a payment intent")
+    transactions = dispute.get("balance_transactions") or []
+    if not isinstance(transactions, list):
+        raise MalformedObjectError("balance_transactions is not a list")
+    settled = [_settlement(_mapping(txn, "balance_transaction", True)) for txn in transactions]
+    currencies = {txn.currency for txn in settled}
+    if len(currencies) > 1:
+        raise MalformedObjectError("a dispute's balance transactions in several currencies")
     return DisputeFacts(
         dispute_id=_text(dispute.get("id"), "id"),
         charge_id=charge_id,
         status=_text(dispute.get("status"), "status", max_length=40),
         payment_intent_id=payment_intent_id,
+        fee=sum((txn.fee for txn in settled), Decimal(0)) if settled else None,
+        fee_currency=currencies.pop() if currencies else "",
     )
 
 

@@ -10,6 +10,7 @@ history row naming the event (or, without one, where the news came from).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import uuid
 from dataclasses import dataclass
@@ -47,10 +48,12 @@ FORWARD = {
     },
     Donation.Status.SUCCEEDED: {Donation.Status.REFUNDED},
 }
-DISPUTE_FORWARD = {
-    Donation.DisputeStatus.NONE: {Donation.DisputeStatus.OPEN, Donation.DisputeStatus.LOST,
-                                  Donation.DisputeStatus.WON},
-    Donation.DisputeStatus.OPEN: {Donation.DisputeStatus.LOST, Donation.DisputeStatus.WON},
+# Where each dispute status comes in a dispute's life, to order reports of the same moment
+# (Stripe's event times are whole seconds): inquiry, dispute, decision, appeal.
+DISPUTE_STAGE = {
+    "": 0, "warning_needs_response": 1, "warning_under_review": 2, "needs_response": 2,
+    "under_review": 3, "warning_closed": 4, "won": 4, "lost": 4, "prevented": 4,
+    "appeal_needs_response": 5, "appeal_under_review": 6,
 }  # fmt: skip
 # The history action for a gift whose status moved to each of these.
 STATUS_ACTIONS = {
@@ -424,7 +427,14 @@ def donation_record_charge(
 def donation_record_dispute(
     *, dispute: gateway.DisputeFacts, event: gateway.WebhookEvent
 ) -> Donation | None:
-    """Flag a disputed gift; a lost dispute stops it counting. At most once per event."""
+    """Store a dispute's status as Stripe names it, and its fee; at most once per event.
+
+    A gift whose dispute is lost (or lost and under appeal) stops counting; one won later
+    (`charge.dispute.funds_reinstated`) counts again. Events apply in the order Stripe made
+    them (their `created` time, then the stage of the status), whatever order they arrive
+    in. The dispute finds its gift by the charge, or by the payment intent when the charge is
+    not recorded yet. A status we do not know is flagged in the log and changes nothing.
+    """
     with transaction.atomic():
         stored_event = _claim_event(event)
         if stored_event is False:
@@ -434,17 +444,32 @@ def donation_record_dispute(
             logger.warning("Stripe dispute %s matches no gift; ignored.", dispute.dispute_id)
             return None
         before = donation_snapshot(donation)
-        if event.type == "charge.dispute.created":
-            new_status = Donation.DisputeStatus.OPEN
-        elif dispute.status == "lost":
-            new_status = Donation.DisputeStatus.LOST
-        else:  # won, or an inquiry closed without becoming a chargeback
-            new_status = Donation.DisputeStatus.WON
-        if new_status in DISPUTE_FORWARD.get(donation.dispute_status, set()):
-            donation.dispute_status = new_status
+        if dispute.status not in DISPUTE_STAGE:
+            logger.error("Stripe dispute %s has an unknown status %r; not applied.",
+                         dispute.dispute_id, dispute.status)  # fmt: skip
+        elif _is_newer(donation, dispute.status, event.created):
+            donation.dispute_status = dispute.status
+            donation.dispute_updated_at = datetime.datetime.fromtimestamp(
+                event.created, datetime.UTC
+            )
+            if dispute.fee is not None and dispute.fee_currency in (
+                "",
+                donation.settlement_currency or dispute.fee_currency,
+            ):
+                donation.dispute_fee = dispute.fee
         _save_with_history(donation, before, event=event, origin="")
         _link_event(stored_event, donation)
     return donation
+
+
+def _is_newer(donation: Donation, status: str, created: int) -> bool:
+    """Whether Stripe reported `status` after the status the gift has."""
+    if donation.dispute_updated_at is None:
+        return True
+    known = int(donation.dispute_updated_at.timestamp())
+    if created != known:
+        return created > known
+    return DISPUTE_STAGE[status] >= DISPUTE_STAGE.get(donation.dispute_status, 0)
 
 
 def _valid_uuid(value: str | None) -> str | None:
@@ -461,7 +486,13 @@ SESSION_EVENTS = {
     "checkout.session.expired",
 }
 CHARGE_EVENTS = {"charge.refunded", "charge.updated"}
-DISPUTE_EVENTS = {"charge.dispute.created", "charge.dispute.closed"}
+DISPUTE_EVENTS = {
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+}
 
 
 def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:

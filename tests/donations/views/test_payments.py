@@ -249,7 +249,7 @@ def test_dispute_flags_the_gift_and_a_lost_dispute_stops_it_counting(client, str
 
     fakes.deliver(client, fakes.event("charge.dispute.created", fakes.dispute()))
     gift.refresh_from_db()
-    assert gift.dispute_status == Donation.DisputeStatus.OPEN
+    assert gift.dispute_status == Donation.DisputeStatus.NEEDS_RESPONSE
     assert campaign_totals(campaign=gift.campaign).donor_count == 1
 
     fakes.deliver(client, fakes.event("charge.dispute.closed", fakes.dispute(status="lost")))
