@@ -384,6 +384,35 @@ def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[Chec
         params["starting_after"] = page["data"][-1]["id"]
 
 
+# Stripe keeps events for 30 days; the events list reaches no further back.
+EVENTS_RETENTION = datetime.timedelta(days=30)
+
+
+def list_undelivered_events(*, created_since: datetime.datetime) -> Iterator[WebhookEvent]:
+    """Events Stripe could not deliver to our endpoint (`delivery_success=false`) since then
+    (at most 30 days back), newest first, 100 per API call. An event we cannot read is
+    logged and skipped. Raises GatewayError when a page cannot be fetched."""
+    oldest = datetime.datetime.now(datetime.UTC) - EVENTS_RETENTION
+    params: dict[str, Any] = {
+        "created": {"gte": int(max(created_since, oldest).timestamp())},
+        "delivery_success": "false",
+        "limit": SESSION_LIST_PAGE_SIZE,
+    }
+    while True:
+        try:
+            page = _decoded(_client().v1.events.list(params=params))
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        for data in page["data"]:
+            try:
+                yield webhook_event(data)
+            except MalformedEventError as error:
+                logger.error("Skipped an undelivered Stripe event we cannot read: %s", error)
+        if not page.get("has_more") or not page["data"]:
+            return
+        params["starting_after"] = page["data"][-1]["id"]
+
+
 def retrieve_charge(charge_id: str) -> ChargeFacts:
     """The charge as Stripe has it now, with its balance transaction (settlement) expanded."""
     try:

@@ -68,6 +68,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.sessions: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
         self.errors: dict[str, int] = {}
+        self.events: list[tuple[dict, bool]] = []  # (event, delivered), oldest first
         self.page_size = 100
         self._lock = threading.Lock()
 
@@ -84,6 +85,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._list_sessions(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/checkout/sessions/"):
             return self._known(self.sessions, path.rsplit("/", 1)[1])
+        if method.upper() == "GET" and path == "/v1/events":
+            return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
             return self._known(self.charges, path.rsplit("/", 1)[1])
         return _error(404)
@@ -123,6 +126,21 @@ class FakeStripeHTTP(stripe.HTTPClient):
             "has_more": len(listed) > limit,
             "data": listed[:limit],
         })  # fmt: skip
+
+    def _list_events(self, query: dict[str, list[str]]):
+        since = int(query.get("created[gte]", ["0"])[0])
+        undelivered = query.get("delivery_success", [""])[0] == "false"
+        limit = min(int(query.get("limit", ["10"])[0]), self.page_size)
+        listed = [
+            event
+            for event, delivered in reversed(self.events)
+            if event["created"] >= since and not (undelivered and delivered)
+        ]
+        if "starting_after" in query:
+            ids = [event["id"] for event in listed]
+            listed = listed[ids.index(query["starting_after"][0]) + 1 :]
+        return _ok({"object": "list", "url": "/v1/events", "has_more": len(listed) > limit,
+                    "data": listed[:limit]})  # fmt: skip
 
     def gets_of(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "GET" and r.path == path]
