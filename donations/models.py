@@ -411,6 +411,53 @@ class StripeEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
+class RefundStatus(models.TextChoices):
+    """Stripe's refund statuses (https://docs.stripe.com/api/refunds/object#refund_object-status)."""
+
+    PENDING = "pending", _("Pending")
+    REQUIRES_ACTION = "requires_action", _("Requires action")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", pgettext_lazy("refund status", "Failed")
+    CANCELED = "canceled", _("Canceled")
+
+
+# Refunds that took the money (or are taking it); a failed or canceled one gave it back.
+REFUND_HOLDS = ("pending", "requires_action", "succeeded")
+
+
+class Refund(models.Model):
+    """One Stripe refund of an online gift, by its id, with its status as Stripe last said.
+
+    The gift's refunded part is the sum of its refunds that hold (pending, requiring action or
+    succeeded), so a refund that fails or is canceled later gives its amount back.
+    """
+
+    Status = RefundStatus
+
+    donation = models.ForeignKey(
+        Donation, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("donation")
+    )
+    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["donation", "stripe_refund_id"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=RefundStatus.values), name="refund_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_refund_id}: {self.amount} {self.currency} ({self.status})"
+
+
 class ReceiptStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")

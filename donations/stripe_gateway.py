@@ -218,6 +218,16 @@ class DisputeFacts:
 
 
 @dataclass(frozen=True)
+class RefundFacts:
+    refund_id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount: Decimal
+    currency: str
+    status: str
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     event_id: str
     type: str
@@ -225,6 +235,7 @@ class WebhookEvent:
     session: CheckoutFacts | None = None
     charge: ChargeFacts | None = None
     dispute: DisputeFacts | None = None
+    refund: RefundFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -470,6 +481,7 @@ def webhook_event(data: Any) -> WebhookEvent:
             session=checkout_facts(obj) if kind == "checkout.session" else None,
             charge=charge_facts(obj) if kind == "charge" else None,
             dispute=dispute_facts(obj) if kind == "dispute" else None,
+            refund=refund_facts(obj) if kind == "refund" else None,
         )
     except MalformedObjectError as error:
         raise MalformedEventError(str(error)) from error
@@ -611,6 +623,38 @@ def charge_facts(charge: Any) -> ChargeFacts:
         settlement=settlement,
         balance_transaction_id=_id(transaction, "balance_transaction"),
     )
+
+
+def refund_facts(refund: Any) -> RefundFacts:
+    refund = _mapping(refund, "refund", required=True)
+    currency = _currency(refund.get("currency"))
+    charge_id = _id(refund.get("charge"), "charge")
+    payment_intent_id = _id(refund.get("payment_intent"), "payment_intent")
+    if charge_id is None and payment_intent_id is None:
+        raise MalformedObjectError("a refund names neither a charge nor a payment intent")
+    return RefundFacts(
+        refund_id=_text(refund.get("id"), "id"),
+        charge_id=charge_id,
+        payment_intent_id=payment_intent_id,
+        amount=from_stripe_units(_units(refund.get("amount"), "amount"), currency),
+        currency=currency,
+        status=_text(refund.get("status"), "status", max_length=40),
+    )
+
+
+def list_refunds(*, charge_id: str) -> list[RefundFacts]:
+    """Every refund of a charge, as Stripe has them now (100 per page, every page)."""
+    params: dict[str, Any] = {"charge": charge_id, "limit": SESSION_LIST_PAGE_SIZE}
+    refunds: list[RefundFacts] = []
+    while True:
+        try:
+            page = _decoded(_client().v1.refunds.list(params=params))
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        refunds += [_read(refund_facts, refund) for refund in page["data"]]
+        if not page.get("has_more") or not page["data"]:
+            return refunds
+        params["starting_after"] = page["data"][-1]["id"]
 
 
 def dispute_facts(dispute: Any) -> DisputeFacts:

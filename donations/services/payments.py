@@ -17,12 +17,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 import money
 from donations import stripe_gateway as gateway
-from donations.models import Donation, DonationChange, StripeEvent
+from donations.models import (
+    REFUND_HOLDS,
+    Donation,
+    DonationChange,
+    Refund,
+    RefundStatus,
+    StripeEvent,
+)
 from donations.services.history import (
     donation_change_recorded,
     donation_changes,
@@ -38,6 +45,7 @@ from donations.services.rates import (
 from donations.services.receipts import receipt_queue
 
 logger = logging.getLogger(__name__)
+RefundStatusValues = frozenset(RefundStatus.values)
 
 # Statuses a gift may move to from each status; everything else is a late or repeated report.
 FORWARD = {
@@ -349,12 +357,15 @@ def _fill_settlement(donation: Donation, charge: gateway.ChargeFacts) -> None:
 
 
 def _apply_refund(donation: Donation, refunded: Decimal, *, fully_refunded: bool) -> None:
-    """Set the refunded part from Stripe's running total (never a sum of deltas).
+    """Set the refunded part from the charge's running total (never a sum of deltas).
 
     In the campaign currency at the gift's stored rate, capped at what the gift counts for. A
-    refund of the whole gift ends its counting; a refund that arrives before the payment is
-    kept on the pending gift and applied when the payment is recorded.
+    refund of the whole gift ends its counting. Once the gift's refunds are tracked one by one
+    (services below), they alone decide: a charge total read from an older event could undo a
+    refund that failed since.
     """
+    if donation.pk and Refund.objects.filter(donation=donation).exists():
+        return
     # The larger total wins, so an older event delivered late cannot shrink a refund.
     donation.amount_refunded = max(refunded, donation.amount_refunded)
     converted = money.quantize(
@@ -363,6 +374,84 @@ def _apply_refund(donation: Donation, refunded: Decimal, *, fully_refunded: bool
     donation.amount_refunded_converted = min(converted, donation.amount_converted)
     if donation.amount_refunded and (fully_refunded or donation.amount_refunded >= donation.amount):
         _move(donation, Donation.Status.REFUNDED)
+
+
+# Where a refund's status may go next; failed and canceled are final, and a refund that
+# succeeded can still fail (the card was closed, say).
+REFUND_FORWARD = {
+    "pending": {"requires_action", "succeeded", "failed", "canceled"},
+    "requires_action": {"pending", "succeeded", "failed", "canceled"},
+    "succeeded": {"failed"},
+}
+
+
+def _refunds_apply(donation: Donation, refunds: list[gateway.RefundFacts]) -> str:
+    """Store each refund by id with its status moving only forward, then set the gift's
+    refunded part to the refunds that hold: a failed or canceled refund gives back what it
+    took, and a gift refunded in full counts again. Returns a note on refunds not applied."""
+    skipped = []
+    for facts in refunds:
+        if facts.currency != donation.charged_currency or facts.status not in RefundStatusValues:
+            skipped.append(f"{facts.refund_id} ({facts.amount} {facts.currency}, {facts.status})")
+            continue
+        refund, created = Refund.objects.get_or_create(
+            stripe_refund_id=facts.refund_id,
+            defaults={"donation": donation, "amount": facts.amount, "currency": facts.currency,
+                      "status": facts.status},
+        )  # fmt: skip
+        if refund.donation_id != donation.pk:
+            skipped.append(f"{facts.refund_id} (belongs to another gift)")
+        elif not created and facts.status in REFUND_FORWARD.get(refund.status, set()):
+            refund.status = facts.status
+            refund.save(update_fields=["status", "updated_at"])
+    holding = Refund.objects.filter(donation=donation, status__in=REFUND_HOLDS).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal(0)
+    donation.amount_refunded = holding
+    converted = money.quantize(holding * donation.conversion_rate, donation.campaign.currency)
+    donation.amount_refunded_converted = min(converted, donation.amount_converted)
+    whole = holding > 0 and holding >= donation.amount
+    if whole and donation.status == Donation.Status.SUCCEEDED:
+        donation.status = Donation.Status.REFUNDED
+    elif not whole and donation.status == Donation.Status.REFUNDED:
+        donation.status = Donation.Status.SUCCEEDED  # a refund failed: the gift counts again
+    if skipped:
+        donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
+        return f"refunds not applied: {', '.join(skipped)}"
+    return ""
+
+
+def donation_record_refunds(
+    *,
+    charge_id: str | None,
+    payment_intent_id: str | None,
+    refunds: list[gateway.RefundFacts],
+    event: gateway.WebhookEvent | None = None,
+    origin: str = "",
+) -> Donation | None:
+    """Record a charge's refunds by id and status, at most once per event, in any order.
+
+    The gift is found by the charge or payment intent recorded on it; a refund in another
+    currency than the gift was charged is flagged, not applied. Returns None for a repeated
+    event or a charge no gift knows.
+    """
+    with transaction.atomic():
+        stored_event = _claim_event(event)
+        if stored_event is False:
+            return None
+        donation = _locked_gift_for_charge(charge_id, payment_intent_id)
+        if donation is None:
+            logger.warning("Stripe refund of charge %s matches no gift; ignored.", charge_id)
+            return None
+        before = donation_snapshot(donation)
+        if donation.status == Donation.Status.PENDING:
+            note = "refund of a payment not recorded yet; kept for the payment"
+            logger.warning("Gift %s: %s.", donation.pk, note)
+        else:
+            note = _refunds_apply(donation, refunds)
+        _save_with_history(donation, before, event=event, origin=origin, note=note)
+        _link_event(stored_event, donation)
+    return donation
 
 
 def _charge_match(charge_id: str | None, payment_intent_id: str | None) -> Q | None:
@@ -486,6 +575,7 @@ SESSION_EVENTS = {
     "checkout.session.expired",
 }
 CHARGE_EVENTS = {"charge.refunded", "charge.updated"}
+REFUND_EVENTS = {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 DISPUTE_EVENTS = {
     "charge.dispute.created",
     "charge.dispute.updated",
@@ -507,11 +597,28 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     session, never the charge's metadata, says what was paid. Any exception propagates: the
     webhook answers 5xx, nothing is half-written (one transaction) and Stripe retries.
     """
-    handled = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS
+    handled = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS | REFUND_EVENTS
     if event.type not in handled or StripeEvent.objects.filter(event_id=event.event_id).exists():
         return None
     if event.type in SESSION_EVENTS and event.session is not None:
         return donation_record_checkout(session=_session_now(event), event=event)
+    if event.type in REFUND_EVENTS and event.refund is not None:
+        return _record_refund_event(event)
+    if event.type == "charge.refunded" and event.charge is not None:
+        charge = event.charge
+        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+        # The charge's refunds one by one, as Stripe has them now: their ids and statuses
+        # decide, not the running total this (perhaps older) event carries. Should Stripe
+        # list none, the running total is all there is.
+        refunds = gateway.list_refunds(charge_id=charge.charge_id)
+        if refunds:
+            return donation_record_refunds(
+                charge_id=charge.charge_id,
+                payment_intent_id=charge.payment_intent_id,
+                refunds=refunds,
+                event=event,
+            )
+        return donation_record_charge(charge=charge, event=event)
     if event.type in CHARGE_EVENTS and event.charge is not None:
         charge = event.charge
         _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
@@ -535,6 +642,29 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
 
 
 PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
+
+
+def _record_refund_event(event: gateway.WebhookEvent) -> Donation | None:
+    """A refund's own event: the payment first if we have not recorded it, then every refund
+    of its charge as Stripe has them now (this one's news included, ordered by status)."""
+    refund = event.refund
+    charge_id = refund.charge_id
+    if charge_id and _unknown_charge(charge_id, refund.payment_intent_id):
+        try:
+            charge = gateway.retrieve_charge(charge_id)
+        except gateway.NotFoundError:
+            charge = None
+        if charge is not None:
+            _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+    listed = gateway.list_refunds(charge_id=charge_id) if charge_id else []
+    return donation_record_refunds(
+        charge_id=charge_id,
+        payment_intent_id=refund.payment_intent_id,
+        refunds=[refund, *listed],
+        event=event,
+    )
+
+
 ENDINGS = (gateway.CheckoutOutcome.EXPIRED, gateway.CheckoutOutcome.FAILED)
 
 

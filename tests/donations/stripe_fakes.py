@@ -69,6 +69,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.charges: dict[str, dict] = {}
         self.errors: dict[str, int] = {}
         self.events: list[tuple[dict, bool]] = []  # (event, delivered), oldest first
+        self.refunds: dict[str, dict] = {}
         self.page_size = 100
         self._lock = threading.Lock()
 
@@ -85,6 +86,10 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._list_sessions(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/checkout/sessions/"):
             return self._known(self.sessions, path.rsplit("/", 1)[1])
+        if method.upper() == "GET" and path == "/v1/refunds":
+            charge_id = recorded.query.get("charge", [""])[0]
+            found = [r for r in self.refunds.values() if r["charge"] == charge_id]
+            return _ok({"object": "list", "url": "/v1/refunds", "has_more": False, "data": found})
         if method.upper() == "GET" and path == "/v1/events":
             return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
@@ -279,3 +284,11 @@ def deliver(client, payload: dict, **kwargs):
 def signed_header(body: str, *, secret: str = WEBHOOK_SECRET) -> str:
     """The Stripe-Signature header for a body given as text (signed now)."""
     return stripe.WebhookSignature.generate_signature_header(body, secret, int(time.time()))
+
+
+def refund(*, charge_id: str = "ch_fake_1", amount: int, status: str = "succeeded",
+           refund_id: str | None = None, currency: str = "usd") -> dict:  # fmt: skip
+    obj = example("refund")
+    obj.update(id=refund_id or f"re_fake{next(_ids)}", charge=charge_id, amount=amount,
+               currency=currency, status=status, payment_intent="pi_fake_1")  # fmt: skip
+    return obj
