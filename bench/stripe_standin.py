@@ -19,6 +19,11 @@ only the fields of one gift changed. Private endpoints, for the load generator o
 - POST /_bench/config {"delay_ms": 150}: the latency added to every /v1/ answer from now on;
 - GET /_bench/stats: how many /v1/ requests were answered, by method and route.
 
+Tests that attack the running app (tests/donations/test_payment_chaos.py) run the same
+`Store` in their own process and change it directly: `Store.refund`, `Store.dispute`,
+`Store.expire` and `Store.fail` put a session or charge in the state Stripe would have after
+those events; `GET /v1/refunds?charge=…` and `GET /v1/events` list them as Stripe does.
+
 Threaded, so delayed answers overlap as Stripe's do. Nothing here imports the application.
 """
 
@@ -85,6 +90,7 @@ class Store:
         self.lock = threading.Lock()
         self.delay = 0.0
         self.requests: Counter[str] = Counter()
+        self.events: list[tuple[dict, bool]] = []
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_bench{secrets.token_hex(12)}"
@@ -192,6 +198,119 @@ class Store:
                 self.objects[obj["id"]] = obj
         return True
 
+    def refund(self, charge_id: str, amount: int, *, status: str = "succeeded") -> dict:
+        """A refund of `amount` units of a paid charge; the charge's running totals follow."""
+        with self.lock:
+            charge = self.objects[charge_id]
+            refund = example("refund")
+            refund.update(
+                id=self.new_id("re"),
+                amount=amount,
+                currency=charge["currency"],
+                charge=charge_id,
+                payment_intent=charge["payment_intent"],
+                status=status,
+                balance_transaction=None,
+                created=int(time.time()),
+                metadata={},
+            )
+            refund["_sequence"] = len(self.objects)
+            self.objects[refund["id"]] = refund
+            self._refund_totals(charge)
+        return _public(refund)
+
+    def refund_status(self, refund_id: str, status: str) -> dict:
+        """A refund moves on (succeeded, failed, canceled); a failed one gives the money back."""
+        with self.lock:
+            refund = self.objects[refund_id]
+            refund["status"] = status
+            self._refund_totals(self.objects[refund["charge"]])
+        return _public(refund)
+
+    def _refund_totals(self, charge: dict) -> None:
+        taken = sum(
+            obj["amount"]
+            for obj in self.objects.values()
+            if obj.get("object") == "refund"
+            and obj["charge"] == charge["id"]
+            and obj["status"] not in ("failed", "canceled")
+        )
+        charge.update(amount_refunded=taken, refunded=taken >= charge["amount"])
+
+    def dispute(self, charge_id: str, *, status: str = "needs_response") -> dict:
+        with self.lock:
+            charge = self.objects[charge_id]
+            dispute = example("dispute")
+            dispute.update(
+                id=self.new_id("dp"),
+                amount=charge["amount"],
+                currency=charge["currency"],
+                charge=charge_id,
+                payment_intent=charge["payment_intent"],
+                status=status,
+                balance_transactions=[],
+                created=int(time.time()),
+            )
+            self.objects[dispute["id"]] = dispute
+            charge["disputed"] = True
+        return _public(dispute)
+
+    def dispute_status(self, dispute_id: str, status: str) -> dict:
+        with self.lock:
+            self.objects[dispute_id]["status"] = status
+            return _public(self.objects[dispute_id])
+
+    def expire(self, session_id: str) -> None:
+        """The giver never paid and the session's time ran out."""
+        with self.lock:
+            self.objects[session_id].update(status="expired", payment_status="unpaid")
+
+    def fail(self, session_id: str) -> None:
+        """A delayed payment (a bank debit) that did not go through."""
+        with self.lock:
+            session = self.objects[session_id]
+            intent = example("payment_intent")
+            intent.update(
+                id=self.new_id("pi"),
+                amount=session["amount_total"],
+                currency=session["currency"],
+                status="requires_payment_method",
+                latest_charge=None,
+                metadata=session["_intent_metadata"],
+            )
+            self.objects[intent["id"]] = intent
+            session.update(status="complete", payment_status="unpaid", payment_intent=intent["id"])
+
+    def add_event(self, event: dict, *, delivered: bool) -> None:
+        """An event as Stripe keeps it (30 days), with whether its delivery ever succeeded."""
+        with self.lock:
+            self.events.append((event, delivered))
+
+    def list(self, kind: str, query: dict[str, str]) -> dict:
+        """Stripe's list shape, newest first: refunds of one charge, or events."""
+        limit = min(int(query.get("limit", "10")), 100)
+        with self.lock:
+            if kind == "refund":
+                found = [
+                    _public(obj)
+                    for obj in self.objects.values()
+                    if obj.get("object") == "refund" and obj["charge"] == query.get("charge")
+                ]
+                found.sort(key=lambda obj: (obj["created"], obj["id"]), reverse=True)
+            else:
+                since = int(query.get("created[gte]", "0"))
+                undelivered = query.get("delivery_success") == "false"
+                found = [
+                    copy.deepcopy(event)
+                    for event, delivered in reversed(self.events)
+                    if event["created"] >= since and not (undelivered and delivered)
+                ]
+        if "starting_after" in query:
+            ids = [obj["id"] for obj in found]
+            found = found[ids.index(query["starting_after"]) + 1 :]
+        return {"object": "list", "url": f"/v1/{kind}s", "has_more": len(found) > limit,
+                "data": found[:limit]}  # fmt: skip
+
     def retrieve(self, object_id: str, kind: str, expand: list[list[str]]) -> dict | None:
         with self.lock:
             obj = self.objects.get(object_id)
@@ -283,6 +402,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._object(parts[3], "checkout.session", expand)
         if method == "GET" and parts[:2] == ["v1", "charges"] and len(parts) == 3:
             return self._object(parts[2], "charge", expand)
+        if method == "GET" and parts[:2] == ["v1", "disputes"] and len(parts) == 3:
+            return self._object(parts[2], "dispute", expand)
+        if method == "GET" and parts in (["v1", "refunds"], ["v1", "events"]):
+            query = {key: value for key, value in pairs if not key.startswith("expand")}
+            return self._send(200, self.store.list(parts[1][:-1], query))
         self._send(404, _stripe_error(404, f"Unrecognized request URL ({method}: {url.path})."))
 
     def _object(self, object_id: str, kind: str, expand: list[list[str]]) -> None:

@@ -75,20 +75,37 @@ class StandIn:
         ]
 
 
+def stripe_event(event_type: str, obj: dict, *, event_id: str, created: int) -> dict:
+    """An event as Stripe sends it: its example event wrapping `obj`, at this API version."""
+    event = json.loads(EXAMPLE_EVENT.read_text())
+    event.update(
+        id=event_id,
+        type=event_type,
+        created=created,
+        api_version=stripe.api_version,
+        data={"object": obj},
+        pending_webhooks=1,
+    )
+    return event
+
+
+def signed(body: bytes, *, webhook_secret: str) -> str:
+    """The Stripe-Signature header for `body`, signed now (Stripe signs each attempt anew)."""
+    return stripe.WebhookSignature.generate_signature_header(
+        body.decode(), webhook_secret, int(time.time())
+    )
+
+
 def deliveries(sessions: list[dict], *, webhook_secret: str) -> list[Delivery]:
     """One signed `checkout.session.completed` event per session, signed now."""
-    template = json.loads(EXAMPLE_EVENT.read_text())
     now = int(time.time())
     prepared = []
     for session in sessions:
-        event = dict(template)
-        event.update(
-            id=f"evt_bench{secrets.token_hex(12)}",
-            type="checkout.session.completed",
+        event = stripe_event(
+            "checkout.session.completed",
+            session,
+            event_id=f"evt_bench{secrets.token_hex(12)}",
             created=now,
-            api_version=stripe.api_version,
-            data={"object": session},
-            pending_webhooks=1,
         )
         body = json.dumps(event)
         signature = stripe.WebhookSignature.generate_signature_header(body, webhook_secret, now)

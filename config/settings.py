@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RefuseNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -144,6 +145,24 @@ if not STRIPE_SECRET_KEY and not DEBUG and not PAYMENTS_DEMO:
         "STRIPE_SECRET_KEY is not set and DEBUG is off. Set STRIPE_SECRET_KEY to take real "
         "payments, or PAYMENTS_DEMO=true to run the demo checkout where no money moves."
     )
+if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET.startswith("whsec_"):
+    # Without the endpoint's signing secret every webhook is refused and gifts stay pending.
+    raise ImproperlyConfigured(
+        "STRIPE_WEBHOOK_SECRET must be the webhook endpoint's signing secret (whsec_…) when "
+        "STRIPE_SECRET_KEY is set: without it every Stripe event is refused and paid gifts "
+        "stay pending. Copy it from the Stripe Dashboard (Developers → Webhooks → your endpoint)."
+    )
+# Checkout Sessions expire after this many minutes (Stripe allows 30 to 1440; its default,
+# 24 hours, keeps abandoned gifts pending and card testers' sessions open for longer).
+STRIPE_CHECKOUT_EXPIRES_MINUTES = env.int("STRIPE_CHECKOUT_EXPIRES_MINUTES", default=90)
+if not 30 <= STRIPE_CHECKOUT_EXPIRES_MINUTES <= 1440:
+    raise ImproperlyConfigured(
+        "STRIPE_CHECKOUT_EXPIRES_MINUTES must be between 30 and 1440 (Stripe's limits)."
+    )
+# The payment methods Checkout offers: a payment method configuration made in the Dashboard
+# (pmc_…), or else this explicit list. Buy-now-pay-later methods forbid donations.
+STRIPE_PAYMENT_METHOD_CONFIGURATION = env.str("STRIPE_PAYMENT_METHOD_CONFIGURATION", default="")
+STRIPE_PAYMENT_METHOD_TYPES = env.list("STRIPE_PAYMENT_METHOD_TYPES", default=["card"])
 DONATION_MIN_USD = Decimal(env.str("DONATION_MIN_USD", default="5"))
 DONATION_MAX_USD = Decimal(env.str("DONATION_MAX_USD", default="100000"))
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

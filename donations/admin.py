@@ -25,6 +25,7 @@ from donations.models import (
     ExchangeRate,
     ExportLog,
     Receipt,
+    Refund,
     StripeEvent,
     VolunteerAssignment,
 )
@@ -143,12 +144,28 @@ class DonationChangeInline(admin.TabularInline):
         return False
 
 
+class RefundInline(admin.TabularInline):
+    """Each Stripe refund of an online gift, as Stripe last reported it (read only)."""
+
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["stripe_refund_id", "amount", "currency", "status", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Donation)
 class DonationAdmin(admin.ModelAdmin):
     form = DonationAdminForm
     action_form = DonationActionForm
     actions = ["mark_deposited", "void_entries", "export_campaign"]
-    inlines = [DonationChangeInline]
+    inlines = [RefundInline, DonationChangeInline]
     list_display = [
         "received_at",
         "campaign",
@@ -172,6 +189,7 @@ class DonationAdmin(admin.ModelAdmin):
         ("entered_by", admin.RelatedOnlyFieldListFilter),
         "location",
         "dispute_status",
+        "review_reason",
         "currency",
         "name_hidden_by_organizer",
         "message_hidden_by_organizer",
@@ -190,7 +208,17 @@ class DonationAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["id", "campaign", "team_member", "source", "status", "dispute_status"]},
+            {
+                "fields": [
+                    "id",
+                    "campaign",
+                    "team_member",
+                    "source",
+                    "status",
+                    "dispute_status",
+                    "review_reason",
+                ]
+            },
         ),
         (
             _("Giver"),
@@ -369,6 +397,20 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     list_filter = ["currency", "source"]
     search_fields = ["currency"]
     date_hierarchy = "date"
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = ["stripe_refund_id", "donation", "amount", "currency", "status", "updated_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["stripe_refund_id", "donation__id"]
+    readonly_fields = ["donation", "stripe_refund_id", "amount", "currency", "status", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(StripeEvent)

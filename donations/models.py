@@ -40,10 +40,35 @@ class DonationStatus(models.TextChoices):
 
 
 class DisputeStatus(models.TextChoices):
+    """Stripe's own dispute statuses (https://docs.stripe.com/api/disputes/object#dispute_object-status)."""
+
     NONE = "", _("No dispute")
-    OPEN = "open", _("Disputed")
+    WARNING_NEEDS_RESPONSE = "warning_needs_response", _("Inquiry: needs a response")
+    WARNING_UNDER_REVIEW = "warning_under_review", _("Inquiry: under review")
+    WARNING_CLOSED = "warning_closed", _("Inquiry closed")
+    NEEDS_RESPONSE = "needs_response", _("Disputed: needs a response")
+    UNDER_REVIEW = "under_review", _("Disputed: under review")
     WON = "won", _("Dispute won")
     LOST = "lost", _("Dispute lost")
+    PREVENTED = "prevented", _("Dispute prevented")
+    APPEAL_NEEDS_RESPONSE = "appeal_needs_response", _("Appeal: needs a response")
+    APPEAL_UNDER_REVIEW = "appeal_under_review", _("Appeal: under review")
+
+
+# A gift whose disputed money is withdrawn for good (lost, or lost and under appeal) does not
+# count; one whose dispute is later won (funds reinstated) counts again.
+DISPUTE_NOT_COUNTED = ("lost", "appeal_needs_response", "appeal_under_review")
+
+
+class ReviewReason(models.TextChoices):
+    """Why an organizer should look at a gift: Stripe reported something we did not apply
+    as it came (the history row of the change says what)."""
+
+    NONE = "", _("Nothing to review")
+    CHARGE_MISMATCH = "charge_mismatch", _("Charged another amount or currency than pledged")
+    CHARGE_UNCOUNTABLE = "charge_uncountable", _("Charged in a currency that cannot be counted")
+    REFUND_MISMATCH = "refund_mismatch", _("A refund did not match the gift's charge")
+    STRIPE_ID_CONFLICT = "stripe_id_conflict", _("Its Stripe ids belong to another gift")
 
 
 class RateSource(models.TextChoices):
@@ -69,7 +94,7 @@ class DonationQuerySet(models.QuerySet):
         one stays, and `totals()` subtracts the refunded part.
         """
         return self.filter(status=Donation.Status.SUCCEEDED).exclude(
-            dispute_status=Donation.DisputeStatus.LOST
+            dispute_status__in=DISPUTE_NOT_COUNTED
         )
 
     def newest_first(self) -> DonationQuerySet:
@@ -91,6 +116,7 @@ class Donation(models.Model):
     Status = DonationStatus
     DisputeStatus = DisputeStatus
     RateSource = RateSource
+    ReviewReason = ReviewReason
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(
@@ -112,7 +138,17 @@ class Donation(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     dispute_status = models.CharField(
-        _("dispute"), max_length=10, choices=DisputeStatus.choices, default="", blank=True
+        _("dispute"), max_length=30, choices=DisputeStatus.choices, default="", blank=True
+    )
+    # When Stripe said so: the `created` time of the event that set the status, so an older
+    # event delivered late cannot undo a newer one.
+    dispute_updated_at = models.DateTimeField(_("dispute updated at"), null=True, blank=True)
+    dispute_fee = models.DecimalField(
+        _("dispute fee"),
+        null=True,
+        blank=True,
+        help_text=_("In the settlement currency."),
+        **MONEY,
     )
 
     giver_name = models.CharField(_("name"), max_length=200, blank=True)
@@ -167,6 +203,9 @@ class Donation(models.Model):
     )
     stripe_fee = models.DecimalField(_("Stripe fee"), null=True, blank=True, **MONEY)
     net_amount = models.DecimalField(_("net amount"), null=True, blank=True, **MONEY)
+    review_reason = models.CharField(
+        _("needs review"), max_length=30, choices=ReviewReason.choices, default="", blank=True
+    )
 
     # Offline gifts: who entered it, where, and what became of the cash.
     entered_by = models.ForeignKey(
@@ -231,6 +270,10 @@ class Donation(models.Model):
             models.CheckConstraint(
                 condition=Q(dispute_status__in=DisputeStatus.values),
                 name="donation_dispute_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_reason__in=ReviewReason.values),
+                name="donation_review_reason_valid",
             ),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="donation_currency_iso"
@@ -366,6 +409,53 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class RefundStatus(models.TextChoices):
+    """Stripe's refund statuses (https://docs.stripe.com/api/refunds/object#refund_object-status)."""
+
+    PENDING = "pending", _("Pending")
+    REQUIRES_ACTION = "requires_action", _("Requires action")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", pgettext_lazy("refund status", "Failed")
+    CANCELED = "canceled", _("Canceled")
+
+
+# Refunds that took the money (or are taking it); a failed or canceled one gave it back.
+REFUND_HOLDS = ("pending", "requires_action", "succeeded")
+
+
+class Refund(models.Model):
+    """One Stripe refund of an online gift, by its id, with its status as Stripe last said.
+
+    The gift's refunded part is the sum of its refunds that hold (pending, requiring action or
+    succeeded), so a refund that fails or is canceled later gives its amount back.
+    """
+
+    Status = RefundStatus
+
+    donation = models.ForeignKey(
+        Donation, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("donation")
+    )
+    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["donation", "stripe_refund_id"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=RefundStatus.values), name="refund_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_refund_id}: {self.amount} {self.currency} ({self.status})"
 
 
 class ReceiptStatus(models.TextChoices):

@@ -13,6 +13,9 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
+import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -53,11 +56,18 @@ MINIMUM_CHARGE = {
     "SEK": Decimal("3.00"), "SGD": Decimal("0.50"), "THB": Decimal("10"),
 }  # fmt: skip
 MINIMUM_CHARGE_FALLBACK_USD = Decimal("0.50")
+# Stripe's largest amount: eight digits in the smallest unit (99,999,999), for every
+# currency (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). With a
+# thousands-per-dollar currency (IDR, KRW, HUF, ISK...) that is far below DONATION_MAX_USD.
+MAXIMUM_CHARGE_UNITS = 99_999_999
 # Standard card pricing for the "cover the fees" estimate (https://stripe.com/pricing):
 # a percentage plus a fixed USD amount, converted by the caller. An estimate, shown as one.
 CARD_FEE_PERCENT = Decimal("0.029")
 CARD_FEE_FIXED_USD = Decimal("0.30")
 
+# The statement descriptor suffix: with a prefix of up to 10 characters and Stripe's "* "
+# between them, 10 more keep the whole descriptor within the 22 characters banks show.
+STATEMENT_SUFFIX_LENGTH = 10
 # The webhook signature may be at most this old (Stripe's own default as well).
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What Checkout returns with the session, expanded in one call: the charge and its settlement.
@@ -67,14 +77,33 @@ SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 SESSION_LIST_EXPAND = [f"data.{path}" for path in SESSION_EXPAND]
 SESSION_LIST_PAGE_SIZE = 100
 CHECKOUT_LOCALES = {"en": "en", "es": "es"}
+# What we store of Stripe's strings: ids and event types fit these columns, or the event is
+# refused as malformed (never a database error and a retry). Amounts beyond any charge are
+# refused too.
+ID_MAX_LENGTH = 255
+EVENT_ID_MAX_LENGTH = 255
+EVENT_TYPE_MAX_LENGTH = 100
+MAX_UNITS_READ = 10**12
 
 
 class GatewayError(Exception):
     """Stripe could not be reached or refused the request."""
 
 
+class NotFoundError(GatewayError):
+    """Stripe answered that the object does not exist (404)."""
+
+
 class InvalidWebhookError(Exception):
     """A webhook whose signature is missing, wrong or stale, or whose body is not an event."""
+
+
+class MalformedEventError(InvalidWebhookError):
+    """A correctly signed event whose body has not the shape of a Stripe event."""
+
+
+class MalformedObjectError(ValueError):
+    """A Stripe object (in an event or an API answer) we cannot read as facts."""
 
 
 class StripeAmountError(ValueError):
@@ -101,6 +130,26 @@ def to_stripe_units(amount: Decimal, currency: str) -> int:
 def from_stripe_units(units: int, currency: str) -> Decimal:
     """Stripe's integer amount → Decimal major units, exactly."""
     return Decimal(int(units)).scaleb(-_unit_exponent(currency))
+
+
+def maximum_charge(currency: str) -> Decimal:
+    """The largest amount Stripe charges in `currency`, in major units, chargeable exactly."""
+    largest = from_stripe_units(MAXIMUM_CHARGE_UNITS, currency)
+    return largest.quantize(Decimal(1).scaleb(-charge_decimals(currency)), rounding="ROUND_FLOOR")
+
+
+def statement_descriptor_suffix(name: str) -> str:
+    """A short suffix for the donor's card statement, from the campaign's name.
+
+    Stripe appends it to the account's prefix; it may hold Latin letters, digits, spaces and
+    some punctuation only, not < > \\ ' " *, and must have a letter. We keep ASCII letters,
+    digits and spaces, at most STATEMENT_SUFFIX_LENGTH characters, so prefix and suffix fit
+    the 22 characters most statements show. Empty when nothing usable remains.
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    kept = " ".join("".join(c if c.isalnum() else " " for c in folded).split()).upper()
+    suffix = kept[:STATEMENT_SUFFIX_LENGTH].strip()
+    return suffix if any(c.isalpha() for c in suffix) else ""
 
 
 def minimum_charge(currency: str) -> Decimal | None:
@@ -159,7 +208,22 @@ class CheckoutFacts:
 @dataclass(frozen=True)
 class DisputeFacts:
     dispute_id: str
-    charge_id: str
+    charge_id: str | None
+    status: str
+    payment_intent_id: str | None = None
+    # Stripe's dispute fee (and its return, if any), from the dispute's balance transactions,
+    # in the settlement currency; None when Stripe has moved no money yet.
+    fee: Decimal | None = None
+    fee_currency: str = ""
+
+
+@dataclass(frozen=True)
+class RefundFacts:
+    refund_id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount: Decimal
+    currency: str
     status: str
 
 
@@ -167,9 +231,11 @@ class DisputeFacts:
 class WebhookEvent:
     event_id: str
     type: str
+    created: int = 0
     session: CheckoutFacts | None = None
     charge: ChargeFacts | None = None
     dispute: DisputeFacts | None = None
+    refund: RefundFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +253,7 @@ class CheckoutRequest:
     language: str
     success_url: str
     cancel_url: str
+    statement_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,9 +281,23 @@ def _client() -> stripe.StripeClient:
     )
 
 
+def _gateway_error(error: stripe.StripeError) -> GatewayError:
+    if error.http_status == 404:
+        return NotFoundError(str(error))
+    return GatewayError(str(error))
+
+
+def _read(reader, obj: Any):
+    """Facts from an API answer; an answer we cannot read is Stripe failing us (GatewayError)."""
+    try:
+        return reader(obj)
+    except MalformedObjectError as error:
+        raise GatewayError(f"Stripe answered with an object we cannot read: {error}") from error
+
+
 def _decoded(stripe_object: Any) -> dict:
     """The raw JSON of an API answer, with numbers as Decimal (stripe would give floats)."""
-    return json.loads(stripe_object.last_response.body, parse_float=Decimal)
+    return _json(stripe_object.last_response.body)
 
 
 def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
@@ -230,15 +311,20 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     params = {
         "mode": "payment",
         "submit_type": "donate",
+        # Charge what the giver chose, in the currency they chose: the per-session setting
+        # overrides the Dashboard's, so Adaptive Pricing stays off even if someone turns it on.
+        "adaptive_pricing": {"enabled": False},
+        "expires_at": int(time.time()) + settings.STRIPE_CHECKOUT_EXPIRES_MINUTES * 60,
         "line_items": line_items,
         "customer_email": request.email,
         "client_reference_id": request.donation_id,
         "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata},
+        "payment_intent_data": _payment_intent_data(request, metadata),
         "locale": CHECKOUT_LOCALES.get(request.language.split("-")[0], "auto"),
         "success_url": request.success_url,
         "cancel_url": request.cancel_url,
     }
+    params.update(_payment_methods())
     try:
         session = _client().v1.checkout.sessions.create(
             params=params, options={"idempotency_key": f"checkout-{request.donation_id}"}
@@ -246,6 +332,22 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     except stripe.StripeError as error:
         raise GatewayError(str(error)) from error
     return CheckoutSession(session_id=session.id, url=session.url)
+
+
+def _payment_intent_data(request: CheckoutRequest, metadata: dict) -> dict:
+    data: dict[str, Any] = {"metadata": metadata}
+    suffix = statement_descriptor_suffix(request.statement_name)
+    if suffix:
+        data["statement_descriptor_suffix"] = suffix
+    return data
+
+
+def _payment_methods() -> dict:
+    """A payment method configuration when one is set (pmc_…), else an explicit list: never
+    whatever the Dashboard happens to enable (buy-now-pay-later methods forbid donations)."""
+    if settings.STRIPE_PAYMENT_METHOD_CONFIGURATION:
+        return {"payment_method_configuration": settings.STRIPE_PAYMENT_METHOD_CONFIGURATION}
+    return {"payment_method_types": list(settings.STRIPE_PAYMENT_METHOD_TYPES)}
 
 
 def _line_item(name: str, amount: Decimal, currency: str) -> dict:
@@ -266,8 +368,8 @@ def retrieve_checkout_session(session_id: str) -> CheckoutFacts:
             session_id, params={"expand": SESSION_EXPAND}
         )
     except stripe.StripeError as error:
-        raise GatewayError(str(error)) from error
-    return checkout_facts(_decoded(session))
+        raise _gateway_error(error) from error
+    return _read(checkout_facts, _decoded(session))
 
 
 def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[CheckoutFacts]:
@@ -287,7 +389,36 @@ def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[Chec
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
         for session in page["data"]:
-            yield checkout_facts(session)
+            yield _read(checkout_facts, session)
+        if not page.get("has_more") or not page["data"]:
+            return
+        params["starting_after"] = page["data"][-1]["id"]
+
+
+# Stripe keeps events for 30 days; the events list reaches no further back.
+EVENTS_RETENTION = datetime.timedelta(days=30)
+
+
+def list_undelivered_events(*, created_since: datetime.datetime) -> Iterator[WebhookEvent]:
+    """Events Stripe could not deliver to our endpoint (`delivery_success=false`) since then
+    (at most 30 days back), newest first, 100 per API call. An event we cannot read is
+    logged and skipped. Raises GatewayError when a page cannot be fetched."""
+    oldest = datetime.datetime.now(datetime.UTC) - EVENTS_RETENTION
+    params: dict[str, Any] = {
+        "created": {"gte": int(max(created_since, oldest).timestamp())},
+        "delivery_success": "false",
+        "limit": SESSION_LIST_PAGE_SIZE,
+    }
+    while True:
+        try:
+            page = _decoded(_client().v1.events.list(params=params))
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        for data in page["data"]:
+            try:
+                yield webhook_event(data)
+            except MalformedEventError as error:
+                logger.error("Skipped an undelivered Stripe event we cannot read: %s", error)
         if not page.get("has_more") or not page["data"]:
             return
         params["starting_after"] = page["data"][-1]["id"]
@@ -300,12 +431,16 @@ def retrieve_charge(charge_id: str) -> ChargeFacts:
             charge_id, params={"expand": ["balance_transaction"]}
         )
     except stripe.StripeError as error:
-        raise GatewayError(str(error)) from error
-    return charge_facts(_decoded(charge))
+        raise _gateway_error(error) from error
+    return _read(charge_facts, _decoded(charge))
 
 
 def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
-    """Verify the Stripe-Signature over the raw body (300 s tolerance), then read the event."""
+    """Verify the Stripe-Signature over the raw body (300 s tolerance), then read the event.
+
+    Raises InvalidWebhookError for a bad signature, and its subclass MalformedEventError for a
+    signed body whose shape is not one we can read (nothing may be recorded from it).
+    """
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"),
@@ -313,45 +448,132 @@ def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
             settings.STRIPE_WEBHOOK_SECRET,
             WEBHOOK_TOLERANCE_SECONDS,
         )
-        data = json.loads(payload, parse_float=Decimal)
-        event_id, event_type, obj = data["id"], data["type"], data["data"]["object"]
-    except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as error:
+    except (stripe.SignatureVerificationError, ValueError) as error:
         raise InvalidWebhookError(str(error)) from error
-    kind = obj.get("object")
-    return WebhookEvent(
-        event_id=event_id,
-        type=event_type,
-        session=checkout_facts(obj) if kind == "checkout.session" else None,
-        charge=charge_facts(obj) if kind == "charge" else None,
-        dispute=dispute_facts(obj) if kind == "dispute" else None,
-    )
+    try:
+        data = _json(payload)
+    except ValueError as error:
+        raise MalformedEventError(str(error)) from error
+    return webhook_event(data)
 
 
-def _id(value: Any) -> str | None:
+def webhook_event(data: Any) -> WebhookEvent:
+    """An event's JSON (from the webhook or the events list) as facts; MalformedEventError
+    when it has not the shape of a Stripe event."""
+    try:
+        event = _mapping(data, "event")
+        event_id = _text(event.get("id"), "id", max_length=EVENT_ID_MAX_LENGTH)
+        event_type = _text(event.get("type"), "type", max_length=EVENT_TYPE_MAX_LENGTH)
+        obj = _mapping(_mapping(event.get("data"), "data").get("object"), "data.object", True)
+        kind = obj.get("object")
+        version = event.get("api_version")
+        if version and version != stripe.api_version:
+            logger.warning(
+                "Stripe event %s has API version %s; this code reads %s. Set the webhook "
+                "endpoint's API version to %s in the Stripe Dashboard.",
+                event_id, version, stripe.api_version, stripe.api_version,
+            )  # fmt: skip
+        created = event.get("created")
+        return WebhookEvent(
+            event_id=event_id,
+            type=event_type,
+            created=0 if created is None else _units(created, "created"),
+            session=checkout_facts(obj) if kind == "checkout.session" else None,
+            charge=charge_facts(obj) if kind == "charge" else None,
+            dispute=dispute_facts(obj) if kind == "dispute" else None,
+            refund=refund_facts(obj) if kind == "refund" else None,
+        )
+    except MalformedObjectError as error:
+        raise MalformedEventError(str(error)) from error
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number Stripe sends")
+
+
+def _json(text: bytes | str) -> Any:
+    """Stripe's JSON with numbers as Decimal (never a float) and without NaN or Infinity."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _mapping(value: Any, field: str, required: bool = False) -> dict:
+    """A JSON object; None reads as empty unless `required`."""
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedObjectError(f"{field} is not an object")
+    return value
+
+
+def _text(value: Any, field: str, *, max_length: int = ID_MAX_LENGTH, required: bool = True):
+    """A string Stripe sends (an id, a status): printable, and short enough to store."""
+    if value is None or value == "":
+        if required:
+            raise MalformedObjectError(f"{field} is missing")
+        return None
+    if not isinstance(value, str) or len(value) > max_length or not value.isprintable():
+        raise MalformedObjectError(f"{field} is not a short printable string")
+    return value
+
+
+def _units(value: Any, field: str, *, signed: bool = False) -> int:
+    """An amount in Stripe's integer units (a JSON integer, never a bool or a decimal)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedObjectError(f"{field} is not an integer amount")
+    if abs(value) > MAX_UNITS_READ or (value < 0 and not signed):
+        raise MalformedObjectError(f"{field} is out of range")
+    return value
+
+
+def _currency(value: Any, field: str = "currency") -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise MalformedObjectError(f"{field} is not a currency code")
+    return value.upper()
+
+
+def _rate(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not value > 0:
+        raise MalformedObjectError("exchange_rate is not a positive number")
+    return Decimal(value)
+
+
+def _id(value: Any, field: str = "id") -> str | None:
     """An expandable field: either an id string or the expanded object with an `id`."""
     if isinstance(value, dict):
-        return value.get("id")
-    return value or None
+        return _text(value.get("id"), field)
+    return _text(value, field, required=False)
 
 
-def checkout_facts(session: dict) -> CheckoutFacts:
-    currency = (session.get("currency") or "").upper()
+def checkout_facts(session: Any) -> CheckoutFacts:
+    session = _mapping(session, "session", required=True)
+    currency = _currency(session["currency"]) if session.get("currency") is not None else ""
     total = session.get("amount_total")
     payment_intent = session.get("payment_intent")
     charge = None
     intent_status = None
     if isinstance(payment_intent, dict):
-        intent_status = payment_intent.get("status")
+        intent_status = _text(payment_intent.get("status"), "status", required=False)
         if isinstance(payment_intent.get("latest_charge"), dict):
             charge = charge_facts(payment_intent["latest_charge"])
-    metadata = session.get("metadata") or {}
+    metadata = _mapping(session.get("metadata"), "metadata")
+    reference = session.get("client_reference_id") or metadata.get("donation_id")
     return CheckoutFacts(
-        session_id=session["id"],
-        donation_id=session.get("client_reference_id") or metadata.get("donation_id"),
-        outcome=_outcome(session.get("status"), session.get("payment_status"), intent_status),
-        amount_total=from_stripe_units(total, currency) if total is not None and currency else None,
+        session_id=_text(session.get("id"), "id"),
+        donation_id=_text(reference, "client_reference_id", required=False),
+        outcome=_outcome(
+            _text(session.get("status"), "status", required=False),
+            _text(session.get("payment_status"), "payment_status", required=False),
+            intent_status,
+        ),
+        amount_total=(
+            from_stripe_units(_units(total, "amount_total"), currency)
+            if total is not None and currency
+            else None
+        ),
         currency=currency,
-        payment_intent_id=_id(payment_intent),
+        payment_intent_id=_id(payment_intent, "payment_intent"),
         charge=charge,
     )
 
@@ -369,39 +591,92 @@ def _outcome(status: str | None, payment_status: str | None, intent_status: str 
     return CheckoutOutcome.OPEN
 
 
-def _decimal_or_none(value: Decimal | int | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def charge_facts(charge: dict) -> ChargeFacts:
-    currency = charge["currency"].upper()
-    transaction = charge.get("balance_transaction")
-    settlement = None
-    if isinstance(transaction, dict):
-        settled_in = transaction["currency"].upper()
-        settlement = Settlement(
-            amount=from_stripe_units(transaction["amount"], settled_in),
-            currency=settled_in,
-            exchange_rate=_decimal_or_none(transaction.get("exchange_rate")),
-            fee=from_stripe_units(transaction.get("fee", 0), settled_in),
-            net=from_stripe_units(transaction["net"], settled_in),
-        )
-    return ChargeFacts(
-        charge_id=charge["id"],
-        payment_intent_id=_id(charge.get("payment_intent")),
-        donation_id=(charge.get("metadata") or {}).get("donation_id"),
-        amount=from_stripe_units(charge["amount"], currency),
-        currency=currency,
-        amount_refunded=from_stripe_units(charge.get("amount_refunded", 0), currency),
-        fully_refunded=bool(charge.get("refunded")),
-        settlement=settlement,
-        balance_transaction_id=_id(transaction),
+def _settlement(transaction: dict) -> Settlement:
+    settled_in = _currency(transaction.get("currency"), "balance_transaction.currency")
+    return Settlement(
+        amount=from_stripe_units(
+            _units(transaction.get("amount"), "amount", signed=True), settled_in
+        ),
+        currency=settled_in,
+        exchange_rate=_rate(transaction.get("exchange_rate")),
+        fee=from_stripe_units(_units(transaction.get("fee", 0), "fee", signed=True), settled_in),
+        net=from_stripe_units(_units(transaction.get("net"), "net", signed=True), settled_in),
     )
 
 
-def dispute_facts(dispute: dict) -> DisputeFacts:
+def charge_facts(charge: Any) -> ChargeFacts:
+    charge = _mapping(charge, "charge", required=True)
+    currency = _currency(charge.get("currency"))
+    transaction = charge.get("balance_transaction")
+    settlement = _settlement(transaction) if isinstance(transaction, dict) else None
+    metadata = _mapping(charge.get("metadata"), "metadata")
+    return ChargeFacts(
+        charge_id=_text(charge.get("id"), "id"),
+        payment_intent_id=_id(charge.get("payment_intent"), "payment_intent"),
+        donation_id=_text(metadata.get("donation_id"), "metadata.donation_id", required=False),
+        amount=from_stripe_units(_units(charge.get("amount"), "amount"), currency),
+        currency=currency,
+        amount_refunded=from_stripe_units(
+            _units(charge.get("amount_refunded", 0), "amount_refunded"), currency
+        ),
+        fully_refunded=charge.get("refunded") is True,
+        settlement=settlement,
+        balance_transaction_id=_id(transaction, "balance_transaction"),
+    )
+
+
+def refund_facts(refund: Any) -> RefundFacts:
+    refund = _mapping(refund, "refund", required=True)
+    currency = _currency(refund.get("currency"))
+    charge_id = _id(refund.get("charge"), "charge")
+    payment_intent_id = _id(refund.get("payment_intent"), "payment_intent")
+    if charge_id is None and payment_intent_id is None:
+        raise MalformedObjectError("a refund names neither a charge nor a payment intent")
+    return RefundFacts(
+        refund_id=_text(refund.get("id"), "id"),
+        charge_id=charge_id,
+        payment_intent_id=payment_intent_id,
+        amount=from_stripe_units(_units(refund.get("amount"), "amount"), currency),
+        currency=currency,
+        status=_text(refund.get("status"), "status", max_length=40),
+    )
+
+
+def list_refunds(*, charge_id: str) -> list[RefundFacts]:
+    """Every refund of a charge, as Stripe has them now (100 per page, every page)."""
+    params: dict[str, Any] = {"charge": charge_id, "limit": SESSION_LIST_PAGE_SIZE}
+    refunds: list[RefundFacts] = []
+    while True:
+        try:
+            page = _decoded(_client().v1.refunds.list(params=params))
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        refunds += [_read(refund_facts, refund) for refund in page["data"]]
+        if not page.get("has_more") or not page["data"]:
+            return refunds
+        params["starting_after"] = page["data"][-1]["id"]
+
+
+def dispute_facts(dispute: Any) -> DisputeFacts:
+    dispute = _mapping(dispute, "dispute", required=True)
+    charge_id = _id(dispute.get("charge"), "charge")
+    payment_intent_id = _id(dispute.get("payment_intent"), "payment_intent")
+    if charge_id is None and payment_intent_id is None:
+        raise MalformedObjectError("a dispute names neither a charge nor a payment intent")
+    transactions = dispute.get("balance_transactions") or []
+    if not isinstance(transactions, list):
+        raise MalformedObjectError("balance_transactions is not a list")
+    settled = [_settlement(_mapping(txn, "balance_transaction", True)) for txn in transactions]
+    currencies = {txn.currency for txn in settled}
+    if len(currencies) > 1:
+        raise MalformedObjectError("a dispute's balance transactions in several currencies")
     return DisputeFacts(
-        dispute_id=dispute["id"], charge_id=_id(dispute["charge"]), status=dispute["status"]
+        dispute_id=_text(dispute.get("id"), "id"),
+        charge_id=charge_id,
+        status=_text(dispute.get("status"), "status", max_length=40),
+        payment_intent_id=payment_intent_id,
+        fee=sum((txn.fee for txn in settled), Decimal(0)) if settled else None,
+        fee_currency=currencies.pop() if currencies else "",
     )
 
 

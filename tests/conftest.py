@@ -126,3 +126,38 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_language_leaks():
+    """A request in Spanish leaves Spanish active in the thread; each test starts in English."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+def _hypothesis_profiles() -> None:
+    """`make test` runs a few examples per hostile-input test; CI (HYPOTHESIS_PROFILE=ci,
+    set by .ci/run) runs 200 per endpoint. Examples share the test's database and client, so
+    Hypothesis's fixture health check does not apply; timing varies with the database."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    relaxed = {
+        "deadline": None,
+        "database": None,
+        "suppress_health_check": [
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    }
+    settings.register_profile("ci", max_examples=200, **relaxed)
+    settings.register_profile("dev", max_examples=20, **relaxed)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+_hypothesis_profiles()

@@ -50,6 +50,11 @@ class CashEntryForm(forms.Form):
         help_text=_("Only organizers see it."),
     )
     location = forms.CharField(label=_("Location"), max_length=200, required=False)
+    # Hidden until the cash service finds an identical entry saved minutes ago; then a
+    # checkbox the volunteer ticks to confirm that this is another gift.
+    another_gift = forms.BooleanField(
+        label=_("Yes, this is another gift"), required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, campaign: Campaign, members: list[TeamMember], **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,6 +67,15 @@ class CashEntryForm(forms.Form):
         self.fields["received_on"].widget.attrs.update(
             {"min": campaign.launched_on.isoformat(), "max": timezone.localdate().isoformat()}
         )
+
+    @property
+    def asks_another_gift(self) -> bool:
+        return not self.fields["another_gift"].widget.is_hidden
+
+    def ask_another_gift(self, error) -> None:
+        """Show the confirmation checkbox, unticked, with the service's question."""
+        self.fields["another_gift"].widget = forms.CheckboxInput()
+        self.add_error("another_gift", error)
 
     def gift(self) -> CashGift:
         data = self.cleaned_data

@@ -43,9 +43,15 @@ class DonateForm(forms.Form):
     currency = forms.ChoiceField(
         label=_("Currency"), error_messages={"invalid_choice": CURRENCY_NOT_ACCEPTED}
     )
-    name = forms.CharField(label=_("Your name"), max_length=200)
+    name = forms.CharField(
+        label=_("Your name"), max_length=Donation._meta.get_field("giver_name").max_length
+    )
+    # The column's own limit (254), not the form's default of 320: a longer address would
+    # pass here and then fail at the database.
     email = forms.EmailField(
-        label=_("Email"), help_text=_("Your receipt goes here. It is never shown.")
+        label=_("Email"),
+        max_length=Donation._meta.get_field("email").max_length,
+        help_text=_("Your receipt goes here. It is never shown."),
     )
     anonymous = forms.BooleanField(label=_("Hide my name on the page"), required=False)
     hide_amount = forms.BooleanField(label=_("Show my gift without its amount"), required=False)

@@ -85,7 +85,11 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, uuid.UUID]:
         raise InvalidCursorError(cursor) from error
     if moment.tzinfo is None:  # we only make aware cursors; a naive one would be misread
         raise InvalidCursorError(cursor)
-    return moment, donation_uuid
+    try:
+        # In UTC: PostgreSQL refuses offsets of 16 hours or more, which Python accepts.
+        return moment.astimezone(datetime.UTC), donation_uuid
+    except OverflowError as error:  # a moment near year 1 or 9999 that UTC cannot hold
+        raise InvalidCursorError(cursor) from error
 
 
 def giver_page(

@@ -95,7 +95,11 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
         )
         for row in online.exclude(settlement_currency="")
         .values("settlement_currency")
-        .annotate(fees=Coalesce(Sum("stripe_fee"), ZERO), net=Coalesce(Sum("net_amount"), ZERO))
+        # A dispute's fee is Stripe's too: it adds to the fees and comes off the net.
+        .annotate(
+            fees=Coalesce(Sum("stripe_fee"), ZERO) + Coalesce(Sum("dispute_fee"), ZERO),
+            net=Coalesce(Sum("net_amount"), ZERO) - Coalesce(Sum("dispute_fee"), ZERO),
+        )
         .annotate(count=Count("id"))
         .order_by("settlement_currency")
     ]
@@ -152,6 +156,7 @@ COLUMNS = [
     (_("Amount charged"), lambda d: d.amount_charged),
     (_("Currency charged"), lambda d: d.currency_charged),
     (_("Stripe fee"), lambda d: d.stripe_fee),
+    (_("Dispute fee"), lambda d: d.dispute_fee),
     (_("Net amount"), lambda d: d.net_amount),
     (_("Settlement currency"), lambda d: d.settlement_currency),
     (_("Location"), lambda d: d.location),

@@ -4,7 +4,9 @@ In the database and on the page these are "offline" gifts (`Donation.Source.OFFL
 "Offline donation" label); in code they are cash.
 
 Guarantees kept here, whoever calls (cash forms, admin, commands):
-- an entry is recorded once per form token, however often the form is submitted;
+- an entry is recorded once per form token, however often the form is submitted, and an
+  entry identical to one the same volunteer saved in the last ten minutes (a page fetched
+  again after Back, so with a new token) is stored only once the volunteer confirms it;
 - a gift in another currency is converted once, at the stored rate of the day it was received,
   and the rate, its date and its source are stored with it; without a rate nothing is stored;
 - nothing is deleted: a voided entry keeps its row, its reason and who voided it;
@@ -74,6 +76,13 @@ VOID_REASON_ERROR = _("Say why this entry is voided.")
 VOID_NOT_ALLOWED_ERROR = _("You can void only your own entries, within 24 hours of entering them.")
 NOT_CASH_ERROR = _("Only cash entries can be changed this way.")
 ALREADY_VOIDED_ERROR = _("This entry is already voided.")
+POSSIBLE_TWIN_ERROR = _(
+    "You saved the same gift (same giver, amount, currency and date) a few minutes ago. If "
+    "this is another gift, tick “Yes, this is another gift” and save again."
+)
+# An entry identical to one the same volunteer saved this recently asks for confirmation: a
+# page fetched again after Back has a new form token, so the token alone cannot tell.
+TWIN_WINDOW = datetime.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -207,6 +216,34 @@ def _entries_for_tokens(*, tokens: list[uuid.UUID], entered_by) -> list[Donation
     return entries
 
 
+def _recent_twin_exists(
+    *, campaign: Campaign, entered_by, gift: CashGift, now: datetime.datetime
+) -> bool:
+    """Whether this volunteer saved an identical entry (giver, amount, currency, date) lately."""
+    day_starts = timezone.make_aware(datetime.datetime.combine(gift.received_on, datetime.time()))
+    next_day = gift.received_on + datetime.timedelta(days=1)
+    day_ends = timezone.make_aware(datetime.datetime.combine(next_day, datetime.time()))
+    return (
+        Donation.objects.filter(
+            source=Donation.Source.OFFLINE,
+            campaign=campaign,
+            entered_by=entered_by,
+            giver_name=gift.name.strip(),
+            amount=gift.amount,
+            currency=gift.currency,
+            received_at__gte=day_starts,
+            received_at__lt=day_ends,
+            created_at__gte=now - TWIN_WINDOW,
+        )
+        .exclude(status=Donation.Status.VOIDED)
+        .exists()
+    )
+
+
+def _twin_error() -> ValidationError:
+    return ValidationError(POSSIBLE_TWIN_ERROR, code="possible_twin")
+
+
 def _check_may_record(*, user, campaign: Campaign) -> None:
     if campaign.status == Campaign.Status.DRAFT:
         raise PermissionDenied(DRAFT_CAMPAIGN_ERROR)
@@ -215,12 +252,19 @@ def _check_may_record(*, user, campaign: Campaign) -> None:
 
 
 def donation_record_cash(
-    *, campaign: Campaign, entered_by, gift: CashGift, form_token: uuid.UUID
+    *,
+    campaign: Campaign,
+    entered_by,
+    gift: CashGift,
+    form_token: uuid.UUID,
+    another_gift: bool = False,
 ) -> Donation:
     """Record one cash gift, counted at once, exactly once per form token.
 
     A token already used by the same person returns the entry it created (double tap, back
     button, retried request), also when two requests race: the unique constraint decides.
+    An entry identical to one this volunteer saved in the last ten minutes is refused with a
+    ValidationError (code "possible_twin") unless `another_gift` confirms it.
     Raises PermissionDenied (not assigned, or someone else's token) and ValidationError (by
     field, nothing stored) for a bad date, currency or amount, or a missing exchange rate.
     """
@@ -229,6 +273,10 @@ def donation_record_cash(
         return existing[0]
     _check_may_record(user=entered_by, campaign=campaign)
     converted = cash_gift_convert(campaign=campaign, gift=gift)
+    if not another_gift and _recent_twin_exists(
+        campaign=campaign, entered_by=entered_by, gift=gift, now=timezone.now()
+    ):
+        raise _twin_error()
     donation = _new_cash_donation(
         campaign=campaign,
         entered_by=entered_by,
@@ -253,19 +301,30 @@ def batch_row_token(*, batch_token: uuid.UUID, index: int) -> uuid.UUID:
 
 
 def cash_batch_convert(
-    *, campaign: Campaign, gifts: dict[int, CashGift]
+    *,
+    campaign: Campaign,
+    gifts: dict[int, CashGift],
+    entered_by,
+    other_gift_rows: frozenset[int] = frozenset(),
+    now: datetime.datetime | None = None,
 ) -> dict[int, ConvertedAmount]:
     """Check and convert every row of a tally sheet; writes nothing.
 
     Raises CashBatchError with every bad row's error at once, so a volunteer sees all of
     them in one pass (the batch form also asks this for the rows it could read while other
-    rows did not parse).
+    rows did not parse). A row identical to an entry `entered_by` saved in the last ten
+    minutes is an error too, unless its index is in `other_gift_rows`.
     """
+    now = now or timezone.now()
     converted: dict[int, ConvertedAmount] = {}
     errors: dict[int, ValidationError] = {}
     for index, gift in sorted(gifts.items()):
         try:
             converted[index] = cash_gift_convert(campaign=campaign, gift=gift)
+            if index not in other_gift_rows and _recent_twin_exists(
+                campaign=campaign, entered_by=entered_by, gift=gift, now=now
+            ):
+                raise _twin_error()
         except ValidationError as error:
             errors[index] = error
     if errors:
@@ -274,13 +333,20 @@ def cash_batch_convert(
 
 
 def donation_record_cash_batch(
-    *, campaign: Campaign, entered_by, gifts: dict[int, CashGift], batch_token: uuid.UUID
+    *,
+    campaign: Campaign,
+    entered_by,
+    gifts: dict[int, CashGift],
+    batch_token: uuid.UUID,
+    other_gift_rows: frozenset[int] = frozenset(),
 ) -> list[Donation]:
     """Record a tally sheet: every row or none, each row once.
 
     `gifts` maps each filled row's index on the sheet to its gift. Every row is checked and
     converted before anything is written; bad rows raise CashBatchError with one error per
-    row. A sheet submitted again returns the entries the first submission recorded.
+    row. A row identical to an entry this volunteer saved in the last ten minutes is such an
+    error (code "possible_twin") unless its index is in `other_gift_rows`. A sheet submitted
+    again returns the entries the first submission recorded.
     """
     if not gifts:
         raise ValidationError(BATCH_EMPTY_ERROR)
@@ -291,8 +357,14 @@ def donation_record_cash_batch(
     if existing:
         return existing
     _check_may_record(user=entered_by, campaign=campaign)
-    converted = cash_batch_convert(campaign=campaign, gifts=gifts)
     now = timezone.now()
+    converted = cash_batch_convert(
+        campaign=campaign,
+        gifts=gifts,
+        entered_by=entered_by,
+        other_gift_rows=other_gift_rows,
+        now=now,
+    )
     donations = [
         _new_cash_donation(
             campaign=campaign,

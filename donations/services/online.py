@@ -77,7 +77,16 @@ def _bounds_at(currency: str, rate: Decimal) -> tuple[Decimal, Decimal]:
         currency, gateway.MINIMUM_CHARGE_FALLBACK_USD, rate=rate, rounding=ROUND_CEILING
     )
     maximum = _usd_in(currency, settings.DONATION_MAX_USD, rate=rate, rounding=ROUND_FLOOR)
-    return max(minimum, stripe_minimum), maximum
+    return max(minimum, stripe_minimum), min(maximum, _stripe_maximum(currency, rate))
+
+
+def _stripe_maximum(currency: str, rate: Decimal) -> Decimal:
+    """The largest gift Stripe can charge in `currency` with the fee cover added on top:
+    gift + cover = (gift + fixed fee) / (1 - percentage) must stay within Stripe's maximum."""
+    fixed = _usd_in(currency, gateway.CARD_FEE_FIXED_USD, rate=rate, rounding=ROUND_HALF_UP)
+    step = Decimal(1).scaleb(-gateway.charge_decimals(currency))
+    largest = gateway.maximum_charge(currency) - step  # room for the cover's rounding up
+    return (largest * (1 - gateway.CARD_FEE_PERCENT) - fixed).quantize(step, rounding=ROUND_FLOOR)
 
 
 def gift_bounds(*, currency: str, on: datetime.date) -> tuple[Decimal, Decimal]:
@@ -280,6 +289,7 @@ def _checkout_request(donation: Donation, campaign: Campaign) -> gateway.Checkou
         # Stripe replaces the literal {CHECKOUT_SESSION_ID} with the session's id.
         success_url=f"{settings.SITE_URL}{thanks}?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{settings.SITE_URL}{donate}?resume=1",
+        statement_name=campaign.title,
     )
 
 

@@ -10,17 +10,26 @@ history row naming the event (or, without one, where the news came from).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 import money
 from donations import stripe_gateway as gateway
-from donations.models import Donation, DonationChange, StripeEvent
+from donations.models import (
+    REFUND_HOLDS,
+    Donation,
+    DonationChange,
+    Refund,
+    RefundStatus,
+    StripeEvent,
+)
 from donations.services.history import (
     donation_change_recorded,
     donation_changes,
@@ -36,6 +45,7 @@ from donations.services.rates import (
 from donations.services.receipts import receipt_queue
 
 logger = logging.getLogger(__name__)
+RefundStatusValues = frozenset(RefundStatus.values)
 
 # Statuses a gift may move to from each status; everything else is a late or repeated report.
 FORWARD = {
@@ -46,10 +56,12 @@ FORWARD = {
     },
     Donation.Status.SUCCEEDED: {Donation.Status.REFUNDED},
 }
-DISPUTE_FORWARD = {
-    Donation.DisputeStatus.NONE: {Donation.DisputeStatus.OPEN, Donation.DisputeStatus.LOST,
-                                  Donation.DisputeStatus.WON},
-    Donation.DisputeStatus.OPEN: {Donation.DisputeStatus.LOST, Donation.DisputeStatus.WON},
+# Where each dispute status comes in a dispute's life, to order reports of the same moment
+# (Stripe's event times are whole seconds): inquiry, dispute, decision, appeal.
+DISPUTE_STAGE = {
+    "": 0, "warning_needs_response": 1, "warning_under_review": 2, "needs_response": 2,
+    "under_review": 3, "warning_closed": 4, "won": 4, "lost": 4, "prevented": 4,
+    "appeal_needs_response": 5, "appeal_under_review": 6,
 }  # fmt: skip
 # The history action for a gift whose status moved to each of these.
 STATUS_ACTIONS = {
@@ -94,20 +106,25 @@ def _save_with_history(
     *,
     event: gateway.WebhookEvent | None,
     origin: str,
+    note: str = "",
 ) -> None:
     """Save only real news, with its history row, so a repeated report leaves the row as it
-    was (`updated_at` too)."""
+    was (`updated_at` too). `note` adds why something was flagged rather than applied."""
     changes = donation_changes(before, donation)
     if not changes:
         return
-    donation.full_clean()
+    # Stripe's facts, not a person's input: field validation only. The unique Stripe ids and
+    # the check constraints are the database's to enforce on save (validating them here cost
+    # about 30 queries per event); an id that belongs to another gift is caught before.
+    donation.full_clean(validate_unique=False, validate_constraints=False)
     donation.save()
+    reason = f"Stripe event {event.type}" if event else origin
     donation_change_recorded(
         donation=donation,
         before=before,
         action=_action_for(changes),
         stripe_event_id=event.event_id if event else "",
-        reason=f"Stripe event {event.type}" if event else origin,
+        reason=f"{reason}: {note}" if note else reason,
     )
 
 
@@ -146,12 +163,14 @@ def donation_record_checkout(
             logger.warning("Stripe session %s matches no gift; ignored.", session.session_id)
             return None
         before = donation_snapshot(donation)
-        if session.outcome == gateway.CheckoutOutcome.PAID and _move(
-            donation, Donation.Status.SUCCEEDED
-        ):
-            _record_payment(donation, session)
-            receipt_queue(donation=donation)
-        elif session.outcome == gateway.CheckoutOutcome.PAID and session.charge:
+        note = ""
+        paid = session.outcome == gateway.CheckoutOutcome.PAID
+        if paid and donation.status == Donation.Status.PENDING:
+            note = _record_payment(donation, session)
+            if not note.refused and _move(donation, Donation.Status.SUCCEEDED):
+                receipt_queue(donation=donation)
+                _apply_charge_refunds(donation, session.charge)
+        elif paid and session.charge and _charge_matches(donation, session.charge):
             # Already recorded: what Stripe says now may carry a refund whose webhook was lost.
             _fill_stripe_facts(donation, session.charge)
             _apply_refund(
@@ -163,75 +182,170 @@ def donation_record_checkout(
             _move(donation, Donation.Status.FAILED)
         elif session.outcome == gateway.CheckoutOutcome.EXPIRED:
             _move(donation, Donation.Status.EXPIRED)
-        _save_with_history(donation, before, event=event, origin=origin)
+        _save_with_history(donation, before, event=event, origin=origin, note=str(note))
         _link_event(stored_event, donation)
     return donation
 
 
-def _record_payment(donation: Donation, session: gateway.CheckoutFacts) -> None:
-    """Fill a newly succeeded gift: what was charged, Stripe's ids, the amount that counts."""
-    donation.received_at = timezone.now()
-    donation.currency_charged = session.currency or donation.currency
-    if session.amount_total is not None:
-        donation.amount_charged = session.amount_total
+@dataclass(frozen=True)
+class PaymentNote:
+    """What recording a payment left for organizers: nothing, a flag, or a refusal."""
+
+    text: str = ""
+    refused: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
+def _record_payment(donation: Donation, session: gateway.CheckoutFacts) -> PaymentNote:
+    """Fill a gift Stripe reports paid: what was charged, Stripe's ids, the amount that counts.
+
+    What counts is what Stripe says was charged, never the pledge. When Stripe charged another
+    currency or amount than the giver pledged (Adaptive Pricing, say), the gift becomes what was
+    charged (its fee-cover share kept apart in proportion), converted as any gift is, and is
+    flagged for organizers; the history row keeps the pledge. When what was charged cannot be
+    counted (a currency we do not take, no stored rate for it, nothing charged), the gift is
+    refused: it stays pending and uncounted, with Stripe's facts and a flag. Returns the note.
+    """
+    currency = session.currency or donation.currency
+    charged = session.amount_total if session.amount_total is not None else donation.charged_amount
+    donation.amount_charged, donation.currency_charged = charged, currency
+    note = _claim_stripe_ids(
+        donation,
+        payment_intent_id=session.payment_intent_id,
+        charge=session.charge,
+    )
+    pledged = donation.amount + donation.fee_cover_amount
+    as_pledged = currency == donation.currency and charged == pledged
+    if as_pledged:
+        gift = donation.amount
+    elif charged <= 0 or pledged <= 0 or currency not in money.SUPPORTED_CURRENCIES:
+        return _refuse(donation, charged, currency)
     else:
-        donation.amount_charged = donation.charged_amount
-    if session.payment_intent_id:
-        donation.stripe_payment_intent_id = session.payment_intent_id
-    if session.charge:
-        _fill_stripe_facts(donation, session.charge)
-    _count_in_campaign_currency(donation)
-    refunded = session.charge.amount_refunded if session.charge else donation.amount_refunded
-    fully = bool(session.charge and session.charge.fully_refunded)
-    _apply_refund(donation, refunded, fully_refunded=fully)
+        gift = money.quantize(charged * donation.amount / pledged, currency)
+    converted = _counted_value(donation, gift=gift, currency=currency, charged=charged)
+    if converted is None and not as_pledged:
+        return _refuse(donation, charged, currency)
+    if not as_pledged:
+        pledge = f"{donation.amount} {donation.currency} + fee cover {donation.fee_cover_amount}"
+        donation.amount, donation.currency = gift, currency
+        donation.fee_cover_amount = charged - gift
+        donation.review_reason = Donation.ReviewReason.CHARGE_MISMATCH
+        note = PaymentNote(f"Stripe charged {charged} {currency}, not the pledged {pledge}")
+    donation.received_at = timezone.now()
+    if converted is None:
+        # Keep the ECB estimate made when the gift started: a paid gift must be recorded.
+        logger.warning(
+            "No rate for %s today; gift %s keeps its estimate.", donation.currency, donation.pk
+        )
+    else:
+        conversion_apply(donation=donation, converted=converted)
+    return note
 
 
-def _count_in_campaign_currency(donation: Donation) -> None:
-    """The gift in the campaign currency, fixed now and never recomputed.
+def _apply_charge_refunds(donation: Donation, charge: gateway.ChargeFacts | None) -> None:
+    """A payment recorded already refunded (in part or whole): apply what its charge says."""
+    if charge is not None and _charge_matches(donation, charge):
+        _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
 
-    The charged amount when the campaign's currency was charged; else Stripe's settled amount
-    when it settled in the campaign's currency; else the stored ECB rate. The fee surcharge is
-    charged but never counted, so a settled amount is shared out in proportion.
+
+def _refuse(donation: Donation, charged: Decimal, currency: str) -> PaymentNote:
+    donation.review_reason = Donation.ReviewReason.CHARGE_UNCOUNTABLE
+    logger.error("Gift %s: Stripe charged %s %s, which cannot be counted.", donation.pk, charged,
+                 currency)  # fmt: skip
+    return PaymentNote(
+        f"Stripe charged {charged} {currency}, which cannot be counted; not recorded as paid",
+        refused=True,
+    )
+
+
+def _counted_value(
+    donation: Donation, *, gift: Decimal, currency: str, charged: Decimal
+) -> ConvertedAmount | None:
+    """`gift` (in `currency`, part of the `charged` total) in the campaign currency, fixed now
+    and never recomputed; None without a stored rate.
+
+    The gift itself when the campaign's currency was charged; else Stripe's settled amount
+    when it settled in the campaign's currency (the fee surcharge is charged but never
+    counted, so the settlement is shared out in proportion); else the stored ECB rate.
     """
     campaign_currency = donation.campaign.currency
-    charged = donation.charged_amount
     today = timezone.localdate()
-    if donation.currency_charged == campaign_currency:
-        gift = money.quantize(charged - donation.fee_cover_amount, campaign_currency)
-        converted = ConvertedAmount(gift, Decimal(1), today, Donation.RateSource.SAME_CURRENCY)
-    elif (
-        donation.settlement_amount is not None and donation.settlement_currency == campaign_currency
+    if currency == campaign_currency:
+        return ConvertedAmount(
+            money.quantize(gift, campaign_currency),
+            Decimal(1),
+            today,
+            Donation.RateSource.SAME_CURRENCY,
+        )
+    if (
+        donation.settlement_amount is not None
+        and donation.settlement_currency == campaign_currency
+        and charged > 0
     ):
         rate = donation.settlement_amount / charged
-        converted = ConvertedAmount(
-            money.quantize(donation.amount * rate, campaign_currency),
+        return ConvertedAmount(
+            money.quantize(gift * rate, campaign_currency),
             rate.quantize(RATE_PLACES),
             today,
             Donation.RateSource.STRIPE,
         )
-    else:
-        try:
-            converted = convert_amount(
-                amount=donation.amount,
-                currency=donation.currency,
-                to_currency=campaign_currency,
-                on=today,
-            )
-        except RateUnavailableError:
-            # Keep the ECB estimate made when the gift started: a paid gift must be recorded.
-            logger.warning(
-                "No rate for %s today; gift %s keeps its estimate.", donation.currency, donation.pk
-            )
-            return
-    conversion_apply(donation=donation, converted=converted)
+    try:
+        return convert_amount(
+            amount=gift, currency=currency, to_currency=campaign_currency, on=today
+        )
+    except RateUnavailableError:
+        return None
 
 
-def _fill_stripe_facts(donation: Donation, charge: gateway.ChargeFacts) -> None:
+def _claim_stripe_ids(
+    donation: Donation, *, payment_intent_id: str | None, charge: gateway.ChargeFacts | None
+) -> PaymentNote:
+    """Set the Stripe ids (and settlement) the gift does not have yet. An id that already
+    belongs to another gift is not set (the database would refuse it on every retry): the
+    gift is flagged instead."""
+    wanted = {
+        "stripe_payment_intent_id": payment_intent_id
+        or (charge.payment_intent_id if charge else None),
+        "stripe_charge_id": charge.charge_id if charge else None,
+    }
+    new = {
+        field: value for field, value in wanted.items() if value and not getattr(donation, field)
+    }
+    if new:
+        taken = Q()
+        for field, value in new.items():
+            taken |= Q(**{field: value})
+        if Donation.objects.filter(taken).exclude(pk=donation.pk).exists():
+            donation.review_reason = Donation.ReviewReason.STRIPE_ID_CONFLICT
+            return PaymentNote(f"Stripe ids {sorted(new.values())} belong to another gift")
+        for field, value in new.items():
+            setattr(donation, field, value)
+    if charge is not None and donation.stripe_charge_id == charge.charge_id:
+        _fill_settlement(donation, charge)
+    return PaymentNote()
+
+
+def _charge_matches(donation: Donation, charge: gateway.ChargeFacts) -> bool:
+    """Whether a charge is the gift's own: its id (when the gift knows one), its currency and
+    amount as recorded. Anything else must not move the gift's money."""
+    if donation.stripe_charge_id and donation.stripe_charge_id != charge.charge_id:
+        return False
+    if charge.currency != donation.charged_currency:
+        return False
+    return donation.amount_charged is None or charge.amount == donation.amount_charged
+
+
+def _fill_stripe_facts(donation: Donation, charge: gateway.ChargeFacts) -> PaymentNote:
     """Stripe ids and the settlement, filled in whenever they first become known."""
-    donation.stripe_charge_id = donation.stripe_charge_id or charge.charge_id
-    donation.stripe_payment_intent_id = (
-        donation.stripe_payment_intent_id or charge.payment_intent_id
-    )
+    return _claim_stripe_ids(donation, payment_intent_id=charge.payment_intent_id, charge=charge)
+
+
+def _fill_settlement(donation: Donation, charge: gateway.ChargeFacts) -> None:
     settlement = charge.settlement
     if settlement is not None and donation.settlement_amount is None:
         donation.settlement_amount = settlement.amount
@@ -243,12 +357,15 @@ def _fill_stripe_facts(donation: Donation, charge: gateway.ChargeFacts) -> None:
 
 
 def _apply_refund(donation: Donation, refunded: Decimal, *, fully_refunded: bool) -> None:
-    """Set the refunded part from Stripe's running total (never a sum of deltas).
+    """Set the refunded part from the charge's running total (never a sum of deltas).
 
     In the campaign currency at the gift's stored rate, capped at what the gift counts for. A
-    refund of the whole gift ends its counting; a refund that arrives before the payment is
-    kept on the pending gift and applied when the payment is recorded.
+    refund of the whole gift ends its counting. Once the gift's refunds are tracked one by one
+    (services below), they alone decide: a charge total read from an older event could undo a
+    refund that failed since.
     """
+    if donation.pk and Refund.objects.filter(donation=donation).exists():
+        return
     # The larger total wins, so an older event delivered late cannot shrink a refund.
     donation.amount_refunded = max(refunded, donation.amount_refunded)
     converted = money.quantize(
@@ -259,12 +376,98 @@ def _apply_refund(donation: Donation, refunded: Decimal, *, fully_refunded: bool
         _move(donation, Donation.Status.REFUNDED)
 
 
-def _locked_gift_for_charge(charge_id: str, payment_intent_id: str | None, donation_id: str | None):
-    match = Q(stripe_charge_id=charge_id)
+# Where a refund's status may go next; failed and canceled are final, and a refund that
+# succeeded can still fail (the card was closed, say).
+REFUND_FORWARD = {
+    "pending": {"requires_action", "succeeded", "failed", "canceled"},
+    "requires_action": {"pending", "succeeded", "failed", "canceled"},
+    "succeeded": {"failed"},
+}
+
+
+def _refunds_apply(donation: Donation, refunds: list[gateway.RefundFacts]) -> str:
+    """Store each refund by id with its status moving only forward, then set the gift's
+    refunded part to the refunds that hold: a failed or canceled refund gives back what it
+    took, and a gift refunded in full counts again. Returns a note on refunds not applied."""
+    skipped = []
+    for facts in refunds:
+        if facts.currency != donation.charged_currency or facts.status not in RefundStatusValues:
+            skipped.append(f"{facts.refund_id} ({facts.amount} {facts.currency}, {facts.status})")
+            continue
+        refund, created = Refund.objects.get_or_create(
+            stripe_refund_id=facts.refund_id,
+            defaults={"donation": donation, "amount": facts.amount, "currency": facts.currency,
+                      "status": facts.status},
+        )  # fmt: skip
+        if refund.donation_id != donation.pk:
+            skipped.append(f"{facts.refund_id} (belongs to another gift)")
+        elif not created and facts.status in REFUND_FORWARD.get(refund.status, set()):
+            refund.status = facts.status
+            refund.save(update_fields=["status", "updated_at"])
+    holding = Refund.objects.filter(donation=donation, status__in=REFUND_HOLDS).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal(0)
+    donation.amount_refunded = holding
+    converted = money.quantize(holding * donation.conversion_rate, donation.campaign.currency)
+    donation.amount_refunded_converted = min(converted, donation.amount_converted)
+    whole = holding > 0 and holding >= donation.amount
+    if whole and donation.status == Donation.Status.SUCCEEDED:
+        donation.status = Donation.Status.REFUNDED
+    elif not whole and donation.status == Donation.Status.REFUNDED:
+        donation.status = Donation.Status.SUCCEEDED  # a refund failed: the gift counts again
+    if skipped:
+        donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
+        return f"refunds not applied: {', '.join(skipped)}"
+    return ""
+
+
+def donation_record_refunds(
+    *,
+    charge_id: str | None,
+    payment_intent_id: str | None,
+    refunds: list[gateway.RefundFacts],
+    event: gateway.WebhookEvent | None = None,
+    origin: str = "",
+) -> Donation | None:
+    """Record a charge's refunds by id and status, at most once per event, in any order.
+
+    The gift is found by the charge or payment intent recorded on it; a refund in another
+    currency than the gift was charged is flagged, not applied. Returns None for a repeated
+    event or a charge no gift knows.
+    """
+    with transaction.atomic():
+        stored_event = _claim_event(event)
+        if stored_event is False:
+            return None
+        donation = _locked_gift_for_charge(charge_id, payment_intent_id)
+        if donation is None:
+            logger.warning("Stripe refund of charge %s matches no gift; ignored.", charge_id)
+            return None
+        before = donation_snapshot(donation)
+        if donation.status == Donation.Status.PENDING:
+            note = "refund of a payment not recorded yet; kept for the payment"
+            logger.warning("Gift %s: %s.", donation.pk, note)
+        else:
+            note = _refunds_apply(donation, refunds)
+        _save_with_history(donation, before, event=event, origin=origin, note=note)
+        _link_event(stored_event, donation)
+    return donation
+
+
+def _charge_match(charge_id: str | None, payment_intent_id: str | None) -> Q | None:
+    """Gifts recorded with this charge or payment intent: the only way a charge's news finds
+    its gift (never the charge's metadata, which any charge may carry)."""
+    match = Q(stripe_charge_id=charge_id) if charge_id else None
     if payment_intent_id:
-        match |= Q(stripe_payment_intent_id=payment_intent_id)
-    if donation_id:
-        match |= Q(pk=donation_id)
+        by_intent = Q(stripe_payment_intent_id=payment_intent_id)
+        match = by_intent if match is None else match | by_intent
+    return match
+
+
+def _locked_gift_for_charge(charge_id: str | None, payment_intent_id: str | None):
+    match = _charge_match(charge_id, payment_intent_id)
+    if match is None:
+        return None
     return (
         Donation.objects.select_for_update(of=("self",))
         .filter(match, source=Donation.Source.ONLINE)
@@ -289,16 +492,23 @@ def donation_record_charge(
         stored_event = _claim_event(event)
         if stored_event is False:
             return None
-        donation = _locked_gift_for_charge(
-            charge.charge_id, charge.payment_intent_id, _valid_uuid(charge.donation_id)
-        )
+        donation = _locked_gift_for_charge(charge.charge_id, charge.payment_intent_id)
         if donation is None:
             logger.warning("Stripe charge %s matches no gift; ignored.", charge.charge_id)
             return None
         before = donation_snapshot(donation)
-        _fill_stripe_facts(donation, charge)
-        _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
-        _save_with_history(donation, before, event=event, origin=origin)
+        if _charge_matches(donation, charge):
+            note = _fill_stripe_facts(donation, charge)
+            _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
+        else:
+            donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
+            note = PaymentNote(
+                f"charge {charge.charge_id} ({charge.amount} {charge.currency}) is not this "
+                f"gift's ({donation.stripe_charge_id}, {donation.charged_amount} "
+                f"{donation.charged_currency}); not applied"
+            )
+            logger.error("Gift %s: %s.", donation.pk, note)
+        _save_with_history(donation, before, event=event, origin=origin, note=str(note))
         _link_event(stored_event, donation)
     return donation
 
@@ -306,27 +516,49 @@ def donation_record_charge(
 def donation_record_dispute(
     *, dispute: gateway.DisputeFacts, event: gateway.WebhookEvent
 ) -> Donation | None:
-    """Flag a disputed gift; a lost dispute stops it counting. At most once per event."""
+    """Store a dispute's status as Stripe names it, and its fee; at most once per event.
+
+    A gift whose dispute is lost (or lost and under appeal) stops counting; one won later
+    (`charge.dispute.funds_reinstated`) counts again. Events apply in the order Stripe made
+    them (their `created` time, then the stage of the status), whatever order they arrive
+    in. The dispute finds its gift by the charge, or by the payment intent when the charge is
+    not recorded yet. A status we do not know is flagged in the log and changes nothing.
+    """
     with transaction.atomic():
         stored_event = _claim_event(event)
         if stored_event is False:
             return None
-        donation = _locked_gift_for_charge(dispute.charge_id, None, None)
+        donation = _locked_gift_for_charge(dispute.charge_id, dispute.payment_intent_id)
         if donation is None:
             logger.warning("Stripe dispute %s matches no gift; ignored.", dispute.dispute_id)
             return None
         before = donation_snapshot(donation)
-        if event.type == "charge.dispute.created":
-            new_status = Donation.DisputeStatus.OPEN
-        elif dispute.status == "lost":
-            new_status = Donation.DisputeStatus.LOST
-        else:  # won, or an inquiry closed without becoming a chargeback
-            new_status = Donation.DisputeStatus.WON
-        if new_status in DISPUTE_FORWARD.get(donation.dispute_status, set()):
-            donation.dispute_status = new_status
+        if dispute.status not in DISPUTE_STAGE:
+            logger.error("Stripe dispute %s has an unknown status %r; not applied.",
+                         dispute.dispute_id, dispute.status)  # fmt: skip
+        elif _is_newer(donation, dispute.status, event.created):
+            donation.dispute_status = dispute.status
+            donation.dispute_updated_at = datetime.datetime.fromtimestamp(
+                event.created, datetime.UTC
+            )
+            if dispute.fee is not None and dispute.fee_currency in (
+                "",
+                donation.settlement_currency or dispute.fee_currency,
+            ):
+                donation.dispute_fee = dispute.fee
         _save_with_history(donation, before, event=event, origin="")
         _link_event(stored_event, donation)
     return donation
+
+
+def _is_newer(donation: Donation, status: str, created: int) -> bool:
+    """Whether Stripe reported `status` after the status the gift has."""
+    if donation.dispute_updated_at is None:
+        return True
+    known = int(donation.dispute_updated_at.timestamp())
+    if created != known:
+        return created > known
+    return DISPUTE_STAGE[status] >= DISPUTE_STAGE.get(donation.dispute_status, 0)
 
 
 def _valid_uuid(value: str | None) -> str | None:
@@ -343,37 +575,164 @@ SESSION_EVENTS = {
     "checkout.session.expired",
 }
 CHARGE_EVENTS = {"charge.refunded", "charge.updated"}
-DISPUTE_EVENTS = {"charge.dispute.created", "charge.dispute.closed"}
+REFUND_EVENTS = {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
+DISPUTE_EVENTS = {
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+}
 
 
 def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     """Apply one verified Stripe event exactly once (see the module docstring).
 
-    Unknown types are ignored. A paid session, or a `charge.updated` whose settlement we lack,
-    is completed with one API call before the transaction, so no row lock waits on the network.
-    Any exception propagates: the webhook answers 5xx, nothing is half-written (one
-    transaction) and Stripe retries.
+    Unknown types are ignored, and so is an event already recorded (without asking Stripe
+    again; the unique event id still decides inside the transaction). A paid session, or a
+    `charge.updated` whose settlement we lack, is completed with one API call before the
+    transaction, so no row lock waits on the network. News of a charge that no gift knows yet,
+    but whose metadata names a pending gift of ours (a refund or dispute delivered before the
+    payment), first has that gift's session re-read from Stripe and recorded: Stripe's
+    session, never the charge's metadata, says what was paid. Any exception propagates: the
+    webhook answers 5xx, nothing is half-written (one transaction) and Stripe retries.
     """
+    handled = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS | REFUND_EVENTS
+    if event.type not in handled or StripeEvent.objects.filter(event_id=event.event_id).exists():
+        return None
     if event.type in SESSION_EVENTS and event.session is not None:
-        session = event.session
-        if event.type == "checkout.session.async_payment_failed":
-            session = session.with_outcome(gateway.CheckoutOutcome.FAILED)
-        elif session.outcome == gateway.CheckoutOutcome.PAID and _known_session(session):
-            session = gateway.retrieve_checkout_session(session.session_id)
-        return donation_record_checkout(session=session, event=event)
+        return donation_record_checkout(session=_session_now(event), event=event)
+    if event.type in REFUND_EVENTS and event.refund is not None:
+        return _record_refund_event(event)
+    if event.type == "charge.refunded" and event.charge is not None:
+        charge = event.charge
+        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+        # The charge's refunds one by one, as Stripe has them now: their ids and statuses
+        # decide, not the running total this (perhaps older) event carries. Should Stripe
+        # list none, the running total is all there is.
+        refunds = gateway.list_refunds(charge_id=charge.charge_id)
+        if refunds:
+            return donation_record_refunds(
+                charge_id=charge.charge_id,
+                payment_intent_id=charge.payment_intent_id,
+                refunds=refunds,
+                event=event,
+            )
+        return donation_record_charge(charge=charge, event=event)
     if event.type in CHARGE_EVENTS and event.charge is not None:
         charge = event.charge
+        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
         late_settlement = event.type == "charge.updated" and charge.balance_transaction_id
         if charge.settlement is None and late_settlement and _known_charge(charge):
             charge = gateway.retrieve_charge(charge.charge_id)
         return donation_record_charge(charge=charge, event=event)
     if event.type in DISPUTE_EVENTS and event.dispute is not None:
-        return donation_record_dispute(dispute=event.dispute, event=event)
+        dispute = event.dispute
+        if dispute.charge_id and _unknown_charge(dispute.charge_id, dispute.payment_intent_id):
+            try:
+                charge = gateway.retrieve_charge(dispute.charge_id)
+            except gateway.NotFoundError:
+                charge = None  # not a charge Stripe knows: nothing of ours to record first
+            if charge is not None:
+                _record_payment_first(
+                    charge.charge_id, charge.payment_intent_id, charge.donation_id
+                )
+        return donation_record_dispute(dispute=dispute, event=event)
     return None
 
 
-def _known_session(session: gateway.CheckoutFacts) -> bool:
-    return Donation.objects.filter(stripe_checkout_session_id=session.session_id).exists()
+PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
+
+
+def _record_refund_event(event: gateway.WebhookEvent) -> Donation | None:
+    """A refund's own event: the payment first if we have not recorded it, then every refund
+    of its charge as Stripe has them now (this one's news included, ordered by status)."""
+    refund = event.refund
+    charge_id = refund.charge_id
+    if charge_id and _unknown_charge(charge_id, refund.payment_intent_id):
+        try:
+            charge = gateway.retrieve_charge(charge_id)
+        except gateway.NotFoundError:
+            charge = None
+        if charge is not None:
+            _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+    listed = gateway.list_refunds(charge_id=charge_id) if charge_id else []
+    return donation_record_refunds(
+        charge_id=charge_id,
+        payment_intent_id=refund.payment_intent_id,
+        refunds=[refund, *listed],
+        event=event,
+    )
+
+
+ENDINGS = (gateway.CheckoutOutcome.EXPIRED, gateway.CheckoutOutcome.FAILED)
+
+
+def _session_now(event: gateway.WebhookEvent) -> gateway.CheckoutFacts:
+    """The session as Stripe has it now, for an event that could change a gift we know.
+
+    Paid: re-read for the charge and settlement (and any refund since). Expired or failed for
+    a gift still pending: re-read too, so that such an event delivered before (or instead of)
+    the payment's news never ends a gift Stripe reports paid. Stripe not knowing the session
+    leaves the event's own word.
+    """
+    session = event.session
+    failed = event.type == "checkout.session.async_payment_failed"
+    if failed:
+        session = session.with_outcome(gateway.CheckoutOutcome.FAILED)
+    status = (
+        Donation.objects.filter(stripe_checkout_session_id=session.session_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    paid = session.outcome == gateway.CheckoutOutcome.PAID
+    ending = session.outcome in ENDINGS and status == Donation.Status.PENDING
+    if status is None or not (paid or ending):
+        return session
+    try:
+        current = gateway.retrieve_checkout_session(session.session_id)
+    except gateway.NotFoundError:
+        if paid:
+            raise
+        logger.warning("Stripe does not know session %s; its event decides.", session.session_id)
+        return session
+    if failed and current.outcome != gateway.CheckoutOutcome.PAID:
+        return current.with_outcome(gateway.CheckoutOutcome.FAILED)
+    return current
+
+
+def _unknown_charge(charge_id: str | None, payment_intent_id: str | None) -> bool:
+    match = _charge_match(charge_id, payment_intent_id)
+    return match is None or not Donation.objects.filter(match).exists()
+
+
+def _record_payment_first(
+    charge_id: str, payment_intent_id: str | None, donation_id: str | None
+) -> None:
+    """A charge no gift knows, whose metadata names a pending gift: record that gift's
+    session as Stripe has it now, so the charge's news finds its gift."""
+    gift_id = _valid_uuid(donation_id)
+    if gift_id is None or not _unknown_charge(charge_id, payment_intent_id):
+        return
+    session_id = (
+        Donation.objects.filter(
+            pk=gift_id,
+            source=Donation.Source.ONLINE,
+            status=Donation.Status.PENDING,
+            stripe_checkout_session_id__isnull=False,
+        )
+        .values_list("stripe_checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id or session_id.startswith("demo_"):
+        return
+    try:
+        session = gateway.retrieve_checkout_session(session_id)
+    except gateway.NotFoundError:
+        logger.warning("Charge %s names gift %s, whose session Stripe does not know.",
+                       charge_id, gift_id)  # fmt: skip
+        return
+    donation_record_checkout(session=session, origin=PAYMENT_FIRST)
 
 
 def _known_charge(charge: gateway.ChargeFacts) -> bool:

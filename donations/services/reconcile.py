@@ -13,9 +13,15 @@ import logging
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from django.utils import timezone
+
 from donations import stripe_gateway as gateway
-from donations.models import Donation
-from donations.services.payments import donation_record_charge, donation_record_checkout
+from donations.models import Donation, StripeEvent
+from donations.services.payments import (
+    donation_record_charge,
+    donation_record_checkout,
+    stripe_event_handle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ class ReconcileReport:
     sessions_seen: int = 0
     sessions_ours: int = 0
     changes: list[GiftChange] = field(default_factory=list)
+    events_undelivered: int = 0
+    events_recorded: int = 0
 
 
 def _state(donation_id) -> tuple[str, bool, Decimal] | None:
@@ -81,6 +89,8 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
     """Feed every Checkout Session created since `since` through the recording logic.
 
     Sessions without one of our donation ids (other uses of the Stripe account) are skipped.
+    Last, every event Stripe could not deliver in the last 30 days goes through the webhook's
+    handler (`events_reconcile`).
     Then succeeded gifts received since `since` that still lack Stripe's settlement (say, the
     webhook came before the balance transaction did) get it from their charge. Returns what
     changed. Raises GatewayError when Stripe cannot be asked; what was recorded before stays.
@@ -122,4 +132,18 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
         )
         if change := _change(donation, before):
             report.changes.append(change)
+    events_reconcile(since=min(since, timezone.now() - gateway.EVENTS_RETENTION), report=report)
     return report
+
+
+def events_reconcile(*, since: datetime.datetime, report: ReconcileReport) -> None:
+    """Feed the events Stripe failed to deliver (last 30 days at most) through the webhook's
+    own handler, so refunds, disputes and late bank debits of older gifts, which the session
+    pass cannot see, are recorded too. Event ids keep it idempotent: an event recorded before
+    (or meanwhile, by the webhook) changes nothing."""
+    for event in gateway.list_undelivered_events(created_since=since):
+        report.events_undelivered += 1
+        if StripeEvent.objects.filter(event_id=event.event_id).exists():
+            continue
+        stripe_event_handle(event=event)
+        report.events_recorded += StripeEvent.objects.filter(event_id=event.event_id).exists()

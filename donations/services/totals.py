@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 
-from donations.models import RAISED, Donation, GiftTally
+from donations.models import DISPUTE_NOT_COUNTED, RAISED, Donation, GiftTally
 
 TallyKey = tuple[int, int, str]  # campaign id, team member id (0: none), source
 
@@ -28,7 +28,7 @@ def _contribution(values: dict | None) -> tuple[TallyKey, Decimal, int] | None:
         return None
     counted = (
         values["status"] == Donation.Status.SUCCEEDED
-        and values["dispute_status"] != Donation.DisputeStatus.LOST
+        and values["dispute_status"] not in DISPUTE_NOT_COUNTED
     )
     if not counted:
         return None

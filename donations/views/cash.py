@@ -87,9 +87,13 @@ def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
                     entered_by=request.user,
                     gift=form.gift(),
                     form_token=form.cleaned_data["form_token"],
+                    another_gift=form.cleaned_data["another_gift"],
                 )
             except ValidationError as error:
-                form.add_error(None, error)
+                if getattr(error, "code", None) == "possible_twin":
+                    form.ask_another_gift(error)
+                else:
+                    form.add_error(None, error)
             else:
                 url = reverse("donations:cash-new", kwargs={"slug": slug})
                 return redirect(f"{url}?saved={saved.pk}")
@@ -100,18 +104,30 @@ def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "donations/volunteer/cash_new.html", context)
 
 
-def _check_readable_rows(campaign: Campaign, rows) -> None:
+def _show_row_errors(rows, error: CashBatchError) -> None:
+    for index, row_error in error.errors.items():
+        if getattr(row_error, "code", None) == "possible_twin":
+            rows.forms[index].ask_another_gift(row_error)
+        else:
+            rows.forms[index].add_error(None, row_error)
+
+
+def _check_readable_rows(request: HttpRequest, campaign: Campaign, rows) -> None:
     """While some rows did not parse, ask the service about those that did."""
     readable = {
-        index: row.gift()
-        for index, row in enumerate(rows.forms)
-        if row.has_changed() and not row.errors
+        index: row for index, row in enumerate(rows.forms) if row.has_changed() and not row.errors
     }
     try:
-        cash_batch_convert(campaign=campaign, gifts=readable)
+        cash_batch_convert(
+            campaign=campaign,
+            gifts={index: row.gift() for index, row in readable.items()},
+            entered_by=request.user,
+            other_gift_rows=frozenset(
+                index for index, row in readable.items() if row.cleaned_data["another_gift"]
+            ),
+        )
     except CashBatchError as error:
-        for index, row_error in error.errors.items():
-            rows.forms[index].add_error(None, row_error)
+        _show_row_errors(rows, error)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -127,19 +143,21 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     token_form = BatchTokenForm(data)
     rows = CashRowFormSet(data, form_kwargs=row_kwargs)
     if data is not None and not rows.is_valid():
-        _check_readable_rows(campaign, rows)  # every row's errors in one pass
+        _check_readable_rows(request, campaign, rows)  # every row's errors in one pass
     if data is not None and token_form.is_valid() and rows.is_valid():
-        gifts = {index: row.gift() for index, row in enumerate(rows.forms) if row.has_changed()}
+        filled = {index: row for index, row in enumerate(rows.forms) if row.has_changed()}
         try:
             saved = donation_record_cash_batch(
                 campaign=campaign,
                 entered_by=request.user,
-                gifts=gifts,
+                gifts={index: row.gift() for index, row in filled.items()},
                 batch_token=token_form.cleaned_data["batch_token"],
+                other_gift_rows=frozenset(
+                    index for index, row in filled.items() if row.cleaned_data["another_gift"]
+                ),
             )
         except CashBatchError as error:
-            for index, row_error in error.errors.items():
-                rows.forms[index].add_error(None, row_error)
+            _show_row_errors(rows, error)
         except ValidationError as error:
             token_form.add_error(None, error)
         else:

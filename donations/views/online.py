@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
@@ -26,6 +27,9 @@ from donations.stripe_gateway import GatewayError
 # The session remembers the giver's last started gift, to fill the form in again if the
 # payment is declined or Checkout is left (Stripe's cancel_url ends in ?resume=1).
 RESUME_KEY = "donations:last-gift"
+# Stripe's session ids (cs_test_…, cs_live_…) and our demo ones (demo_ + URL-safe token): an
+# id of any other shape is no session of ours and never reaches the database.
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def _thanks_for(donation: Donation) -> str:
@@ -131,6 +135,8 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def thanks(request: HttpRequest) -> HttpResponse:
     session_id = request.GET.get("session_id", "")
+    if not SESSION_ID.fullmatch(session_id):
+        raise Http404("Not a Checkout session id.")
     try:
         result = online.donation_confirm_return(session_id=session_id)
     except Donation.DoesNotExist as error:

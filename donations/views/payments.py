@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from donations.services.payments import stripe_event_handle
-from donations.stripe_gateway import InvalidWebhookError, construct_webhook_event
+from donations.stripe_gateway import (
+    InvalidWebhookError,
+    MalformedEventError,
+    construct_webhook_event,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request.
@@ -15,6 +23,10 @@ from donations.stripe_gateway import InvalidWebhookError, construct_webhook_even
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """Stripe's events. 400 for a bad, missing or stale signature, with nothing written.
 
+    A correctly signed event whose shape we cannot read (an object that is not an object, a
+    missing id, an amount that is not a number...) is logged as an error and answered 400,
+    with nothing written: Stripe keeps it in the endpoint's failed deliveries and retries it,
+    so it stays visible and can be recorded once the code reads it (a 200 would drop it).
     Otherwise 200, also for events we ignore or about payments we do not know. An error while
     recording propagates as a 500 with the transaction rolled back, so Stripe delivers again.
     """
@@ -22,6 +34,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         event = construct_webhook_event(
             payload=request.body, signature=request.headers.get("Stripe-Signature", "")
         )
+    except MalformedEventError as error:
+        logger.error("Refused a signed Stripe event we cannot read: %s", error)
+        return HttpResponse(status=400)
     except InvalidWebhookError:
         return HttpResponse(status=400)
     stripe_event_handle(event=event)

@@ -68,6 +68,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.sessions: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
         self.errors: dict[str, int] = {}
+        self.events: list[tuple[dict, bool]] = []  # (event, delivered), oldest first
+        self.refunds: dict[str, dict] = {}
         self.page_size = 100
         self._lock = threading.Lock()
 
@@ -84,6 +86,12 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._list_sessions(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/checkout/sessions/"):
             return self._known(self.sessions, path.rsplit("/", 1)[1])
+        if method.upper() == "GET" and path == "/v1/refunds":
+            charge_id = recorded.query.get("charge", [""])[0]
+            found = [r for r in self.refunds.values() if r["charge"] == charge_id]
+            return _ok({"object": "list", "url": "/v1/refunds", "has_more": False, "data": found})
+        if method.upper() == "GET" and path == "/v1/events":
+            return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
             return self._known(self.charges, path.rsplit("/", 1)[1])
         return _error(404)
@@ -123,6 +131,21 @@ class FakeStripeHTTP(stripe.HTTPClient):
             "has_more": len(listed) > limit,
             "data": listed[:limit],
         })  # fmt: skip
+
+    def _list_events(self, query: dict[str, list[str]]):
+        since = int(query.get("created[gte]", ["0"])[0])
+        undelivered = query.get("delivery_success", [""])[0] == "false"
+        limit = min(int(query.get("limit", ["10"])[0]), self.page_size)
+        listed = [
+            event
+            for event, delivered in reversed(self.events)
+            if event["created"] >= since and not (undelivered and delivered)
+        ]
+        if "starting_after" in query:
+            ids = [event["id"] for event in listed]
+            listed = listed[ids.index(query["starting_after"][0]) + 1 :]
+        return _ok({"object": "list", "url": "/v1/events", "has_more": len(listed) > limit,
+                    "data": listed[:limit]})  # fmt: skip
 
     def gets_of(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "GET" and r.path == path]
@@ -256,3 +279,16 @@ def deliver(client, payload: dict, **kwargs):
         "/stripe/webhook/", data=body, content_type="application/json",
         HTTP_STRIPE_SIGNATURE=header,
     )  # fmt: skip
+
+
+def signed_header(body: str, *, secret: str = WEBHOOK_SECRET) -> str:
+    """The Stripe-Signature header for a body given as text (signed now)."""
+    return stripe.WebhookSignature.generate_signature_header(body, secret, int(time.time()))
+
+
+def refund(*, charge_id: str = "ch_fake_1", amount: int, status: str = "succeeded",
+           refund_id: str | None = None, currency: str = "usd") -> dict:  # fmt: skip
+    obj = example("refund")
+    obj.update(id=refund_id or f"re_fake{next(_ids)}", charge=charge_id, amount=amount,
+               currency=currency, status=status, payment_intent="pi_fake_1")  # fmt: skip
+    return obj

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO_REFUSED = "STRIPE_SECRET_KEY is not set and DEBUG is off"
 
@@ -46,7 +48,28 @@ def test_demo_mode_with_debug_off_starts_when_payments_demo_is_set():
 
 
 def test_a_stripe_key_with_debug_off_needs_no_demo_flag():
-    result = _check(STRIPE_SECRET_KEY="sk_test_anything")
+    result = _check(STRIPE_SECRET_KEY="sk_test_anything", STRIPE_WEBHOOK_SECRET="whsec_x")
 
     assert DEMO_REFUSED not in result.stderr
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret", [None, "", "sk_test_not_a_webhook_secret", "whsec"])
+def test_a_stripe_key_without_a_webhook_signing_secret_refuses_to_start(secret):
+    environment = {"STRIPE_SECRET_KEY": "sk_test_anything"}
+    if secret is not None:
+        environment["STRIPE_WEBHOOK_SECRET"] = secret
+
+    result = _check(**environment)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "STRIPE_WEBHOOK_SECRET must be the webhook endpoint's signing secret" in result.stderr
+
+
+@pytest.mark.parametrize("minutes", ["29", "1441"])
+def test_a_checkout_expiry_stripe_refuses_stops_the_start(minutes):
+    result = _check(PAYMENTS_DEMO="true", STRIPE_CHECKOUT_EXPIRES_MINUTES=minutes)
+
+    assert result.returncode != 0
+    assert "STRIPE_CHECKOUT_EXPIRES_MINUTES must be between 30 and 1440" in result.stderr

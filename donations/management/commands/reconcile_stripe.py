@@ -63,3 +63,7 @@ class Command(BaseCommand):
             f"{timezone.localtime(start):%Y-%m-%d %H:%M %Z} ({report.sessions_ours} ours); "
             f"gifts changed: {len(report.changes)}."
         )
+        self.stdout.write(
+            f"Undelivered Stripe events (last 30 days): {report.events_undelivered}; "
+            f"recorded now: {report.events_recorded}."
+        )

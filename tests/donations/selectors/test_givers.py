@@ -50,7 +50,7 @@ def test_campaign_totals_subtract_refunds_and_lost_disputes_but_not_fee_cover():
     DonationFactory(campaign=campaign, amount=Decimal("30.00"), fee_cover_amount=Decimal("1.20"))
     DonationFactory(campaign=campaign, amount=Decimal("70.00"), dispute_status="lost")
     DonationFactory(campaign=campaign, amount=Decimal("5.00"), dispute_status="won")
-    DonationFactory(campaign=campaign, amount=Decimal("5.00"), dispute_status="open")
+    DonationFactory(campaign=campaign, amount=Decimal("5.00"), dispute_status="needs_response")
     totals = campaign_totals(campaign=campaign)
     assert totals.raised == Decimal("114.50")
     assert totals.donor_count == 4

@@ -59,9 +59,13 @@ def gift(**overrides) -> CashGift:
     return CashGift(**values)
 
 
-def record(campaign, user, token=None, **overrides) -> Donation:
+def record(campaign, user, token=None, another_gift=False, **overrides) -> Donation:
     return donation_record_cash(
-        campaign=campaign, entered_by=user, gift=gift(**overrides), form_token=token or uuid.uuid4()
+        campaign=campaign,
+        entered_by=user,
+        gift=gift(**overrides),
+        form_token=token or uuid.uuid4(),
+        another_gift=another_gift,
     )
 
 
@@ -393,7 +397,7 @@ def test_a_volunteer_cannot_edit_entries(cash_campaign, cash_volunteer):
 
 def test_deposits_mark_only_counted_cash(cash_campaign, cash_volunteer, cash_organizer):
     cash = record(cash_campaign, cash_volunteer)
-    voided = record(cash_campaign, cash_volunteer)
+    voided = record(cash_campaign, cash_volunteer, another_gift=True)
     donation_void(donation=voided, by=cash_volunteer, reason="duplicate")
     online = DonationFactory(campaign=cash_campaign)
     day = timezone.localdate()

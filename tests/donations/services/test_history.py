@@ -53,6 +53,7 @@ def test_webhook_events_are_named_in_the_history_of_the_gift_they_changed(
     )
     assert fakes.deliver(client, paid).status_code == 200
     refunded = dict(charge, amount_refunded=1000)
+    stripe_http.refunds["re_1"] = fakes.refund(amount=1000, refund_id="re_1")
     refund = fakes.event("charge.refunded", refunded, event_id="evt_refund")
     dispute = fakes.event("charge.dispute.created", fakes.dispute(), event_id="evt_dispute")
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.forms.models import model_to_dict
 
-from donations.models import Donation, Receipt
+from donations.models import Donation, Receipt, StripeEvent
 from tests.donations import stripe_fakes as fakes
 from tests.factories import CampaignFactory, DonationFactory, PendingOnlineDonationFactory
 
@@ -276,3 +276,53 @@ def test_stripe_refusing_the_listing_is_an_error_and_changes_nothing(stripe_http
     gift.refresh_from_db()
     assert gift.status == Donation.Status.PENDING
     assert Receipt.objects.count() == 0
+
+
+def _old_paid_gift(stripe_http, campaign):
+    """A gift paid a week ago: its session is older than the window reconcile lists."""
+    gift = _pending(campaign)
+    charge = _stripe_has_paid(stripe_http, gift, created=int(time.time()) - 7 * 86400)
+    session = stripe_http.sessions[gift.stripe_checkout_session_id]
+    stripe_http.events.append(
+        (
+            fakes.event("checkout.session.completed", {**session, "payment_intent": "pi_fake_1"}),
+            True,
+        )
+    )
+    _reconcile("--since", "30d")
+    gift.refresh_from_db()
+    assert gift.status == Donation.Status.SUCCEEDED
+    return gift, charge
+
+
+def test_reconcile_records_an_undelivered_refund_of_a_gift_older_than_its_window(
+    stripe_http, campaign
+):
+    gift, charge = _old_paid_gift(stripe_http, campaign)
+    refunded = {**charge, "amount_refunded": 2500, "refunded": True}
+    lost = fakes.event("charge.refunded", refunded)
+    lost["created"] = int(time.time()) - 3600
+    stripe_http.events.append((lost, False))
+
+    out = _reconcile("--since", "2h")
+
+    gift.refresh_from_db()
+    assert gift.status == Donation.Status.REFUNDED
+    assert "Undelivered Stripe events (last 30 days): 1; recorded now: 1." in out
+    assert stripe_http.gets_of("/v1/events")[-1].query["delivery_success"] == ["false"]
+    assert _reconcile("--since", "2h").endswith("recorded now: 0.\n")
+
+
+def test_reconcile_records_an_undelivered_dispute_and_skips_delivered_events(stripe_http, campaign):
+    gift, _charge = _old_paid_gift(stripe_http, campaign)
+    dispute = fakes.event("charge.dispute.closed", fakes.dispute(status="lost"))
+    delivered = fakes.event("charge.dispute.created", fakes.dispute(status="needs_response"))
+    for event in (delivered, dispute):
+        event["created"] = int(time.time()) - 60
+    stripe_http.events += [(delivered, True), (dispute, False)]
+
+    _reconcile("--since", "1h")
+
+    gift.refresh_from_db()
+    assert gift.dispute_status == Donation.DisputeStatus.LOST
+    assert not StripeEvent.objects.filter(event_id=delivered["id"]).exists()

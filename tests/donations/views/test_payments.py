@@ -199,19 +199,32 @@ def test_refund_events_in_any_order_or_repeated_end_in_the_same_refund(client, s
     assert campaign_totals(campaign=gift.campaign).raised == Decimal("10.00")
 
 
-def test_refund_before_paid_is_kept_and_applied_when_the_payment_arrives(client, stripe_http, gift):
+def test_refund_before_paid_records_the_payment_from_stripe_then_the_refund(
+    client, stripe_http, gift
+):
+    _stripe_has_paid(stripe_http, gift, amount_refunded=2500, refunded=True)
+
     fakes.deliver(client, _refunded(gift, 2500, refunded=True))
     gift.refresh_from_db()
-    assert gift.status == Donation.Status.PENDING
-    assert gift.amount_refunded == Decimal("25.00")
+    assert gift.status == Donation.Status.REFUNDED
+    assert gift.amount_refunded_converted == Decimal("25.00")
+    assert gift.stripe_charge_id == "ch_fake_1"
 
-    _stripe_has_paid(stripe_http, gift, amount_refunded=2500, refunded=True)
     fakes.deliver(client, _completed(gift))
 
     gift.refresh_from_db()
     assert gift.status == Donation.Status.REFUNDED
-    assert gift.amount_refunded_converted == Decimal("25.00")
+    assert Receipt.objects.count() == 1
     assert campaign_totals(campaign=gift.campaign).donor_count == 0
+
+
+def test_refund_naming_a_gift_stripe_has_no_session_for_changes_nothing(client, stripe_http, gift):
+    response = fakes.deliver(client, _refunded(gift, 2500, refunded=True))
+
+    gift.refresh_from_db()
+    assert response.status_code == 200
+    assert gift.status == Donation.Status.PENDING
+    assert gift.amount_refunded == 0
 
 
 def test_refund_of_a_gift_with_covered_fees_never_counts_below_zero(
@@ -236,7 +249,7 @@ def test_dispute_flags_the_gift_and_a_lost_dispute_stops_it_counting(client, str
 
     fakes.deliver(client, fakes.event("charge.dispute.created", fakes.dispute()))
     gift.refresh_from_db()
-    assert gift.dispute_status == Donation.DisputeStatus.OPEN
+    assert gift.dispute_status == Donation.DisputeStatus.NEEDS_RESPONSE
     assert campaign_totals(campaign=gift.campaign).donor_count == 1
 
     fakes.deliver(client, fakes.event("charge.dispute.closed", fakes.dispute(status="lost")))

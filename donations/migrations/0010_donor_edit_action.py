@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('donations', '0006_gift_tallies'),
+        ('donations', '0009_refunds_by_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,130 @@
+"""What every Checkout Session says for itself (Adaptive Pricing off, a short life, the
+payment methods chosen, a statement descriptor), and the amounts Stripe cannot charge."""
+
+import logging
+import time
+from decimal import Decimal
+
+import pytest
+
+from donations import stripe_gateway as gateway
+from donations.models import Donation
+from donations.services.online import gift_bounds
+from tests.donations import stripe_fakes as fakes
+from tests.factories import CampaignFactory, ExchangeRateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(**overrides) -> gateway.CheckoutRequest:
+    values = {
+        "donation_id": "6b1f4f62-1d3b-4c3a-9a53-1f0cbd0fd7a1", "campaign_id": 7,
+        "product_name": "Gift", "amount": Decimal("25.00"), "currency": "USD",
+        "fee_cover_name": "Fees", "fee_cover_amount": Decimal(0), "email": "a@example.org",
+        "language": "en", "success_url": "http://testserver/t", "cancel_url": "http://testserver/c",
+        "statement_name": "Winter coats for new neighbors",
+    }  # fmt: skip
+    return gateway.CheckoutRequest(**(values | overrides))
+
+
+def test_a_session_turns_adaptive_pricing_off_and_expires_within_the_setting(stripe_http, settings):
+    settings.STRIPE_CHECKOUT_EXPIRES_MINUTES = 90
+    before = int(time.time())
+
+    gateway.create_checkout_session(_request())
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert form["adaptive_pricing[enabled]"] == "false"
+    assert before + 90 * 60 <= int(form["expires_at"]) <= int(time.time()) + 90 * 60
+
+
+def test_a_session_offers_only_the_listed_payment_methods_without_a_configuration(
+    stripe_http, settings
+):
+    settings.STRIPE_PAYMENT_METHOD_CONFIGURATION = ""
+    settings.STRIPE_PAYMENT_METHOD_TYPES = ["card", "us_bank_account"]
+
+    gateway.create_checkout_session(_request())
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert form["payment_method_types[0]"] == "card"
+    assert form["payment_method_types[1]"] == "us_bank_account"
+    assert "payment_method_configuration" not in form
+
+
+def test_a_payment_method_configuration_replaces_the_list(stripe_http, settings):
+    settings.STRIPE_PAYMENT_METHOD_CONFIGURATION = "pmc_donations"
+
+    gateway.create_checkout_session(_request())
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert form["payment_method_configuration"] == "pmc_donations"
+    assert not any(key.startswith("payment_method_types") for key in form)
+
+
+@pytest.mark.parametrize(
+    "name, suffix",
+    [
+        ("Winter coats for new neighbors", "WINTER COA"),
+        ("Ñandú <solidario> 'fund'", "NANDU SOLI"),
+        ("Caravana * 2026", "CARAVANA 2"),
+        ("\"<>'*", ""),
+        ("2026", ""),
+    ],
+)
+def test_the_statement_descriptor_suffix_names_the_campaign_in_what_banks_accept(
+    stripe_http, name, suffix
+):
+    gateway.create_checkout_session(_request(statement_name=name))
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert form.get("payment_intent_data[statement_descriptor_suffix]", "") == suffix
+    assert gateway.statement_descriptor_suffix(name) == suffix
+
+
+@pytest.mark.parametrize(
+    "currency, per_euro",
+    [("IDR", "16000"), ("KRW", "1400"), ("HUF", "390"), ("ISK", "150"), ("INR", "90"),
+     ("MXN", "20.9438")],
+)  # fmt: skip
+def test_the_largest_gift_with_its_fee_cover_fits_stripes_eight_digits(currency, per_euro):
+    today = ExchangeRateFactory(currency="USD").date
+    ExchangeRateFactory(currency=currency, per_euro=Decimal(per_euro), date=today)
+
+    _minimum, maximum = gift_bounds(currency=currency, on=today)
+
+    from donations.services.online import fee_cover_estimate
+
+    total = maximum + fee_cover_estimate(amount=maximum, currency=currency, on=today)
+    assert gateway.to_stripe_units(total, currency) <= gateway.MAXIMUM_CHARGE_UNITS
+
+
+def test_a_gift_over_stripes_maximum_is_refused_on_the_form_in_spanish_before_stripe(
+    client, stripe_http, settings
+):
+    CampaignFactory(slug="mx", currency="MXN", accepted_currencies="USD")
+    today = ExchangeRateFactory(currency="USD").date
+    ExchangeRateFactory(currency="MXN", per_euro=Decimal("20.9438"), date=today)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+
+    response = client.post(
+        "/c/mx/donate/",
+        {"amount": "1500000", "currency": "MXN", "name": "Ana", "email": "ana@example.org"},
+    )
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors["amount"])
+    assert "La donación máxima en línea es de" in errors
+    assert Donation.objects.count() == 0
+    assert stripe_http.requests == []
+
+
+def test_an_event_of_another_api_version_is_recorded_with_a_warning(client, stripe_http, caplog):
+    payload = fakes.example("event")  # plan.created: ignored, but read
+    payload["api_version"] = "2020-08-27"
+
+    with caplog.at_level(logging.WARNING, logger="donations.stripe_gateway"):
+        response = fakes.deliver(client, payload)
+
+    assert response.status_code == 200
+    assert "has API version 2020-08-27" in caplog.text
