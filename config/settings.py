@@ -3,6 +3,7 @@
 Dev and production run the same code path; only the environment differs.
 """
 
+import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +42,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "config.apps.ConfigConfig",
     "campaigns",
     "donations",
@@ -54,9 +58,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "config.middleware.TwoFactorRequiredMiddleware",
+    "config.middleware.SiteSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # django-axes turns a sign-in refused for too many failures into its lockout page: last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = env.str("ROOT_URLCONF", default="config.urls")
@@ -85,8 +94,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A shared cache (Redis) in production; the system check in config/checks.py refuses a
 # per-process cache when DEBUG is off, because rate limits must hold across processes.
+# Nothing needs the cache to work: if Redis is down or hangs, a call fails within the socket
+# timeouts below and each user of the cache carries on without it (config/ratelimit.py).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://solidaria")}
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=0.25),
+            "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+        }
+    )
+# Sessions live in the database alone, so signing in keeps working while the cache is down.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...: from one URL
@@ -103,6 +122,29 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/volunteer/"
 LOGOUT_REDIRECT_URL = "/"
+
+# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failures for one account, or
+# from one client address, further attempts for it are refused until SIGN_IN_LOCKOUT_MINUTES
+# have passed without another one. Attempts are stored in the database (never the cache), and
+# the client address is the one config/clients.py works out (TRUSTED_PROXY_COUNT).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.accounts.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Two-factor sign-in with an authenticator app (django-otp, TOTP): any account may turn it on
+# at /accounts/two-factor/; with TWO_FACTOR_REQUIRED_FOR_SUPERUSERS a superuser must.
+TWO_FACTOR_REQUIRED_FOR_SUPERUSERS = env.bool("TWO_FACTOR_REQUIRED_FOR_SUPERUSERS", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Solidaria")
+# Password-reset emails: at most this many per hour for one address and from one client.
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=3)
+PASSWORD_RESET_LIMIT_PER_CLIENT = env.int("PASSWORD_RESET_LIMIT_PER_CLIENT", default=10)
 
 # Languages: no URL prefix. LocaleMiddleware reads the cookie set by /lang/<code>/,
 # then Accept-Language, then falls back to English.
@@ -163,6 +205,24 @@ LANGUAGE_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# Browser features no page of the site uses, refused to the page and to anything it embeds
+# (config/middleware.py sends it). Checkout is a redirect to Stripe, never embedded here.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+)
 
 # A strict Content Security Policy: no inline script or style anywhere. Checkout is a
 # redirect after a form POST, which form-action governs, so Stripe's host is allowed there.
