@@ -438,6 +438,39 @@ class VolunteerAssignment(models.Model):
         return f"{self.user} → {self.campaign}"
 
 
+class OrganizerAssignment(models.Model):
+    """Which campaigns an organizer manages (sees, edits, reports on and exports).
+
+    Given by superusers in the admin; an organizer who creates a campaign is assigned to it.
+    donations/permissions.py reads these; superusers need none.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organizer_assignments",
+        verbose_name=_("organizer"),
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        related_name="organizer_assignments",
+        verbose_name=_("campaign"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "user"]
+        verbose_name = _("organizer assignment")
+        verbose_name_plural = _("organizer assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "campaign"], name="organizer_assignment_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.campaign}"
+
+
 class DonationChangeAction(models.TextChoices):
     START = "start", _("Checkout started")
     PAYMENT = "payment", _("Payment recorded")
