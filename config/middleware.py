@@ -1,5 +1,8 @@
 """Site-wide request handling that no single view owns.
 
+- `ForwardedHeadersMiddleware` (first): X-Forwarded-Proto and X-Forwarded-For count only when
+  the connection comes from a proxy in FORWARDED_ALLOW_IPS; from anyone else they are dropped
+  before Django's SecurityMiddleware (SECURE_PROXY_SSL_HEADER) could believe them.
 - `SiteSecurityMiddleware`: the Permissions-Policy header on every response; no caching of a
   signed-in person's pages (`Cache-Control: no-store`); a log line for every refusal (403).
 - `TwoFactorRequiredMiddleware`: with TWO_FACTOR_REQUIRED_FOR_SUPERUSERS, a superuser whose
@@ -18,7 +21,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
-from config.clients import client_ip
+from config.clients import client_ip, from_trusted_proxy
 from config.twofactor import two_factor_missing
 
 security_log = logging.getLogger("solidaria.security")
@@ -31,6 +34,20 @@ def _signed_in(request: HttpRequest) -> bool:
         return False
     user = getattr(request, "user", None)
     return bool(user is not None and user.is_authenticated)
+
+
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST")
+
+
+class ForwardedHeadersMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not from_trusted_proxy(request.META.get("REMOTE_ADDR", "")):
+            for header in FORWARDED_HEADERS:
+                request.META.pop(header, None)
+        return self.get_response(request)
 
 
 class SiteSecurityMiddleware:

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -186,6 +187,11 @@ if not STRIPE_SECRET_KEY and not DEBUG and not PAYMENTS_DEMO:
     )
 DONATION_MIN_USD = Decimal(env.str("DONATION_MIN_USD", default="5"))
 DONATION_MAX_USD = Decimal(env.str("DONATION_MAX_USD", default="100000"))
+# Proxies: FORWARDED_ALLOW_IPS lists their addresses (or networks; gunicorn.conf.py hands the
+# same variable to gunicorn, which then believes their X-Forwarded-Proto), TRUSTED_PROXY_COUNT
+# how many X-Forwarded-For hops they add (config/clients.py). A request from any other address
+# is taken at face value: its forwarded headers are ignored.
+FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Card-testing defences (donations/throttle.py): Checkout Sessions one client IP may start per
 # window, counted in the default cache; and the attempts per campaign in ten minutes above
@@ -196,9 +202,16 @@ CHECKOUT_SURGE_THRESHOLD = env.int("CHECKOUT_SURGE_THRESHOLD", default=30)
 # Security. The same values in development; HTTPS-only settings switch on with DEBUG off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+# Behind gunicorn, HTTPS comes from gunicorn itself (FORWARDED_ALLOW_IPS). For another server
+# behind a proxy that always sets X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER=true makes Django
+# read it, and only when a proxy is trusted: otherwise any client could claim HTTPS
+# (config/checks.py warns that the setting was ignored).
+SECURE_PROXY_SSL_HEADER_REQUESTED = env.bool("SECURE_PROXY_SSL_HEADER", default=False)
+if SECURE_PROXY_SSL_HEADER_REQUESTED and TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SECURE = not DEBUG
@@ -240,6 +253,20 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF, "https://checkout.stripe.com"],
     },
 }
+
+# Checks silenced on purpose; `manage.py check --deploy --fail-level WARNING` passes in CI
+# with production settings and must keep passing, so every entry here says why.
+SILENCED_SYSTEM_CHECKS = [
+    # security.W005 (HSTS without includeSubDomains) and security.W021 (HSTS without
+    # preload): a self-hosted instance usually lives at a subdomain of its group's domain
+    # (give.example.org), and HSTS for every sibling subdomain, or a place on the browsers'
+    # preload list (which needs includeSubDomains and takes months to undo), would break
+    # sites the deployer does not run. HSTS itself is on for this host (SECURE_HSTS_SECONDS);
+    # whoever owns the whole domain turns both on with SECURE_HSTS_INCLUDE_SUBDOMAINS=true
+    # and SECURE_HSTS_PRELOAD=true.
+    "security.W005",
+    "security.W021",
+]
 
 LOGGING = {
     "version": 1,

@@ -157,6 +157,7 @@ def test_with_one_trusted_proxy_the_hop_it_appended_is_the_client(
     client, stripe_http, campaign, settings
 ):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.FORWARDED_ALLOW_IPS = "10.0.0.2"  # the proxy's own address
     # The leftmost entries are whatever the client sent; only the proxy's own entry counts.
     spoofed = [
         _give(
@@ -186,6 +187,7 @@ def test_client_ip_is_read_the_configured_number_of_hops_from_the_right(
     settings, trusted, forwarded, expected
 ):
     settings.TRUSTED_PROXY_COUNT = trusted
+    settings.FORWARDED_ALLOW_IPS = "10.0.0.0/8"
     request = RequestFactory().post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
 
     assert client_ip(request) == expected
