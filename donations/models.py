@@ -484,6 +484,7 @@ class DonationChangeAction(models.TextChoices):
     VOID = "void", _("Voided")
     DEPOSIT = "deposit", _("Cash deposited")
     MODERATE = "moderate", _("Moderated")
+    PURGE = "purge", _("Personal data removed")
 
 
 class DonationChange(models.Model):
