@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,15 @@ from campaigns.models import (
 from campaigns.selectors import campaign_shares
 from campaigns.services import campaign_content_changed, campaign_update_save
 from donations import permissions
+from donations.selectors.health import silent_campaigns
 from donations.services.access import organizer_assign
+
+WEBHOOK_SILENT_WARNING = _(
+    "%(count)s card payments were started on this campaign since %(since)s, and Stripe has "
+    "not sent the site a webhook for more than an hour since: gifts may be paid but not "
+    "recorded. Check the webhook endpoint and its signing secret in the Stripe Dashboard, "
+    "then run reconcile_stripe."
+)
 
 
 class ManagedCampaignsOnly:
@@ -134,6 +143,16 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         return permissions.scoped_to_managed(queryset, user=request.user, campaign_field="pk")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and str(object_id).isdigit():
+            this = self.get_queryset(request).filter(pk=object_id)
+            for silent in silent_campaigns(now=timezone.now(), campaigns=this):
+                since = timezone.localtime(silent.first_at).strftime("%Y-%m-%d %H:%M")
+                messages.warning(
+                    request, WEBHOOK_SILENT_WARNING % {"count": silent.checkouts, "since": since}
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

@@ -14,7 +14,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +33,7 @@ from donations.models import (
     StripeEvent,
     VolunteerAssignment,
 )
+from donations.selectors.health import payment_health
 from donations.services.access import organizer_assign
 from donations.services.cash import (
     CASH_EDITABLE_FIELDS,
@@ -448,6 +450,26 @@ class StripeEventAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        health = path(
+            "health/",
+            self.admin_site.admin_view(self.payment_health_view),
+            name="donations_payment_health",
+        )
+        return [health, *super().get_urls()]
+
+    def payment_health_view(self, request: HttpRequest) -> TemplateResponse:
+        """Is money arriving? Webhooks, checkouts, pending gifts and failing receipts."""
+        if not permissions.may_see_payment_health(request.user):
+            raise PermissionDenied
+        campaigns = permissions.managed_campaigns(request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Payment health"),
+            "health": payment_health(now=timezone.now(), campaigns=campaigns),
+        }
+        return TemplateResponse(request, "admin/donations/payment_health.html", context)
 
 
 @admin.register(Receipt)

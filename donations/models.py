@@ -368,6 +368,71 @@ class StripeEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
+class WebhookOutcome(models.TextChoices):
+    RECORDED = "recorded", _("Recorded")
+    REPEATED = "repeated", _("Repeated: recorded before")
+    IGNORED = "ignored", _("Ignored: a type the site does not use")
+    UNMATCHED = "unmatched", _("No matching gift")
+    REJECTED = "rejected", _("Rejected: bad or missing signature")
+    FAILED = "failed", _("Failed while recording (Stripe retries)")
+
+
+class WebhookDelivery(models.Model):
+    """One request to the Stripe webhook and what became of it, for the payment health
+    panel. Written after the delivery's own transaction, so failures are kept too.
+    `payments_check` drops the ones older than its --keep period."""
+
+    Outcome = WebhookOutcome
+
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    event_id = models.CharField(_("event id"), max_length=255, blank=True)
+    event_type = models.CharField(_("type"), max_length=100, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    donation = models.ForeignKey(
+        Donation, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("donation")
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=WebhookOutcome.values), name="webhook_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or '?'} {self.event_id or ''} ({self.outcome})"
+
+
+class PaymentAlert(models.Model):
+    """An email sent to a campaign's organizers about its payments (payments_check), kept so
+    the same alert is not sent again before its repeat period."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK_SILENT = "webhook-silent", _("Checkouts without webhooks")
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        related_name="payment_alerts",
+        verbose_name=_("campaign"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("sent at"))
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        verbose_name = _("payment alert")
+        verbose_name_plural = _("payment alerts")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.campaign_id} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
 class ReceiptStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from campaigns.models import Campaign
@@ -67,6 +68,19 @@ def may_manage_campaign(*, user, campaign: Campaign) -> bool:
         and user.is_staff
         and OrganizerAssignment.objects.filter(user=user, campaign=campaign).exists()
     )
+
+
+def may_see_payment_health(user) -> bool:
+    """The payment health panel: staff organizers (for their campaigns) and superusers."""
+    return _active(user) and user.is_staff and is_organizer(user)
+
+
+def alert_recipients(campaign: Campaign) -> list:
+    """Who hears about trouble with a campaign's payments: its organizers, or, when it has
+    none with an email address, the superusers."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    organizers = list(users.filter(is_staff=True, organizer_assignments__campaign=campaign))
+    return organizers or list(users.filter(is_superuser=True))
 
 
 def may_assign_organizers(user) -> bool:
