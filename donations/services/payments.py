@@ -436,9 +436,12 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
     try:
         donation = stripe_event_handle(event=event)
     except Exception as error:
-        _delivery_recorded(
-            outcome=Outcome.FAILED, event=event, reason=f"{type(error).__name__}: {error}"
-        )
+        try:
+            _delivery_recorded(
+                outcome=Outcome.FAILED, event=event, reason=f"{type(error).__name__}: {error}"
+            )
+        except Exception:  # the database itself may be what failed: keep the first error
+            logger.exception("Could not keep the failed delivery of %s.", event.event_id)
         raise
     if donation is not None:
         outcome = Outcome.RECORDED
