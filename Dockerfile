@@ -21,7 +21,11 @@ COPY --from=build --chown=app:app /app /app
 RUN mkdir -p /app/media && chown app:app /app/media
 USER app
 EXPOSE 8000
+# Forwarded headers are believed only from these proxy addresses (gunicorn.conf.py, and
+# config/clients.py for X-Forwarded-For with TRUSTED_PROXY_COUNT). Set it to your proxy's
+# address, e.g. `docker run -e FORWARDED_ALLOW_IPS=172.18.0.2 -e TRUSTED_PROXY_COUNT=1 ...`.
+ENV FORWARDED_ALLOW_IPS="127.0.0.1,::1"
 # slim images have no curl: the health check is a few lines of Python against /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-m", "config.healthcheck"]
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "config.wsgi:application"]

@@ -20,10 +20,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 messages: $(STAMP)
 	$(BIN)/pybabel compile --domain django --directory locale --use-fuzzy --statistics
 
+# The receipt worker runs beside the development server, so a gift's receipt appears in this
+# terminal (console email) a few seconds after giving; Ctrl-C stops both.
+RUN_ADDR ?= 127.0.0.1:8000
 run: $(STAMP) .env messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py send_receipts --loop --interval 5 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 # The Spanish catalogue check re-extracts strings with GNU gettext, which running the site
 # never needs, so `make test` runs it only where xgettext is installed.

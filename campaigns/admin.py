@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +15,32 @@ from campaigns.models import (
 )
 from campaigns.selectors import campaign_shares
 from campaigns.services import campaign_content_changed, campaign_update_save
+from donations import permissions
+from donations.selectors.health import silent_campaigns
+from donations.services.access import organizer_assign
+
+WEBHOOK_SILENT_WARNING = _(
+    "%(count)s card payments were started on this campaign since %(since)s, and Stripe has "
+    "not sent the site a webhook for more than an hour since: gifts may be paid but not "
+    "recorded. Check the webhook endpoint and its signing secret in the Stripe Dashboard, "
+    "then run reconcile_stripe."
+)
+
+
+class ManagedCampaignsOnly:
+    """An organizer sees and picks only the campaigns they are assigned to; superusers all
+    (donations/permissions.py decides)."""
+
+    def get_queryset(self, request):
+        return permissions.scoped_to_managed(super().get_queryset(request), user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "campaign":
+            kwargs["queryset"] = permissions.managed_campaigns(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+CAMPAIGN_FILTER = ("campaign", admin.RelatedOnlyFieldListFilter)
 
 
 class StorySectionInline(admin.StackedInline):
@@ -127,8 +154,24 @@ class CampaignAdmin(admin.ModelAdmin):
             return [*self.readonly_fields, "currency"]
         return self.readonly_fields
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return permissions.scoped_to_managed(queryset, user=request.user, campaign_field="pk")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and str(object_id).isdigit():
+            this = self.get_queryset(request).filter(pk=object_id)
+            for silent in silent_campaigns(now=timezone.now(), campaigns=this):
+                since = timezone.localtime(silent.first_at).strftime("%Y-%m-%d %H:%M")
+                messages.warning(
+                    request, WEBHOOK_SILENT_WARNING % {"count": silent.checkouts, "since": since}
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
+        if not change and not request.user.is_superuser:
+            organizer_assign(user=request.user, campaign=obj)  # keeps seeing what they made
         campaign_content_changed(campaign=obj)
 
     def save_related(self, request, form, formsets, change) -> None:
@@ -168,27 +211,27 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(StorySection)
-class StorySectionAdmin(admin.ModelAdmin):
+class StorySectionAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     list_display = ["heading", "campaign", "position"]
-    list_filter = ["campaign"]
+    list_filter = [CAMPAIGN_FILTER]
     search_fields = ["heading", "body", "heading_es", "body_es"]
     ordering = ["campaign", "position"]
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(admin.ModelAdmin):
+class TeamMemberAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     list_display = ["name", "campaign", "position", "slug"]
-    list_filter = ["campaign"]
+    list_filter = [CAMPAIGN_FILTER]
     search_fields = ["name", "name_es", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Update)
-class UpdateAdmin(admin.ModelAdmin):
+class UpdateAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     """Organizers' news on a campaign: drafts stay private until published."""
 
     list_display = ["title", "campaign", "status", "published_at"]
-    list_filter = ["status", "campaign"]
+    list_filter = ["status", CAMPAIGN_FILTER]
     search_fields = ["title", "title_es", "body", "body_es"]
     date_hierarchy = "published_at"
     readonly_fields = ["published_at", "created_at", "updated_at"]

@@ -6,4 +6,4 @@ class ConfigConfig(AppConfig):
     verbose_name = "Site configuration"
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401  (registers the deployment checks)
+        from config import checks, security  # noqa: F401  (registers checks and receivers)

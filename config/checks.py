@@ -1,7 +1,9 @@
 """Deployment checks that refuse settings a production donation site must not run with."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
+
+from config.clients import forwarded_networks
 
 PER_PROCESS_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
@@ -34,3 +36,39 @@ def check_production_settings(app_configs=None, **kwargs) -> list[Error]:
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_proxy_settings(app_configs=None, **kwargs) -> list[Error | Warning]:
+    """FORWARDED_ALLOW_IPS and TRUSTED_PROXY_COUNT must describe the same proxies."""
+    problems: list[Error | Warning] = []
+    try:
+        networks = forwarded_networks(settings.FORWARDED_ALLOW_IPS)
+    except ValueError:
+        return [
+            Error(
+                f"FORWARDED_ALLOW_IPS is not a list of addresses: {settings.FORWARDED_ALLOW_IPS!r}",
+                hint="Write addresses or networks separated by commas, e.g. 10.0.0.5,::1.",
+                id="solidaria.E003",
+            )
+        ]
+    if networks is None:
+        problems.append(
+            Warning(
+                "FORWARDED_ALLOW_IPS is *: any client can claim HTTPS and pick its address.",
+                hint="List your proxy's address instead (the default, 127.0.0.1,::1, suits a "
+                "proxy on the same machine).",
+                id="solidaria.W001",
+            )
+        )
+    if settings.SECURE_PROXY_SSL_HEADER_REQUESTED and settings.TRUSTED_PROXY_COUNT <= 0:
+        problems.append(
+            Warning(
+                "SECURE_PROXY_SSL_HEADER is ignored: TRUSTED_PROXY_COUNT is 0, so no proxy is "
+                "trusted to say that a request came over HTTPS.",
+                hint="Set TRUSTED_PROXY_COUNT to the number of proxies in front of the site, "
+                "or leave HTTPS to gunicorn (FORWARDED_ALLOW_IPS).",
+                id="solidaria.W002",
+            )
+        )
+    return problems

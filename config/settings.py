@@ -3,6 +3,7 @@
 Dev and production run the same code path; only the environment differs.
 """
 
+import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,12 +42,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "config.apps.ConfigConfig",
     "campaigns",
     "donations",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -56,9 +61,14 @@ MIDDLEWARE = [
     "config.middleware.ErrorPageMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "config.middleware.TwoFactorRequiredMiddleware",
+    "config.middleware.SiteSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # django-axes turns a sign-in refused for too many failures into its lockout page: last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = env.str("ROOT_URLCONF", default="config.urls")
@@ -83,13 +93,26 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# The test run's own database is named after the real one (test_<name>) unless this says.
+if env.str("DATABASE_TEST_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A shared cache (Redis) in production; the system check in config/checks.py refuses a
 # per-process cache when DEBUG is off, because rate limits must hold across processes.
+# Nothing needs the cache to work: if Redis is down or hangs, a call fails within the socket
+# timeouts below and each user of the cache carries on without it (config/ratelimit.py).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://solidaria")}
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=0.25),
+            "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+        }
+    )
+# Sessions live in the database alone, so signing in keeps working while the cache is down.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...: from one URL
@@ -106,6 +129,29 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/volunteer/"
 LOGOUT_REDIRECT_URL = "/"
+
+# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failures for one account, or
+# from one client address, further attempts for it are refused until SIGN_IN_LOCKOUT_MINUTES
+# have passed without another one. Attempts are stored in the database (never the cache), and
+# the client address is the one config/clients.py works out (TRUSTED_PROXY_COUNT).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.accounts.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Two-factor sign-in with an authenticator app (django-otp, TOTP): any account may turn it on
+# at /accounts/two-factor/; with TWO_FACTOR_REQUIRED_FOR_SUPERUSERS a superuser must.
+TWO_FACTOR_REQUIRED_FOR_SUPERUSERS = env.bool("TWO_FACTOR_REQUIRED_FOR_SUPERUSERS", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Solidaria")
+# Password-reset emails: at most this many per hour for one address and from one client.
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=3)
+PASSWORD_RESET_LIMIT_PER_CLIENT = env.int("PASSWORD_RESET_LIMIT_PER_CLIENT", default=10)
 
 # Languages: no URL prefix. LocaleMiddleware reads the cookie set by /lang/<code>/,
 # then Accept-Language, then falls back to English.
@@ -165,6 +211,11 @@ STRIPE_PAYMENT_METHOD_CONFIGURATION = env.str("STRIPE_PAYMENT_METHOD_CONFIGURATI
 STRIPE_PAYMENT_METHOD_TYPES = env.list("STRIPE_PAYMENT_METHOD_TYPES", default=["card"])
 DONATION_MIN_USD = Decimal(env.str("DONATION_MIN_USD", default="5"))
 DONATION_MAX_USD = Decimal(env.str("DONATION_MAX_USD", default="100000"))
+# Proxies: FORWARDED_ALLOW_IPS lists their addresses (or networks; gunicorn.conf.py hands the
+# same variable to gunicorn, which then believes their X-Forwarded-Proto), TRUSTED_PROXY_COUNT
+# how many X-Forwarded-For hops they add (config/clients.py). A request from any other address
+# is taken at face value: its forwarded headers are ignored.
+FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # How long a donor's self-service link (in receipts, or asked for by email) stays valid.
 DONOR_LINK_MAX_AGE = env.int("DONOR_LINK_MAX_AGE", default=30 * 24 * 60 * 60)
@@ -177,15 +228,40 @@ CHECKOUT_SURGE_THRESHOLD = env.int("CHECKOUT_SURGE_THRESHOLD", default=30)
 # Security. The same values in development; HTTPS-only settings switch on with DEBUG off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+# Behind gunicorn, HTTPS comes from gunicorn itself (FORWARDED_ALLOW_IPS). For another server
+# behind a proxy that always sets X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER=true makes Django
+# read it, and only when a proxy is trusted: otherwise any client could claim HTTPS
+# (config/checks.py warns that the setting was ignored).
+SECURE_PROXY_SSL_HEADER_REQUESTED = env.bool("SECURE_PROXY_SSL_HEADER", default=False)
+if SECURE_PROXY_SSL_HEADER_REQUESTED and TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# Browser features no page of the site uses, refused to the page and to anything it embeds
+# (config/middleware.py sends it). Checkout is a redirect to Stripe, never embedded here.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+)
 
 # A strict Content Security Policy: no inline script or style anywhere. Checkout is a
 # redirect after a form POST, which form-action governs, so Stripe's host is allowed there.
@@ -204,11 +280,25 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Checks silenced on purpose; `manage.py check --deploy --fail-level WARNING` passes in CI
+# with production settings and must keep passing, so every entry here says why.
+SILENCED_SYSTEM_CHECKS = [
+    # security.W005 (HSTS without includeSubDomains) and security.W021 (HSTS without
+    # preload): a self-hosted instance usually lives at a subdomain of its group's domain
+    # (give.example.org), and HSTS for every sibling subdomain, or a place on the browsers'
+    # preload list (which needs includeSubDomains and takes months to undo), would break
+    # sites the deployer does not run. HSTS itself is on for this host (SECURE_HSTS_SECONDS);
+    # whoever owns the whole domain turns both on with SECURE_HSTS_INCLUDE_SUBDOMAINS=true
+    # and SECURE_HSTS_PRELOAD=true.
+    "security.W005",
+    "security.W021",
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

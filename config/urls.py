@@ -2,13 +2,23 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from config import views
+from config import accounts, views
+
+# The admin's sign-in asks for an authenticator code too (config/accounts.py).
+admin.site.login_form = accounts.AdminSignInForm
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path("lang/<str:code>/", views.set_language, name="set-language"),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("accounts/login/", accounts.SignInView.as_view(), name="login"),
+    path(
+        "accounts/password_reset/",
+        accounts.LimitedPasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path("accounts/two-factor/", accounts.two_factor, name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("donations.urls")),
     path("", include("campaigns.urls")),

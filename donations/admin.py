@@ -2,7 +2,8 @@
 
 Cash (offline) entries are edited through the cash services (history kept, amounts converted
 again when they change); online gifts can only be moderated. Nothing here calls .update()
-on money, and only superusers delete.
+on money, and only superusers delete. An organizer sees only the campaigns they are assigned
+to (permissions.managed_campaigns); superusers see all and assign organizers here.
 """
 
 import copy
@@ -10,25 +11,31 @@ import copy
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from campaigns.models import TeamMember
+from donations import permissions
 from donations.models import (
     Donation,
     DonationChange,
     ExchangeRate,
     ExportLog,
+    OrganizerAssignment,
     Receipt,
     Refund,
     StripeEvent,
     VolunteerAssignment,
 )
+from donations.selectors.health import payment_health
+from donations.services.access import organizer_assign
 from donations.services.cash import (
     CASH_EDITABLE_FIELDS,
     CONVERSION_INPUTS,
@@ -66,6 +73,28 @@ MODERATION_FIELDS = ("name_hidden_by_organizer", "message_hidden_by_organizer")
 ALL_FIELDS = [field.name for field in Donation._meta.fields] + ["created_at", "updated_at"]
 ONE_CAMPAIGN_ERROR = _("Select donations of one campaign only to export it.")
 VOID_REASON_NEEDED = _("Type a reason in the box beside the action to void entries.")
+
+
+class ManagedCampaignsOnly:
+    """Only rows of the campaigns the signed-in person manages, and only those campaigns to
+    choose from. `campaign_field` is the lookup path from a row to its campaign."""
+
+    campaign_field = "campaign"
+
+    def get_queryset(self, request: HttpRequest):
+        return permissions.scoped_to_managed(
+            super().get_queryset(request), user=request.user, campaign_field=self.campaign_field
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "campaign":
+            kwargs["queryset"] = permissions.managed_campaigns(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# Filters list only the campaigns present in the (scoped) rows, never another group's.
+CAMPAIGN_FILTER = ("campaign", admin.RelatedOnlyFieldListFilter)
+GIFT_CAMPAIGN_FILTER = ("donation__campaign", admin.RelatedOnlyFieldListFilter)
 
 
 class DepositedFilter(admin.SimpleListFilter):
@@ -161,7 +190,7 @@ class RefundInline(admin.TabularInline):
 
 
 @admin.register(Donation)
-class DonationAdmin(admin.ModelAdmin):
+class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     form = DonationAdminForm
     action_form = DonationActionForm
     actions = ["mark_deposited", "void_entries", "export_campaign"]
@@ -182,7 +211,7 @@ class DonationAdmin(admin.ModelAdmin):
         "deposited_on",
     ]
     list_filter = [
-        "campaign",
+        CAMPAIGN_FILTER,
         "source",
         "status",
         DepositedFilter,
@@ -350,19 +379,21 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(DonationChange)
-class DonationChangeAdmin(RecordAdmin):
+class DonationChangeAdmin(ManagedCampaignsOnly, RecordAdmin):
+    campaign_field = "donation__campaign"
     list_display = ["changed_at", "donation", "action", "changed_by", "stripe_event_id", "reason"]
-    list_filter = ["action", "donation__campaign"]
+    list_filter = ["action", GIFT_CAMPAIGN_FILTER]
     search_fields = ["donation__id", "changed_by__username", "stripe_event_id", "reason"]
     list_select_related = ["donation", "changed_by"]
 
 
 @admin.register(VolunteerAssignment)
-class VolunteerAssignmentAdmin(admin.ModelAdmin):
-    """Organizers assign volunteers here, without touching anyone's permissions."""
+class VolunteerAssignmentAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
+    """Organizers assign volunteers to their campaigns here, without touching anyone's
+    permissions."""
 
     list_display = ["user", "campaign", "created_at", "cash_form_link"]
-    list_filter = ["campaign"]
+    list_filter = [CAMPAIGN_FILTER]
     search_fields = ["user__username", "user__email", "campaign__title"]
     list_select_related = ["user", "campaign"]
 
@@ -382,10 +413,45 @@ class VolunteerAssignmentAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, url)
 
 
+@admin.register(OrganizerAssignment)
+class OrganizerAssignmentAdmin(admin.ModelAdmin):
+    """Superusers say which staff member organizes which campaign."""
+
+    list_display = ["user", "campaign", "created_at"]
+    list_filter = ["campaign"]
+    search_fields = ["user__username", "user__email", "campaign__title"]
+    list_select_related = ["user", "campaign"]
+
+    def has_module_permission(self, request) -> bool:
+        return permissions.may_assign_organizers(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return permissions.may_assign_organizers(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return permissions.may_assign_organizers(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # an assignment is added or deleted, never changed
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return permissions.may_assign_organizers(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: OrganizerAssignment, form, change: bool):
+        assignment = organizer_assign(user=obj.user, campaign=obj.campaign)
+        obj.pk = assignment.pk
+        obj.created_at = assignment.created_at
+
+
 @admin.register(ExportLog)
-class ExportLogAdmin(RecordAdmin):
+class ExportLogAdmin(ManagedCampaignsOnly, RecordAdmin):
     list_display = ["created_at", "user", "campaign"]
-    list_filter = ["campaign", "user"]
+    list_filter = [CAMPAIGN_FILTER, ("user", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "campaign__title"]
     date_hierarchy = "created_at"
     list_select_related = ["user", "campaign"]
@@ -414,7 +480,8 @@ class RefundAdmin(admin.ModelAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
+    campaign_field = "donation__campaign"
     list_display = ["processed_at", "type", "event_id", "donation"]
     list_filter = ["type"]
     search_fields = ["event_id", "donation__id"]
@@ -426,9 +493,29 @@ class StripeEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_urls(self):
+        health = path(
+            "health/",
+            self.admin_site.admin_view(self.payment_health_view),
+            name="donations_payment_health",
+        )
+        return [health, *super().get_urls()]
+
+    def payment_health_view(self, request: HttpRequest) -> TemplateResponse:
+        """Is money arriving? Webhooks, checkouts, pending gifts and failing receipts."""
+        if not permissions.may_see_payment_health(request.user):
+            raise PermissionDenied
+        campaigns = permissions.managed_campaigns(request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Payment health"),
+            "health": payment_health(now=timezone.now(), campaigns=campaigns),
+        }
+        return TemplateResponse(request, "admin/donations/payment_health.html", context)
+
 
 @admin.register(Receipt)
-class ReceiptAdmin(admin.ModelAdmin):
+class ReceiptAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     """Each gift's receipt state. Whoever may see receipts (Organizers) may resend one."""
 
     list_display = [
@@ -441,7 +528,8 @@ class ReceiptAdmin(admin.ModelAdmin):
         "last_error",
         "sent_at",
     ]
-    list_filter = ["status", "donation__campaign"]
+    campaign_field = "donation__campaign"
+    list_filter = ["status", GIFT_CAMPAIGN_FILTER]
     search_fields = ["donation__email", "donation__giver_name", "donation__id"]
     list_select_related = ["donation__campaign"]
     readonly_fields = [

@@ -458,6 +458,71 @@ class Refund(models.Model):
         return f"{self.stripe_refund_id}: {self.amount} {self.currency} ({self.status})"
 
 
+class WebhookOutcome(models.TextChoices):
+    RECORDED = "recorded", _("Recorded")
+    REPEATED = "repeated", _("Repeated: recorded before")
+    IGNORED = "ignored", _("Ignored: a type the site does not use")
+    UNMATCHED = "unmatched", _("No matching gift")
+    REJECTED = "rejected", _("Rejected: bad or missing signature")
+    FAILED = "failed", _("Failed while recording (Stripe retries)")
+
+
+class WebhookDelivery(models.Model):
+    """One request to the Stripe webhook and what became of it, for the payment health
+    panel. Written after the delivery's own transaction, so failures are kept too.
+    `payments_check` drops the ones older than its --keep period."""
+
+    Outcome = WebhookOutcome
+
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    event_id = models.CharField(_("event id"), max_length=255, blank=True)
+    event_type = models.CharField(_("type"), max_length=100, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    donation = models.ForeignKey(
+        Donation, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("donation")
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=WebhookOutcome.values), name="webhook_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or '?'} {self.event_id or ''} ({self.outcome})"
+
+
+class PaymentAlert(models.Model):
+    """An email sent to a campaign's organizers about its payments (payments_check), kept so
+    the same alert is not sent again before its repeat period."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK_SILENT = "webhook-silent", _("Checkouts without webhooks")
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        related_name="payment_alerts",
+        verbose_name=_("campaign"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("sent at"))
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        verbose_name = _("payment alert")
+        verbose_name_plural = _("payment alerts")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.campaign_id} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
 class ReceiptStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
@@ -528,6 +593,39 @@ class VolunteerAssignment(models.Model):
         return f"{self.user} → {self.campaign}"
 
 
+class OrganizerAssignment(models.Model):
+    """Which campaigns an organizer manages (sees, edits, reports on and exports).
+
+    Given by superusers in the admin; an organizer who creates a campaign is assigned to it.
+    donations/permissions.py reads these; superusers need none.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organizer_assignments",
+        verbose_name=_("organizer"),
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        related_name="organizer_assignments",
+        verbose_name=_("campaign"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "user"]
+        verbose_name = _("organizer assignment")
+        verbose_name_plural = _("organizer assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "campaign"], name="organizer_assignment_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.campaign}"
+
+
 class DonationChangeAction(models.TextChoices):
     START = "start", _("Checkout started")
     PAYMENT = "payment", _("Payment recorded")
@@ -542,6 +640,7 @@ class DonationChangeAction(models.TextChoices):
     DEPOSIT = "deposit", _("Cash deposited")
     MODERATE = "moderate", _("Moderated")
     DONOR_EDIT = "donor", _("Changed by the donor")
+    PURGE = "purge", _("Personal data removed")
 
 
 class DonationChange(models.Model):

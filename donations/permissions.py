@@ -1,16 +1,21 @@
 """Who may do what with donations: the one place that decides.
 
 Views, the admin and the services ask these functions; nothing else checks a group, a
-permission or an assignment. Roles are those of CONTRACTS.md: Organizers (a group with model
-permissions, given by the roles migration), Volunteers (a group plus a VolunteerAssignment
-per campaign) and superusers.
+permission or an assignment. Roles are those of CONTRACTS.md: Organizers (staff in a group
+with model permissions, given by the roles migration, plus an OrganizerAssignment per
+campaign they manage), Volunteers (a group plus a VolunteerAssignment per campaign) and
+superusers, who manage every campaign and assign organizers.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from donations.models import Donation, VolunteerAssignment
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from campaigns.models import Campaign
+from donations.models import Donation, OrganizerAssignment, VolunteerAssignment
 
 ORGANIZERS_GROUP = "Organizers"
 VOLUNTEERS_GROUP = "Volunteers"
@@ -26,13 +31,76 @@ def _active(user) -> bool:
 
 
 def is_organizer(user) -> bool:
-    """Organizers and superusers: they edit, void, deposit and moderate gifts."""
+    """Organizers and superusers: they edit, void, deposit and moderate gifts (of the
+    campaigns they manage: `may_manage_campaign`)."""
     return _active(user) and (user.is_superuser or user.has_perm(MANAGE_DONATIONS_PERMISSION))
 
 
-def may_see_donors(user) -> bool:
-    """Staff who may read donors' data: the report and the CSV export."""
+def _manages_all(user) -> bool:
+    return _active(user) and user.is_superuser
+
+
+def managed_campaigns(user) -> QuerySet[Campaign]:
+    """The campaigns `user` manages: every one for a superuser, those a staff member is
+    assigned to as an organizer, none for anyone else."""
+    if _manages_all(user):
+        return Campaign.objects.all()
+    if not (_active(user) and user.is_staff):
+        return Campaign.objects.none()
+    return Campaign.objects.filter(organizer_assignments__user=user)
+
+
+def scoped_to_managed(queryset: QuerySet, *, user, campaign_field: str = "campaign") -> QuerySet:
+    """`queryset` narrowed to rows of the campaigns `user` manages (all of them for a
+    superuser). `campaign_field` is the lookup path from a row to its campaign."""
+    if _manages_all(user):
+        return queryset
+    managed = managed_campaigns(user).values("pk")
+    return queryset.filter(**{f"{campaign_field}__in": managed})
+
+
+def may_manage_campaign(*, user, campaign: Campaign) -> bool:
+    """Superusers, and staff assigned to the campaign as organizers."""
+    if _manages_all(user):
+        return True
+    return (
+        _active(user)
+        and user.is_staff
+        and OrganizerAssignment.objects.filter(user=user, campaign=campaign).exists()
+    )
+
+
+def may_see_payment_health(user) -> bool:
+    """The payment health panel: staff organizers (for their campaigns) and superusers."""
+    return _active(user) and user.is_staff and is_organizer(user)
+
+
+def alert_recipients(campaign: Campaign) -> list:
+    """Who hears about trouble with a campaign's payments: its organizers, or, when it has
+    none with an email address, the superusers."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    organizers = list(users.filter(is_staff=True, organizer_assignments__campaign=campaign))
+    return organizers or list(users.filter(is_superuser=True))
+
+
+def may_assign_organizers(user) -> bool:
+    """Only superusers say who organizes which campaign."""
+    return _manages_all(user)
+
+
+def may_see_some_donors(user) -> bool:
+    """Staff who may read donors' data at all: the report and the CSV export."""
     return _active(user) and user.is_staff and user.has_perm(VIEW_DONATIONS_PERMISSION)
+
+
+def may_see_donors(*, user, campaign: Campaign) -> bool:
+    """Donors' data of one campaign (report, export): its organizers and superusers."""
+    return may_see_some_donors(user) and may_manage_campaign(user=user, campaign=campaign)
+
+
+def may_change_donation(*, user, donation: Donation) -> bool:
+    """Organizers of the gift's campaign (and superusers) edit, deposit and moderate it."""
+    return is_organizer(user) and may_manage_campaign(user=user, campaign=donation.campaign)
 
 
 def may_record_cash(*, user, campaign) -> bool:
@@ -61,10 +129,11 @@ def volunteer_may_void(*, donation: Donation, user, now: datetime.datetime, assi
 
 
 def may_void_cash(*, donation: Donation, user, now: datetime.datetime) -> bool:
-    """Organizers void any cash entry not yet voided; a volunteer only their own (above)."""
+    """Organizers void any cash entry of their campaigns not yet voided; a volunteer only
+    their own (above)."""
     if donation.source != Donation.Source.OFFLINE or donation.status == Donation.Status.VOIDED:
         return False
-    if is_organizer(user):
+    if may_change_donation(user=user, donation=donation):
         return True
     assigned = may_record_cash(user=user, campaign=donation.campaign)
     return volunteer_may_void(donation=donation, user=user, now=now, assigned=assigned)

@@ -3,9 +3,9 @@
 With hosted Checkout the card form lives at Stripe, so the only thing a card-testing bot can do
 on our side is create Checkout Sessions. That is what we count: per client IP, in fixed windows
 (`settings.CHECKOUT_RATE_LIMITS`, e.g. "5/m,20/h"), in Django's default cache, which is Redis
-in production, so the limit holds across processes and machines. A window is one cache key:
-`cache.add` creates it at zero (atomic, only if missing) and `cache.incr` counts (atomic in
-Redis and, under a lock, in the local-memory cache).
+in production, so the limit holds across processes and machines (config/ratelimit.py: one cache
+key per window, `add` then `incr`). When the cache does not answer, each process counts on its
+own and an error is logged: giving goes on, with the limit held per process.
 
 Why not django-ratelimit: its system checks refuse the local-memory cache (E003) that
 development and tests run on, and `add` + `incr` is all the counting we need.
@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.clients import client_key
+from config.ratelimit import count_in_window, window_end, window_start
 from donations.durations import RATE_UNITS, DurationError, parse_duration
 
 logger = logging.getLogger("donations.throttle")
@@ -40,8 +41,6 @@ RATE_LIMITED = _(
 SURGE_WINDOW_SECONDS = 10 * 60
 # How long the organizers' report keeps showing the latest surge.
 SURGE_SHOWN_SECONDS = 7 * 24 * 60 * 60
-# A window's key outlives the window a little, so it cannot expire between `add` and `incr`.
-KEY_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -72,22 +71,6 @@ def parse_rates(texts: list[str]) -> list[Rate]:
     return rates
 
 
-def _window_start(seconds: int, now: datetime.datetime) -> int:
-    timestamp = int(now.timestamp())
-    return timestamp - timestamp % seconds
-
-
-def count_in_window(*, key: str, seconds: int, now: datetime.datetime) -> int:
-    """Add one to the fixed window of `seconds` holding `now`; return the window's count."""
-    cache_key = f"throttle:{key}:{seconds}:{_window_start(seconds, now)}"
-    cache.add(cache_key, 0, timeout=seconds + KEY_GRACE_SECONDS)
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # evicted between add and incr: this attempt starts the count again
-        cache.add(cache_key, 1, timeout=seconds + KEY_GRACE_SECONDS)
-        return 1
-
-
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
@@ -110,9 +93,7 @@ def checkout_attempt(*, ip: str, campaign_id: int, now: datetime.datetime) -> Ve
     ]
     if not refused:
         return Verdict(allowed=True)
-    retry_after = max(
-        _window_start(rate.seconds, now) + rate.seconds - int(now.timestamp()) for rate in refused
-    )
+    retry_after = max(window_end(rate.seconds, now) for rate in refused)
     logger.warning(
         "Checkout refused for IP %s on campaign %s: over %s.",
         ip,
@@ -143,9 +124,12 @@ def _count_for_campaign(campaign_id: int, now: datetime.datetime) -> None:
     threshold = settings.CHECKOUT_SURGE_THRESHOLD
     if attempts <= threshold:
         return
-    start = _window_start(SURGE_WINDOW_SECONDS, now)
+    start = window_start(SURGE_WINDOW_SECONDS, now)
     record = {"attempts": attempts, "window_start": start, "threshold": threshold}
-    cache.set(_surge_key(campaign_id), record, timeout=SURGE_SHOWN_SECONDS)
+    try:
+        cache.set(_surge_key(campaign_id), record, timeout=SURGE_SHOWN_SECONDS)
+    except Exception:  # the log line below is the durable record anyway
+        logger.error("Could not keep the checkout surge of campaign %s in the cache.", campaign_id)
     if attempts == threshold + 1:  # once per window, when the threshold is first passed
         logger.warning(
             "Checkout surge on campaign %s: more than %s attempts in the ten minutes from %s.",
@@ -156,8 +140,15 @@ def _count_for_campaign(campaign_id: int, now: datetime.datetime) -> None:
 
 
 def campaign_surge(*, campaign_id: int) -> Surge | None:
-    """The campaign's latest surge of checkout attempts, if one happened in the last week."""
-    record = cache.get(_surge_key(campaign_id))
+    """The campaign's latest surge of checkout attempts, if one happened in the last week.
+
+    None too when the cache does not answer: the report page still renders.
+    """
+    try:
+        record = cache.get(_surge_key(campaign_id))
+    except Exception:
+        logger.error("Could not read the checkout surge of campaign %s.", campaign_id)
+        return None
     if not record:
         return None
     start = datetime.datetime.fromtimestamp(record["window_start"], tz=datetime.UTC)

@@ -100,14 +100,17 @@ def cash_other_volunteer(db):
 
 
 @pytest.fixture
-def cash_organizer(db):
-    """A staff user in the Organizers group (rights from the roles migration)."""
+def cash_organizer(cash_campaign):
+    """A staff user in the Organizers group (rights from the roles migration), assigned to
+    organize `cash_campaign`."""
     from django.contrib.auth.models import Group
 
+    from donations.services.access import organizer_assign
     from tests.factories import UserFactory
 
     user = UserFactory(username="organizer-cash", is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
+    organizer_assign(user=user, campaign=cash_campaign)
     return user
 
 
@@ -120,12 +123,17 @@ def cash_superuser(db):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache: rate-limit counts and cached pages do not leak."""
+    """Each test starts with an empty cache: rate-limit counts and cached pages do not leak
+    (nor the per-process counts kept while a test's cache was down)."""
     from django.core.cache import cache
 
+    from config.ratelimit import reset_local_state
+
     cache.clear()
+    reset_local_state()
     yield
     cache.clear()
+    reset_local_state()
 
 
 @pytest.fixture(autouse=True)

@@ -465,7 +465,7 @@ def donation_update_cash(
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         donation = _locked_cash_entry(donation)
-        if not permissions.is_organizer(by):
+        if not permissions.may_change_donation(user=by, donation=donation):
             raise PermissionDenied
         before = donation_snapshot(donation)
         for field, value in values.items():
@@ -507,14 +507,16 @@ def cash_edit_validate(donation: Donation) -> None:
 def donation_mark_deposited(*, donations, deposited_on: datetime.date, by) -> int:
     """Mark counted cash as deposited on a date; returns how many entries changed.
 
-    Online and voided gifts are left alone. Each change is kept in the entry's history.
+    Online and voided gifts, and gifts of campaigns `by` does not manage, are left alone.
+    Each change is kept in the entry's history.
     """
     if not permissions.is_organizer(by):
         raise PermissionDenied
     changed = 0
     with transaction.atomic():
+        mine = permissions.scoped_to_managed(Donation.objects.all(), user=by)
         rows = (
-            Donation.objects.select_for_update()
+            mine.select_for_update()
             .filter(pk__in=[donation.pk for donation in donations])
             .filter(source=Donation.Source.OFFLINE, status=Donation.Status.SUCCEEDED)
             .exclude(deposited_on=deposited_on)
@@ -537,7 +539,7 @@ def donation_moderate(
 
     Works for online and cash gifts; the change is kept in the history ("moderate").
     """
-    if not permissions.is_organizer(by):
+    if not permissions.may_change_donation(user=by, donation=donation):
         raise PermissionDenied
     with transaction.atomic():
         donation = Donation.objects.select_for_update().get(pk=donation.pk)

@@ -29,6 +29,7 @@ from donations.models import (
     Refund,
     RefundStatus,
     StripeEvent,
+    WebhookDelivery,
 )
 from donations.services.history import (
     donation_change_recorded,
@@ -739,3 +740,84 @@ def _known_charge(charge: gateway.ChargeFacts) -> bool:
     return Donation.objects.filter(
         stripe_charge_id=charge.charge_id, settlement_amount__isnull=True
     ).exists()
+
+
+HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS
+Outcome = WebhookDelivery.Outcome
+
+
+def _delivery_recorded(
+    *,
+    outcome: str,
+    event: gateway.WebhookEvent | None = None,
+    donation: Donation | None = None,
+    reason: str = "",
+) -> WebhookDelivery:
+    """Keep the delivery for the health panel and write its one log line (key=value)."""
+    delivery = WebhookDelivery.objects.create(
+        event_id=event.event_id if event else "",
+        event_type=event.type if event else "",
+        outcome=outcome,
+        reason=reason[:2000],
+        donation=donation,
+    )
+    level = {Outcome.FAILED: logging.ERROR, Outcome.REJECTED: logging.WARNING}.get(
+        outcome, logging.INFO
+    )
+    logger.log(
+        level,
+        "payment_event event_id=%s type=%s outcome=%s donation=%s campaign=%s status=%s reason=%r",
+        delivery.event_id or "-",
+        delivery.event_type or "-",
+        outcome,
+        donation.pk if donation else "-",
+        donation.campaign_id if donation else "-",
+        donation.status if donation else "-",
+        reason,
+    )
+    return delivery
+
+
+def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery:
+    """One request to the webhook: verified, applied once (`stripe_event_handle`), kept.
+
+    Every delivery leaves a WebhookDelivery row and one log line with its outcome:
+    rejected (bad signature; nothing applied), recorded, repeated, ignored (a type we do not
+    use) or unmatched (no gift of ours). An error while applying is kept as failed, after
+    its transaction rolled back, and then propagates, so the webhook answers 500 and Stripe
+    delivers again. (Two deliveries of one event at the same instant may both read as new;
+    the second then shows as unmatched, while the gift is still recorded once.)
+    """
+    try:
+        event = gateway.construct_webhook_event(payload=payload, signature=signature)
+    except gateway.MalformedEventError as error:
+        # Signed by Stripe, but not an event we can read: refused (400, so it stays among
+        # the endpoint's failed deliveries to be replayed once the code can read it).
+        logger.error("Refused a signed Stripe event we cannot read: %s", error)
+        return _delivered_rejected(f"malformed event: {error}")
+    except gateway.InvalidWebhookError as error:
+        return _delivered_rejected(str(error))
+    seen_before = StripeEvent.objects.filter(event_id=event.event_id).exists()
+    try:
+        donation = stripe_event_handle(event=event)
+    except Exception as error:
+        try:
+            _delivery_recorded(
+                outcome=Outcome.FAILED, event=event, reason=f"{type(error).__name__}: {error}"
+            )
+        except Exception:  # the database itself may be what failed: keep the first error
+            logger.exception("Could not keep the failed delivery of %s.", event.event_id)
+        raise
+    if donation is not None:
+        outcome = Outcome.RECORDED
+    elif event.type not in HANDLED_EVENTS:
+        outcome = Outcome.IGNORED
+    elif seen_before:
+        outcome = Outcome.REPEATED
+    else:
+        outcome = Outcome.UNMATCHED
+    return _delivery_recorded(outcome=outcome, event=event, donation=donation)
+
+
+def _delivered_rejected(reason: str) -> WebhookDelivery:
+    return _delivery_recorded(outcome=Outcome.REJECTED, reason=reason or "invalid signature")

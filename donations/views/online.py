@@ -1,7 +1,14 @@
-"""Online giving: the donate form, the return from Checkout and the demo checkout."""
+"""Online giving: the donate form, the return from Checkout and the demo checkout.
+
+The thank-you page's link carries only the Checkout session id, which travels through
+browser history and Stripe's redirect. So the page shows the gift's amount and the giver's
+email (masked) only to the browser session that started the gift, and only for
+`THANKS_DETAILS_FOR` after it started; anyone else with the link sees the outcome alone.
+"""
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 
@@ -30,6 +37,37 @@ RESUME_KEY = "donations:last-gift"
 # Stripe's session ids (cs_test_…, cs_live_…) and our demo ones (demo_ + URL-safe token): an
 # id of any other shape is no session of ours and never reaches the database.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+GIFTS_STARTED_SESSION_KEY = "gifts_started"
+THANKS_DETAILS_FOR = datetime.timedelta(hours=1)
+GIFTS_REMEMBERED = 10
+
+
+def _remember_gift(request: HttpRequest, donation: Donation) -> None:
+    """This browser started the gift: its thank-you page may show the details for a while."""
+    now = timezone.now().timestamp()
+    started = {
+        gift_id: at
+        for gift_id, at in request.session.get(GIFTS_STARTED_SESSION_KEY, {}).items()
+        if now - at <= THANKS_DETAILS_FOR.total_seconds()
+    }
+    started[str(donation.pk)] = now
+    newest = sorted(started.items(), key=lambda item: item[1])[-GIFTS_REMEMBERED:]
+    request.session[GIFTS_STARTED_SESSION_KEY] = dict(newest)
+
+
+def _started_here(request: HttpRequest, donation: Donation) -> bool:
+    at = request.session.get(GIFTS_STARTED_SESSION_KEY, {}).get(str(donation.pk))
+    return at is not None and timezone.now().timestamp() - at <= THANKS_DETAILS_FOR.total_seconds()
+
+
+def email_masked(email: str) -> str:
+    """ana@example.org → a•••@e•••.org: enough for the giver to recognise, little to anyone."""
+    local, _at, domain = email.partition("@")
+    if not local or not domain:
+        return ""
+    name, _dot, suffix = domain.rpartition(".")
+    shown_domain = f"{name[:1]}•••.{suffix}" if name else f"{suffix[:1]}•••"
+    return f"{local[:1]}•••@{shown_domain}"
 
 
 def _thanks_for(donation: Donation) -> str:
@@ -127,6 +165,7 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, online.CHECKOUT_UNAVAILABLE)
         else:
             request.session[RESUME_KEY] = str(start.donation.pk)
+            _remember_gift(request, start.donation)
             return _see_other(start.redirect_url)
     context = {"campaign": campaign, "form": form, "presets": presets, "demo": online.demo_mode()}
     return render(request, "donations/donate.html", context)
@@ -141,12 +180,16 @@ def thanks(request: HttpRequest) -> HttpResponse:
         result = online.donation_confirm_return(session_id=session_id)
     except Donation.DoesNotExist as error:
         raise Http404("Unknown Checkout session.") from error
+    donation = result.donation
+    mine = _started_here(request, donation)
     context = {
-        "donation": result.donation,
-        "campaign": result.donation.campaign,
+        "donation": donation,
+        "mine": mine,
+        "email_masked": email_masked(donation.email) if mine else "",
+        "campaign": donation.campaign,
         "outcome": str(result.outcome),
-        "share_url": f"{settings.SITE_URL}{result.donation.campaign.get_absolute_url()}",
-        "share_links": share_links(campaign_slug=result.donation.campaign.slug),
+        "share_url": f"{settings.SITE_URL}{donation.campaign.get_absolute_url()}",
+        "share_links": share_links(campaign_slug=donation.campaign.slug),
     }
     return render(request, "donations/thanks.html", context)
 

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from donations.services.payments import stripe_event_handle
-from donations.stripe_gateway import (
-    InvalidWebhookError,
-    MalformedEventError,
-    construct_webhook_event,
-)
-
-logger = logging.getLogger(__name__)
+from donations.models import WebhookDelivery
+from donations.services.payments import stripe_webhook_receive
 
 
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request.
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Stripe's events. 400 for a bad, missing or stale signature, with nothing written.
+    """Stripe's events. 400 for a bad, missing or stale signature: no gift touched.
 
     A correctly signed event whose shape we cannot read (an object that is not an object, a
     missing id, an amount that is not a number...) is logged as an error and answered 400,
@@ -30,14 +22,8 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     Otherwise 200, also for events we ignore or about payments we do not know. An error while
     recording propagates as a 500 with the transaction rolled back, so Stripe delivers again.
     """
-    try:
-        event = construct_webhook_event(
-            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
-        )
-    except MalformedEventError as error:
-        logger.error("Refused a signed Stripe event we cannot read: %s", error)
-        return HttpResponse(status=400)
-    except InvalidWebhookError:
-        return HttpResponse(status=400)
-    stripe_event_handle(event=event)
-    return HttpResponse(status=200)
+    delivery = stripe_webhook_receive(
+        payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+    )
+    rejected = delivery.outcome == WebhookDelivery.Outcome.REJECTED
+    return HttpResponse(status=400 if rejected else 200)

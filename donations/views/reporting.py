@@ -1,6 +1,7 @@
 """Organizers' pages outside the admin: the CSV export and the campaign report.
 
-Who may see them is decided by permissions.may_see_donors (Organizers and superusers).
+Who may see them is decided by permissions.may_see_donors: superusers, and the organizers
+assigned to the campaign.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from donations.throttle import campaign_surge
 
 
 def _organizer_campaign(request: HttpRequest, slug: str) -> Campaign:
-    if not permissions.may_see_donors(request.user):
+    if not permissions.may_see_some_donors(request.user):
         raise PermissionDenied
-    return get_object_or_404(Campaign, slug=slug)
+    campaign = get_object_or_404(Campaign, slug=slug)
+    if not permissions.may_see_donors(user=request.user, campaign=campaign):
+        raise PermissionDenied
+    return campaign
 
 
 @require_safe

@@ -95,7 +95,10 @@ def test_a_spanish_visitor_sees_the_spanish_update_or_the_marked_original(client
 
 
 def test_organizers_publish_updates_in_the_admin(client, cash_organizer):
+    from donations.services.access import organizer_assign
+
     campaign = CampaignFactory(slug="coats")
+    organizer_assign(user=cash_organizer, campaign=campaign)
     client.force_login(cash_organizer)
 
     response = client.post(

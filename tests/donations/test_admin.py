@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from donations.models import Donation, DonationChange, ExportLog, VolunteerAssignment
+from donations.services.access import organizer_assign
 from tests.factories import (
     CampaignFactory,
     DonationFactory,
@@ -63,6 +64,7 @@ def rates_campaign(data_dir):
 def test_an_organizer_edit_goes_through_the_service_and_shows_in_the_history(
     client, rates_campaign, cash_organizer
 ):
+    organizer_assign(user=cash_organizer, campaign=rates_campaign)
     received_at = timezone.make_aware(datetime.datetime(2022, 7, 8, 12))
     entry = OfflineDonationFactory(
         campaign=rates_campaign, amount=Decimal("10.00"), received_at=received_at
@@ -220,7 +222,9 @@ def test_the_export_action_redirects_to_the_campaigns_csv(client, cash_campaign,
 
     assert response.status_code == 302
     assert response["Location"] == reverse("donations:export-csv", args=[cash_campaign.slug])
-    mixed = [*gifts, DonationFactory()]
+    elsewhere = DonationFactory()
+    organizer_assign(user=cash_organizer, campaign=elsewhere.campaign)
+    mixed = [*gifts, elsewhere]
     assert "one campaign only" in action(client, "export_campaign", mixed).content.decode()
 
 

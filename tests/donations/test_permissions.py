@@ -26,25 +26,43 @@ def people(cash_volunteer, cash_other_volunteer, cash_organizer, cash_superuser)
 
 
 EXPECTED = {
-    #                 organizer, sees donors, records cash here
-    "anonymous": (False, False, False),
-    "assigned": (False, False, True),
-    "unassigned": (False, False, False),
-    "organizer": (True, True, False),
-    "superuser": (True, True, True),
-    "inactive superuser": (False, False, False),
+    #  organizer, manages here, manages elsewhere, sees donors here, elsewhere, records cash here
+    "anonymous": (False, False, False, False, False, False),
+    "assigned": (False, False, False, False, False, True),
+    "unassigned": (False, False, False, False, False, False),
+    "organizer": (True, True, False, True, False, False),
+    "superuser": (True, True, True, True, True, True),
+    "inactive superuser": (False, False, False, False, False, False),
 }
 
 
 @pytest.mark.parametrize("role", list(EXPECTED))
 def test_each_role_gets_exactly_its_rights(people, cash_campaign, role):
     user = people[role]
+    elsewhere = CampaignFactory()
     answers = (
         permissions.is_organizer(user),
-        permissions.may_see_donors(user),
+        permissions.may_manage_campaign(user=user, campaign=cash_campaign),
+        permissions.may_manage_campaign(user=user, campaign=elsewhere),
+        permissions.may_see_donors(user=user, campaign=cash_campaign),
+        permissions.may_see_donors(user=user, campaign=elsewhere),
         permissions.may_record_cash(user=user, campaign=cash_campaign),
     )
     assert answers == EXPECTED[role]
+    managed = set(permissions.managed_campaigns(user))
+    assert managed == {
+        campaign for campaign, yes in [(cash_campaign, answers[1]), (elsewhere, answers[2])] if yes
+    }
+
+
+def test_an_organizer_voids_cash_only_of_the_campaigns_they_organize(people, cash_campaign):
+    here = OfflineDonationFactory(campaign=cash_campaign)
+    elsewhere = OfflineDonationFactory(campaign=CampaignFactory())
+    now = timezone.now()
+
+    assert permissions.may_void_cash(donation=here, user=people["organizer"], now=now)
+    assert not permissions.may_void_cash(donation=elsewhere, user=people["organizer"], now=now)
+    assert permissions.may_void_cash(donation=elsewhere, user=people["superuser"], now=now)
 
 
 def test_a_volunteer_may_void_only_their_own_entry_within_a_day(people, cash_campaign):

@@ -15,6 +15,7 @@ from django.test import RequestFactory
 from config.clients import client_ip
 from donations import throttle
 from donations.models import Donation
+from donations.services.access import organizer_assign
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +157,7 @@ def test_with_one_trusted_proxy_the_hop_it_appended_is_the_client(
     client, stripe_http, campaign, settings
 ):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.FORWARDED_ALLOW_IPS = "10.0.0.2"  # the proxy's own address
     # The leftmost entries are whatever the client sent; only the proxy's own entry counts.
     spoofed = [
         _give(
@@ -185,6 +187,7 @@ def test_client_ip_is_read_the_configured_number_of_hops_from_the_right(
     settings, trusted, forwarded, expected
 ):
     settings.TRUSTED_PROXY_COUNT = trusted
+    settings.FORWARDED_ALLOW_IPS = "10.0.0.0/8"
     request = RequestFactory().post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
 
     assert client_ip(request) == expected
@@ -203,6 +206,7 @@ def test_a_campaign_surge_is_logged_once_shown_to_organizers_and_never_blocks(
     surge = throttle.campaign_surge(campaign_id=campaign.pk)
     assert (surge.attempts, surge.threshold) == (6, 3)
     assert surge.window_end - surge.window_start == datetime.timedelta(minutes=10)
+    organizer_assign(user=cash_organizer, campaign=campaign)
     client.force_login(cash_organizer)
     report = client.get("/organize/caravan/report/").content.decode()
     assert "Unusual payment activity" in report

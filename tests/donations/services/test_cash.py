@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from donations.models import Donation, DonationChange
 from donations.selectors.givers import campaign_totals
+from donations.services.access import organizer_assign
 from donations.services.cash import (
     BEFORE_LAUNCH_ERROR,
     FUTURE_DATE_ERROR,
@@ -318,6 +319,7 @@ def test_online_gifts_cannot_be_voided(cash_campaign, cash_organizer):
 def test_an_organizer_edit_keeps_the_history_and_converts_again(
     rates_campaign, cash_volunteer, cash_organizer
 ):
+    organizer_assign(user=cash_organizer, campaign=rates_campaign)
     entry = record(rates_campaign, cash_volunteer, amount=Decimal("10"), received_on=RATES_DAY)
     assert entry.amount_converted == Decimal("10.00")
 
@@ -341,6 +343,7 @@ def test_an_organizer_edit_keeps_the_history_and_converts_again(
 
 
 def test_an_edit_without_a_rate_changes_nothing(rates_campaign, cash_volunteer, cash_organizer):
+    organizer_assign(user=cash_organizer, campaign=rates_campaign)
     entry = record(rates_campaign, cash_volunteer, received_on=RATES_DAY)
     later = timezone.make_aware(datetime.datetime(2022, 9, 1, 12))
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from donations.models import Receipt
+from donations.services.access import organizer_assign
 from donations.services.receipts import (
     GAVE_UP_AFTER_CRASHES,
     MAX_ATTEMPTS,
@@ -326,6 +327,7 @@ def test_organizer_resends_a_failed_receipt_from_the_admin(client, gift, flaky_m
         now += RETRY_DELAYS[-1]
     organizer = UserFactory(is_staff=True)
     organizer.groups.add(Group.objects.get(name="Organizers"))
+    organizer_assign(user=organizer, campaign=gift.campaign)
     client.force_login(organizer)
     changelist = reverse("admin:donations_receipt_changelist")
 

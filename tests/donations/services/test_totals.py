@@ -176,6 +176,8 @@ def test_seed_demo_givers_move_the_totals_in_bulk():
 
 @pytest.mark.postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+# serialized_rollback like the other transactional tests: a plain flush re-creates content
+# types with new ids, and a serialized test after it could not load its snapshot.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_increments_of_one_tally_lose_nothing():
     campaign = CampaignFactory()

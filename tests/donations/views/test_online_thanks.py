@@ -1,6 +1,10 @@
+import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
 
 from donations.models import Donation, Receipt, StripeEvent
 from tests.donations import stripe_fakes as fakes
@@ -29,12 +33,21 @@ def _stripe_has(fake, donation, *, payment_status="paid", intent_status="succeed
     )
 
 
+def _gave_here(client, donation, at=None):
+    """This test client's session started the gift, as the donate form records it."""
+    session = client.session
+    moment = at or timezone.now()
+    session["gifts_started"] = {str(donation.pk): moment.timestamp()}
+    session.save()
+
+
 def _thanks(client, donation):
     return client.get(f"/donations/thanks/?session_id={donation.stripe_checkout_session_id}")
 
 
 def test_thank_you_page_records_the_payment_before_the_webhook_arrives(client, stripe_http, gift):
     _stripe_has(stripe_http, gift)
+    _gave_here(client, gift)
 
     response = _thanks(client, gift)
 
@@ -81,6 +94,7 @@ def test_webhook_then_thank_you_page_shows_confirmed_without_asking_stripe_again
 
 def test_delayed_payment_shows_processing_and_what_happens_next(client, stripe_http, gift):
     _stripe_has(stripe_http, gift, payment_status="unpaid", intent_status="processing")
+    _gave_here(client, gift)
 
     response = _thanks(client, gift)
 
@@ -105,3 +119,55 @@ def test_unknown_or_missing_session_is_not_found(client, stripe_http, gift):
     assert client.get("/donations/thanks/?session_id=cs_test_nobody").status_code == 404
     assert client.get("/donations/thanks/").status_code == 404
     assert stripe_http.requests == []
+
+
+def test_the_giving_browser_sees_the_amount_and_its_email_masked(client, stripe_http, gift):
+    _stripe_has(stripe_http, gift)
+    _gave_here(client, gift)
+
+    html = _thanks(client, gift).content.decode()
+
+    assert gift.email not in html
+    masked = f"{gift.email[0]}•••@{gift.email.split('@')[1][0]}•••.{gift.email.rsplit('.', 1)[1]}"
+    assert f"A receipt is on its way to {masked}." in html
+    assert "$25.00" in html
+
+
+def test_anyone_else_with_the_link_sees_only_the_outcome(client, stripe_http, gift):
+    _stripe_has(stripe_http, gift)
+
+    html = _thanks(client, gift).content.decode()
+
+    assert "Your gift is confirmed" in html
+    assert gift.email not in html
+    assert "•••" not in html
+    assert "$25.00" not in html
+    assert gift.giver_name not in html
+
+
+def test_the_details_fade_an_hour_after_the_gift_started(client, stripe_http, gift):
+    _stripe_has(stripe_http, gift)
+    started = timezone.now()
+    _gave_here(client, gift, at=started)
+
+    with time_machine.travel(started + datetime.timedelta(minutes=59), tick=False):
+        assert "•••" in _thanks(client, gift).content.decode()
+    with time_machine.travel(started + datetime.timedelta(minutes=61), tick=False):
+        later = _thanks(client, gift).content.decode()
+    assert "•••" not in later and "$25.00" not in later
+
+
+def test_the_donate_form_marks_its_browser_as_the_giver(client, demo_payments, rates_today):
+    CampaignFactory(slug="caravan")
+    start = client.post(
+        "/c/caravan/donate/",
+        {"amount": "30", "currency": "USD", "name": "Rosa", "email": "rosa@example.org"},
+    )
+    paid = client.post(start["Location"], {"action": "pay"})
+
+    mine = client.get(paid["Location"]).content.decode()
+    stranger = Client().get(paid["Location"]).content.decode()
+
+    assert "r•••@e•••.org" in mine and "$30.00" in mine
+    assert "r•••@e•••.org" not in stranger and "$30.00" not in stranger
+    assert "rosa@example.org" not in mine + stranger
