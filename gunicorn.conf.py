@@ -10,6 +10,11 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# Threads per worker: a webhook waits on Stripe (re-reading the session) for 100-300 ms, and
+# threads let the others work meanwhile (docs/performance.md). Each thread holds its own
+# database connection: workers x threads must fit PostgreSQL's max_connections (README).
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"
 errorlog = "-"

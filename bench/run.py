@@ -117,7 +117,7 @@ def options_parse() -> argparse.Namespace:
         type=float,
         default=float(os.environ.get("BENCH_MEMORY_MAX_SECONDS") or (60 if quick else 300)),
     )
-    parser.add_argument("--conn-max-age", type=int, default=_env_int("BENCH_CONN_MAX_AGE", 0))
+    parser.add_argument("--conn-max-age", type=int, default=_env_int("BENCH_CONN_MAX_AGE", 60))
     parser.add_argument(
         "--port",
         type=int,

@@ -7,8 +7,8 @@ also change with the clock (relative times, days left, giving closing at the end
 with share counts, which may lag by a minute: so the key holds the local date and a cached
 page lives at most a minute.
 
-A hit costs at most two cache reads and no query: the version (from which the ETag follows,
-so a repeat visitor's conditional GET is answered 304 after that one read), then the page.
+A hit costs one round trip to the cache (`get_many` of the version and the page) and no
+query; a repeat visitor's conditional GET is answered 304 after that same single read.
 Requests that carry a session cookie (signed-in volunteers and organizers, or a giver
 straight after giving) are rendered afresh and never stored, so per-visitor content never
 reaches the cache. Only the query parameters that change the page (`after`) are in the key;
@@ -17,6 +17,7 @@ tracking parameters (`fbclid`, `utm_*`, ...) are ignored.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -72,30 +73,29 @@ def page_version_bump(campaign_id: int) -> None:
         page_version_bump_slug(slug)
 
 
-def _current_version(slug: str) -> str:
-    """The campaign's page version; a fresh one if the cache lost it (never an old one)."""
-    key = _version_key(slug)
-    version = cache.get(key)
-    if version is None:
-        cache.add(key, _new_version(), VERSION_TIMEOUT)
-        version = cache.get(key)
-    return version
+def _fresh_version(key: str) -> str:
+    """A version for a campaign whose version the cache lost: new, never an old one."""
+    cache.add(key, _new_version(), VERSION_TIMEOUT)
+    return cache.get(key)
 
 
-def _page_identity(request: HttpRequest, slug: str, kwargs: dict, version: str) -> str:
-    """What the page depends on: its URL's meaning, the language, the day, the minute."""
+def _page_key(request: HttpRequest, slug: str, kwargs: dict) -> str:
+    """What the page depends on besides its version: the URL's meaning, the language, the
+    day and the minute (relative times, days left, giving closing at the end date)."""
     parameters = "&".join(f"{name}={request.GET.get(name, '')}" for name in PAGE_PARAMETERS)
     parts = [
         request.resolver_match.view_name if request.resolver_match else "",
-        slug,
         *(f"{name}={value}" for name, value in sorted(kwargs.items())),
         parameters,
         translation.get_language() or settings.LANGUAGE_CODE,
         timezone.localdate().isoformat(),
-        str(version),
         str(int(time.time() // PAGE_SECONDS)),
     ]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return f"page:{slug}:{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
+
+
+def _etag(page_key: str, version: str) -> str:
+    return quote_etag(hashlib.sha256(f"{page_key}|{version}".encode()).hexdigest()[:32])
 
 
 def _personal(request: HttpRequest) -> bool:
@@ -110,25 +110,30 @@ def _headers(response: HttpResponse, etag: str, version: str) -> HttpResponse:
 
 
 def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Serve a campaign page from the shared cache when it is still exact (see the module)."""
+    """Serve a campaign page from the shared cache when it is still exact (see the module).
+
+    One round trip to the cache (`get_many` of the version and the page) per request; the
+    stored page carries the version it was rendered at and is served only while that is
+    still the campaign's version.
+    """
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, slug: str, **kwargs) -> HttpResponse:
         if _personal(request):
             return view(request, slug, **kwargs)
+        version_key, page_key = _version_key(slug), _page_key(request, slug, kwargs)
         try:
-            version = _current_version(slug)
+            found = cache.get_many([version_key, page_key])
+            version = found.get(version_key) or _fresh_version(version_key)
         except Exception:  # the cache is down: render every time, as if nothing were cached
             logger.warning("Page cache unavailable; rendering %s afresh", slug, exc_info=True)
             return view(request, slug, **kwargs)
-        identity = _page_identity(request, slug, kwargs, version)
-        etag = quote_etag(identity)
+        etag = _etag(page_key, version)
         if request.headers.get("If-None-Match") == etag:
             return _headers(HttpResponseNotModified(), etag, version)
-        key = f"page:{identity}"
-        stored = cache.get(key)
-        if stored is not None:
-            content, headers = stored
+        stored = found.get(page_key)
+        if stored is not None and stored[0] == version:
+            _version, content, headers = stored
             response = HttpResponse(content)
             for name, value in headers.items():
                 response[name] = value
@@ -136,7 +141,8 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         response = view(request, slug, **kwargs)
         if response.status_code == 200 and not response.streaming:
             headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-            cache.set(key, (response.content, headers), PAGE_SECONDS)
+            with contextlib.suppress(Exception):  # a page not stored is only rendered again
+                cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
             _headers(response, etag, version)
         return response
 

@@ -96,7 +96,20 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # The test run's own database is named after the real one (test_<name>) unless this says.
 if env.str("DATABASE_TEST_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Connections: each app process keeps its database connection open between requests
+# (CONN_MAX_AGE seconds, checked before reuse), or, with DATABASE_POOL=true on PostgreSQL,
+# draws from a psycopg pool of DATABASE_POOL_MIN..DATABASE_POOL_MAX connections per process.
+# Either way, processes x connections must stay under PostgreSQL's max_connections (README).
+if env.bool("DATABASE_POOL", default=False) and "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A shared cache (Redis) in production; the system check in config/checks.py refuses a

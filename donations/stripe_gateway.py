@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 from django.conf import settings
@@ -271,14 +272,25 @@ def use_http_client(http_client: stripe.HTTPClient | None) -> None:
     _http_client = http_client
 
 
+_clients: dict[tuple, stripe.StripeClient] = {}
+
+
 def _client() -> stripe.StripeClient:
-    base_addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
-    return stripe.StripeClient(
-        settings.STRIPE_SECRET_KEY,
-        base_addresses=base_addresses,
-        http_client=_http_client,
-        max_network_retries=2,
-    )
+    """One client per process and configuration: building one per call cost each webhook
+    a fresh HTTP connection pool."""
+    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, id(_http_client))
+    client = _clients.get(key)
+    if client is None:
+        base_addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+        client = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            base_addresses=base_addresses,
+            http_client=_http_client,
+            max_network_retries=2,
+        )
+        _clients.clear()  # only the current configuration is ever used again
+        _clients[key] = client
+    return client
 
 
 def _gateway_error(error: stripe.StripeError) -> GatewayError:
@@ -295,9 +307,14 @@ def _read(reader, obj: Any):
         raise GatewayError(f"Stripe answered with an object we cannot read: {error}") from error
 
 
-def _decoded(stripe_object: Any) -> dict:
-    """The raw JSON of an API answer, with numbers as Decimal (stripe would give floats)."""
-    return _json(stripe_object.last_response.body)
+def _get(path: str, params: dict[str, Any]) -> dict:
+    """GET an API path and return Stripe's raw JSON, with numbers as Decimal.
+
+    Through stripe-python's raw_request: the same keys, retries and errors as its resource
+    methods, without building a StripeObject tree we would only read back as JSON (that cost
+    a webhook several milliseconds). Raises stripe.StripeError.
+    """
+    return _json(_client().raw_request("get", path, **params).body)
 
 
 def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
@@ -364,12 +381,12 @@ def _line_item(name: str, amount: Decimal, currency: str) -> dict:
 def retrieve_checkout_session(session_id: str) -> CheckoutFacts:
     """The session as Stripe has it now, with its charge and settlement when they exist."""
     try:
-        session = _client().v1.checkout.sessions.retrieve(
-            session_id, params={"expand": SESSION_EXPAND}
+        session = _get(
+            f"/v1/checkout/sessions/{quote(session_id, safe='')}", {"expand": SESSION_EXPAND}
         )
     except stripe.StripeError as error:
         raise _gateway_error(error) from error
-    return _read(checkout_facts, _decoded(session))
+    return _read(checkout_facts, session)
 
 
 def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[CheckoutFacts]:
@@ -385,7 +402,7 @@ def list_checkout_sessions(*, created_since: datetime.datetime) -> Iterator[Chec
     }
     while True:
         try:
-            page = _decoded(_client().v1.checkout.sessions.list(params=params))
+            page = _get("/v1/checkout/sessions", params)
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
         for session in page["data"]:
@@ -411,7 +428,7 @@ def list_undelivered_events(*, created_since: datetime.datetime) -> Iterator[Web
     }
     while True:
         try:
-            page = _decoded(_client().v1.events.list(params=params))
+            page = _get("/v1/events", params)
         except stripe.StripeError as error:
             raise _gateway_error(error) from error
         for data in page["data"]:
@@ -427,12 +444,12 @@ def list_undelivered_events(*, created_since: datetime.datetime) -> Iterator[Web
 def retrieve_charge(charge_id: str) -> ChargeFacts:
     """The charge as Stripe has it now, with its balance transaction (settlement) expanded."""
     try:
-        charge = _client().v1.charges.retrieve(
-            charge_id, params={"expand": ["balance_transaction"]}
+        charge = _get(
+            f"/v1/charges/{quote(charge_id, safe='')}", {"expand": ["balance_transaction"]}
         )
     except stripe.StripeError as error:
         raise _gateway_error(error) from error
-    return _read(charge_facts, _decoded(charge))
+    return _read(charge_facts, charge)
 
 
 def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
@@ -648,7 +665,7 @@ def list_refunds(*, charge_id: str) -> list[RefundFacts]:
     refunds: list[RefundFacts] = []
     while True:
         try:
-            page = _decoded(_client().v1.refunds.list(params=params))
+            page = _get("/v1/refunds", params)
         except stripe.StripeError as error:
             raise _gateway_error(error) from error
         refunds += [_read(refund_facts, refund) for refund in page["data"]]

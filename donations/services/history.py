@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from campaigns.pagecache import page_version_bump
+from campaigns.pagecache import page_version_bump, page_version_bump_slug
 from donations.models import Donation, DonationChange
 from donations.services.totals import totals_apply
 
@@ -69,6 +69,17 @@ def donation_changes(before: dict[str, Any] | None, donation: Donation) -> dict[
     }
 
 
+def _bump_on_commit(donation: Donation) -> None:
+    """Stale the campaign's cached pages once this change is committed (by its slug when the
+    campaign was read with the gift, saving a query)."""
+    if Donation.campaign.is_cached(donation):
+        slug = donation.campaign.slug
+        transaction.on_commit(lambda: page_version_bump_slug(slug))
+    else:
+        campaign_id = donation.campaign_id
+        transaction.on_commit(lambda: page_version_bump(campaign_id))
+
+
 def donation_change_recorded(
     *,
     donation: Donation,
@@ -87,8 +98,7 @@ def donation_change_recorded(
     if not changes:
         return None
     totals_apply(before=before, donation=donation)
-    campaign_id = donation.campaign_id
-    transaction.on_commit(lambda: page_version_bump(campaign_id))
+    _bump_on_commit(donation)
     return DonationChange.objects.create(
         donation=donation,
         action=action,

@@ -73,6 +73,10 @@ STATUS_ACTIONS = {
 }
 
 
+# The gift's links to other rows: read with it, never changed by what Stripe reports.
+RELATED_FIELDS = ("campaign", "team_member", "entered_by", "voided_by")
+
+
 def _claim_event(event: gateway.WebhookEvent | None) -> StripeEvent | bool | None:
     """Store the event id; False when it was stored before (a repeat), None without an event."""
     if event is None:
@@ -116,8 +120,11 @@ def _save_with_history(
         return
     # Stripe's facts, not a person's input: field validation only. The unique Stripe ids and
     # the check constraints are the database's to enforce on save (validating them here cost
-    # about 30 queries per event); an id that belongs to another gift is caught before.
-    donation.full_clean(validate_unique=False, validate_constraints=False)
+    # about 30 queries per event); an id that belongs to another gift is caught before. Its
+    # foreign keys came from the database with the row, so they are not looked up again.
+    donation.full_clean(
+        exclude=list(RELATED_FIELDS), validate_unique=False, validate_constraints=False
+    )
     donation.save()
     reason = f"Stripe event {event.type}" if event else origin
     donation_change_recorded(
@@ -797,7 +804,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         return _delivered_rejected(f"malformed event: {error}")
     except gateway.InvalidWebhookError as error:
         return _delivered_rejected(str(error))
-    seen_before = StripeEvent.objects.filter(event_id=event.event_id).exists()
+    received_at = timezone.now()
     try:
         donation = stripe_event_handle(event=event)
     except Exception as error:
@@ -812,11 +819,17 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         outcome = Outcome.RECORDED
     elif event.type not in HANDLED_EVENTS:
         outcome = Outcome.IGNORED
-    elif seen_before:
+    elif _claimed_before(event, received_at):
         outcome = Outcome.REPEATED
     else:
         outcome = Outcome.UNMATCHED
     return _delivery_recorded(outcome=outcome, event=event, donation=donation)
+
+
+def _claimed_before(event: gateway.WebhookEvent, moment) -> bool:
+    """Whether the event id was stored before this delivery arrived (a repeat), as opposed
+    to by this delivery (news about no gift of ours). Asked only when nothing was recorded."""
+    return StripeEvent.objects.filter(event_id=event.event_id, processed_at__lt=moment).exists()
 
 
 def _delivered_rejected(reason: str) -> WebhookDelivery:
