@@ -70,25 +70,7 @@ def two_servers():
         "LOG_LEVEL": "WARNING",
     }
     ports = [_free_port(), _free_port()]
-    servers = [
-        subprocess.Popen(  # noqa: S603 (gunicorn serving this project)
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--workers",
-                "1",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )  # fmt: skip
-        for port in ports
-    ]
+    servers = [_gunicorn(port, env) for port in ports]
     try:
         for port in ports:
             _wait_for(f"http://127.0.0.1:{port}/healthz")
