@@ -86,6 +86,7 @@ def site_environment(scratch: Path, port: int) -> dict[str, str]:
         "CACHE_URL": f"filecache://{scratch / 'cache'}",
         "LOG_LEVEL": "WARNING",
         "MEDIA_ROOT": str(scratch / "media"),
+        "STATIC_ROOT": str(scratch / "static"),
         "ROOT_URLCONF": "bench.urls",  # serves the uploaded pictures, as a proxy would
     }
 

@@ -48,7 +48,7 @@ def _redis_answers() -> bool:
 
 
 @contextlib.contextmanager
-def two_servers():
+def two_servers(static_root: Path):
     """Two gunicorns (1 worker each) on the test database and one shared Redis database."""
     database = connection.settings_dict
     url = (
@@ -68,7 +68,16 @@ def two_servers():
         "PAYMENTS_DEMO": "true",
         "CHECKOUT_RATE_LIMITS": "2/h",
         "LOG_LEVEL": "WARNING",
+        "STATIC_ROOT": str(static_root),
     }
+    # With DEBUG off, static files are served from the collected, hashed copies.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     ports = [_free_port(), _free_port()]
     servers = [_gunicorn(port, env) for port in ports]
     try:
@@ -145,7 +154,7 @@ def raised(html: str) -> str:
 )
 @pytest.mark.skipif(not _redis_answers(), reason=f"no Redis answers at {REDIS_URL}")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_app_servers_share_gifts_limits_sessions_and_csrf(rates_today):
+def test_two_app_servers_share_gifts_limits_sessions_and_csrf(rates_today, tmp_path):
     campaign = CampaignFactory(slug="shared")
     volunteer = UserFactory(username="vol-shared")
     # The servers hash with the site's own hasher, not the tests' fast one.
@@ -153,7 +162,7 @@ def test_two_app_servers_share_gifts_limits_sessions_and_csrf(rates_today):
     volunteer.save()
     volunteer_assign(user=volunteer, campaign=campaign)
 
-    with two_servers() as (one, other):
+    with two_servers(tmp_path / "static") as (one, other):
         visitor = Browser()
         assert raised(visitor.get(f"{other}/c/shared/")[1]) == "0.00"  # cached on `other`
 
