@@ -23,12 +23,20 @@ from donations import stripe_gateway as gateway
 from donations.models import (
     REFUND_HOLDS,
     Donation,
+    MonthlyGift,
     Refund,
     RefundStatus,
     StripeEvent,
     WebhookDelivery,
 )
 from donations.services.history import donation_snapshot
+from donations.services.monthly import (
+    monthly_gift_record_checkout,
+    monthly_gift_record_invoice,
+    monthly_gift_record_subscription,
+    monthly_gift_refuse_invoice,
+    monthly_gift_stop,
+)
 from donations.services.receipts import receipt_queue
 from donations.services.recording import (
     PaymentNote,
@@ -321,9 +329,13 @@ DISPUTE_EVENTS = {
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
 }
+# Monthly gifts (services/monthly.py): a paid invoice is a month; a failed one, a retry; an
+# invoice about to charge a closed campaign is voided; the subscription says the rest.
+INVOICE_EVENTS = {"invoice.paid", "invoice.payment_failed", "invoice.created", "invoice.finalized"}
+SUBSCRIPTION_EVENTS = {"customer.subscription.updated", "customer.subscription.deleted"}
 
 
-def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
+def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
     """Apply one verified Stripe event exactly once (see the module docstring).
 
     Unknown types are ignored, and so is an event already recorded (without asking Stripe
@@ -334,12 +346,28 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     payment), first has that gift's session re-read from Stripe and recorded: Stripe's
     session, never the charge's metadata, says what was paid. Any exception propagates: the
     webhook answers 5xx, nothing is half-written (one transaction) and Stripe retries.
+
+    Monthly gifts go the same way: a subscription-mode session and its first invoice, each
+    paid invoice (re-read with its payment and charge) and the subscription's state are
+    recorded by services/monthly.py; a month charged after its campaign closed stops the
+    monthly gift at Stripe once the refusal is recorded.
     """
-    handled = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS | REFUND_EVENTS
-    if event.type not in handled or StripeEvent.objects.filter(event_id=event.event_id).exists():
+    if (
+        event.type not in HANDLED_EVENTS
+        or StripeEvent.objects.filter(event_id=event.event_id).exists()
+    ):
         return None
     if event.type in SESSION_EVENTS and event.session is not None:
-        return donation_record_checkout(session=_session_now(event), event=event)
+        session = _session_now(event)
+        if session.monthly:
+            return monthly_gift_record_checkout(
+                session=session, invoice=_first_invoice(session), event=event
+            )
+        return donation_record_checkout(session=session, event=event)
+    if event.type in INVOICE_EVENTS and event.invoice is not None:
+        return _record_invoice_event(event)
+    if event.type in SUBSCRIPTION_EVENTS and event.subscription is not None:
+        return monthly_gift_record_subscription(subscription=event.subscription, event=event)
     if event.type in REFUND_EVENTS and event.refund is not None:
         return _record_refund_event(event)
     if event.type == "charge.refunded" and event.charge is not None:
@@ -380,6 +408,61 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
 
 
 PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
+SUBSCRIPTION_FIRST = "Stripe reported an invoice of this monthly gift before its checkout"
+
+
+def _first_invoice(session: gateway.CheckoutFacts) -> gateway.InvoiceFacts | None:
+    """A paid subscription session's first invoice, with its payment, as Stripe has it now."""
+    if session.outcome != gateway.CheckoutOutcome.PAID or not session.invoice_id:
+        return None
+    return gateway.retrieve_invoice(session.invoice_id)
+
+
+def _record_invoice_event(event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
+    invoice = event.invoice
+    _record_subscription_first(invoice)
+    if event.type in ("invoice.created", "invoice.finalized"):
+        return monthly_gift_refuse_invoice(invoice=invoice, event=event)
+    if event.type == "invoice.paid":
+        invoice = gateway.retrieve_invoice(invoice.invoice_id)
+    recorded = monthly_gift_record_invoice(invoice=invoice, event=event)
+    if isinstance(recorded, Donation) and (
+        recorded.review_reason == Donation.ReviewReason.CAMPAIGN_CLOSED
+    ):
+        monthly_gift_stop(
+            gift=recorded.monthly_gift,
+            end=MonthlyGift.End.CAMPAIGN,
+            reason=f"invoice {invoice.invoice_id} charged after the campaign closed",
+        )
+    return recorded
+
+
+def _record_subscription_first(invoice: gateway.InvoiceFacts) -> None:
+    """An invoice of a subscription no monthly gift holds yet, whose metadata names a pending
+    one of ours: record that gift's session as Stripe has it now (it names the subscription),
+    so the invoice finds its gift. The session, never the invoice's metadata, decides."""
+    gift_id = _valid_uuid(invoice.monthly_gift_id)
+    if gift_id is None or not invoice.subscription_id:
+        return
+    if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
+        return
+    session_id = (
+        MonthlyGift.objects.filter(
+            pk=gift_id, status=MonthlyGift.Status.PENDING, stripe_checkout_session_id__isnull=False
+        )
+        .values_list("stripe_checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id or session_id.startswith("demo_"):
+        return
+    try:
+        session = gateway.retrieve_checkout_session(session_id)
+    except gateway.NotFoundError:
+        logger.warning("Invoice %s names monthly gift %s, whose session Stripe does not know.",
+                       invoice.invoice_id, gift_id)  # fmt: skip
+        return
+    if session.subscription_id == invoice.subscription_id:
+        monthly_gift_record_checkout(session=session, origin=SUBSCRIPTION_FIRST)
 
 
 def _record_refund_event(event: gateway.WebhookEvent) -> Donation | None:
@@ -479,7 +562,14 @@ def _known_charge(charge: gateway.ChargeFacts) -> bool:
     ).exists()
 
 
-HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS
+HANDLED_EVENTS = (
+    SESSION_EVENTS
+    | CHARGE_EVENTS
+    | DISPUTE_EVENTS
+    | REFUND_EVENTS
+    | INVOICE_EVENTS
+    | SUBSCRIPTION_EVENTS
+)
 Outcome = WebhookDelivery.Outcome
 
 
@@ -487,10 +577,13 @@ def _delivery_recorded(
     *,
     outcome: str,
     event: gateway.WebhookEvent | None = None,
-    donation: Donation | None = None,
+    recorded: Donation | MonthlyGift | None = None,
     reason: str = "",
 ) -> WebhookDelivery:
-    """Keep the delivery for the health panel and write its one log line (key=value)."""
+    """Keep the delivery for the health panel and write its one log line (key=value): the
+    gift it recorded, or the monthly gift when its news made no gift (`monthly=`)."""
+    donation = recorded if isinstance(recorded, Donation) else None
+    monthly = recorded if isinstance(recorded, MonthlyGift) else None
     delivery = WebhookDelivery.objects.create(
         event_id=event.event_id if event else "",
         event_type=event.type if event else "",
@@ -503,14 +596,16 @@ def _delivery_recorded(
     )
     logger.log(
         level,
-        "payment_event event_id=%s type=%s outcome=%s donation=%s campaign=%s status=%s reason=%r",
+        "payment_event event_id=%s type=%s outcome=%s donation=%s campaign=%s status=%s "
+        "reason=%r%s",
         delivery.event_id or "-",
         delivery.event_type or "-",
         outcome,
         donation.pk if donation else "-",
-        donation.campaign_id if donation else "-",
-        donation.status if donation else "-",
+        recorded.campaign_id if recorded else "-",
+        recorded.status if recorded else "-",
         reason,
+        f" monthly={monthly.pk}" if monthly else "",
     )
     return delivery
 
@@ -536,7 +631,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         return _delivered_rejected(str(error))
     seen_before = StripeEvent.objects.filter(event_id=event.event_id).exists()
     try:
-        donation = stripe_event_handle(event=event)
+        recorded = stripe_event_handle(event=event)
     except Exception as error:
         try:
             _delivery_recorded(
@@ -545,7 +640,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         except Exception:  # the database itself may be what failed: keep the first error
             logger.exception("Could not keep the failed delivery of %s.", event.event_id)
         raise
-    if donation is not None:
+    if recorded is not None:
         outcome = Outcome.RECORDED
     elif event.type not in HANDLED_EVENTS:
         outcome = Outcome.IGNORED
@@ -553,7 +648,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         outcome = Outcome.REPEATED
     else:
         outcome = Outcome.UNMATCHED
-    return _delivery_recorded(outcome=outcome, event=event, donation=donation)
+    return _delivery_recorded(outcome=outcome, event=event, recorded=recorded)
 
 
 def _delivered_rejected(reason: str) -> WebhookDelivery:
