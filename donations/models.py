@@ -521,8 +521,8 @@ class MonthlyGift(models.Model):
 
     @property
     def may_stop(self) -> bool:
-        """Whether it can still charge, so that its donor may stop it."""
-        return self.status in (*MONTHLY_ACTIVE, MonthlyGiftStatus.PENDING)
+        """Whether it will charge again, so that its donor may stop it."""
+        return self.status in MONTHLY_ACTIVE
 
 
 class ExchangeRateSource(models.TextChoices):

@@ -22,8 +22,9 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
+from babel.dates import format_date
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -33,6 +34,8 @@ from django.utils.translation import gettext_lazy as _
 import money
 from campaigns.models import Campaign
 from campaigns.services import campaign_content_changed
+from config.i18n import babel_locale
+from donations import permissions
 from donations import stripe_gateway as gateway
 from donations.donor_links import donor_link_url
 from donations.models import (
@@ -43,6 +46,7 @@ from donations.models import (
     MonthlyGiftChange,
     StripeEvent,
 )
+from donations.services.cash import donation_moderate
 from donations.services.history import (
     donation_snapshot,
     monthly_gift_change_recorded,
@@ -484,14 +488,20 @@ def _monthly_email(gift_id, template: str) -> None:
         return
     language = gift.language if gift.language in dict(settings.LANGUAGES) else "en"
     with translation.override(language):
+        locale = babel_locale()
+        paid_through = gift.paid_through if gift.status == Status.ENDING else None
         context = {
-            "gift": gift,
+            "giver_name": gift.giver_name,
             "campaign_title": gift.campaign.localized("title", language),
             "organizer_name": gift.campaign.organizer_name,
-            "amount": money.format_money(gift.amount, gift.currency, _babel(language)),
-            "raised": money.format_money(gift.raised, gift.campaign.currency, _babel(language)),
+            "amount": money.format_money(gift.amount, gift.currency, locale),
+            "raised": money.format_money(gift.raised, gift.campaign.currency, locale),
             "months": gift.months,
-            "paid_through": gift.paid_through,
+            "paid_through": (
+                format_date(timezone.localtime(paid_through).date(), format="long", locale=locale)
+                if paid_through
+                else ""
+            ),
             "manage_url": donor_link_url(email=gift.email),
         }
         subject = render_to_string(f"donations/email/{template}_subject.txt", context)
@@ -507,10 +517,6 @@ def _monthly_email(gift_id, template: str) -> None:
         message.send(fail_silently=False)
     except Exception:  # any backend failure: the stop stands, the log says who was not told
         logger.exception("Could not email the donor of monthly gift %s.", gift_id)
-
-
-def _babel(language: str) -> str:
-    return settings.BABEL_LOCALES.get(language, settings.BABEL_LOCALES[settings.LANGUAGE_CODE])
 
 
 @dataclass
@@ -614,3 +620,26 @@ def monthly_gift_refuse_invoice(
             _link(stored, gift, None)
     gift.refresh_from_db()
     return gift
+
+
+def monthly_gift_moderate(
+    *, gift: MonthlyGift, by, hide_name: bool, hide_message: bool, reason: str = ""
+) -> MonthlyGift:
+    """Hide a monthly gift's public name or message: the giver list entry and every month
+    of it (each month's history says so). Organizers of its campaign and superusers only."""
+    if not permissions.may_manage_campaign(user=by, campaign=gift.campaign) or not (
+        permissions.is_organizer(by)
+    ):
+        raise PermissionDenied
+    with transaction.atomic():
+        locked = _locked_gift(pk=gift.pk)
+        before = monthly_gift_snapshot(locked)
+        locked.name_hidden_by_organizer = hide_name
+        locked.message_hidden_by_organizer = hide_message
+        _gift_save(locked, before, action=MonthlyGiftChange.Action.MODERATE, by=by, origin=reason)
+        for month in Donation.objects.filter(monthly_gift=locked).select_related("campaign"):
+            donation_moderate(
+                donation=month, by=by, hide_name=hide_name, hide_message=hide_message,
+                reason=reason,
+            )  # fmt: skip
+    return locked
