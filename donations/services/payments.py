@@ -421,6 +421,9 @@ def _first_invoice(session: gateway.CheckoutFacts) -> gateway.InvoiceFacts | Non
 def _record_invoice_event(event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
     invoice = event.invoice
     _record_subscription_first(invoice)
+    if not MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
+        logger.warning("Invoice %s is of no monthly gift of ours; ignored.", invoice.invoice_id)
+        return None  # another use of the Stripe account, or a gift we never started
     if event.type in ("invoice.created", "invoice.finalized"):
         return monthly_gift_refuse_invoice(invoice=invoice, event=event)
     if event.type == "invoice.paid":

@@ -478,8 +478,10 @@ class MonthlyStripe:
     """What Stripe holds for one monthly gift: its subscription, invoices paid (each with a
     payment intent and a charge with its settlement), as a test builds them up month by month."""
 
-    def __init__(self, fake: FakeStripeHTTP, gift, *, subscription_id: str = "sub_fake_1"):
+    def __init__(self, fake: FakeStripeHTTP, gift, *, subscription_id: str = "sub_fake_1",
+                 prefix: str = "month"):  # fmt: skip
         self.fake, self.gift, self.subscription_id = fake, gift, subscription_id
+        self.prefix = prefix  # ids in_<prefix>_<n>, pi_<prefix>_<n>, ch_<prefix>_<n>
         fake.subscriptions[subscription_id] = subscription(
             gift=gift, subscription_id=subscription_id
         )
@@ -488,7 +490,7 @@ class MonthlyStripe:
             status: str = "paid", created: int | None = None) -> dict:  # fmt: skip
         """Invoice `number` of the subscription, paid (or `open` after a failed attempt),
         with its payment intent and charge stored as Stripe would hold them."""
-        invoice_id, intent_id = f"in_month_{number}", f"pi_month_{number}"
+        invoice_id, intent_id = f"in_{self.prefix}_{number}", f"pi_{self.prefix}_{number}"
         obj = invoice(
             gift=self.gift,
             invoice_id=invoice_id,
@@ -504,7 +506,7 @@ class MonthlyStripe:
         if status == "paid":
             settled = balance_transaction(amount=amount, currency=currency, fee=fee)
             charge_obj = charge(donation=self.gift, amount=amount, currency=currency,
-                                charge_id=f"ch_month_{number}", payment_intent_id=intent_id,
+                                charge_id=f"ch_{self.prefix}_{number}", payment_intent_id=intent_id,
                                 settlement=settled)  # fmt: skip
             charge_obj["metadata"] = {}  # a subscription's charges carry no metadata of ours
             self.fake.charges[charge_obj["id"]] = charge_obj
@@ -515,6 +517,6 @@ class MonthlyStripe:
     def webhook_invoice(self, number: int) -> dict:
         """The invoice as a webhook carries it: without its payments (not included by
         default), so the code must ask Stripe for them."""
-        obj = copy.deepcopy(self.fake.invoices[f"in_month_{number}"])
+        obj = copy.deepcopy(self.fake.invoices[f"in_{self.prefix}_{number}"])
         obj.pop("payments", None)
         return obj
