@@ -897,6 +897,22 @@ def retrieve_invoice(invoice_id: str) -> InvoiceFacts:
     return with_payment(_read(invoice_facts, _decoded(invoice)))
 
 
+def invoice_of_payment(payment_intent_id: str) -> InvoiceFacts | None:
+    """The invoice a payment intent paid (a month of a monthly gift), as Stripe has it now, or
+    None when it paid no invoice. Its charge carries none of our metadata, so this is how a
+    refund or dispute of a month finds the month when it arrives before the invoice's news."""
+    params = {"payment": {"type": "payment_intent", "payment_intent": payment_intent_id},
+              "limit": 1}  # fmt: skip
+    try:
+        page = _decoded(_client().v1.invoice_payments.list(params=params))
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    if not page["data"]:
+        return None
+    invoice_id = _id(_mapping(page["data"][0], "invoice_payment", True).get("invoice"), "invoice")
+    return retrieve_invoice(invoice_id) if invoice_id else None
+
+
 def list_paid_invoices(*, created_since: datetime.datetime) -> Iterator[InvoiceFacts]:
     """Every paid invoice created since then, newest first, 100 per call, with its payments
     (not its charge: `with_payment` fetches that for the ones that need it)."""

@@ -387,7 +387,10 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGif
         return donation_record_charge(charge=charge, event=event)
     if event.type in CHARGE_EVENTS and event.charge is not None:
         charge = event.charge
-        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+        # Not a month first: charge.updated comes for every charge of the Stripe account.
+        _record_payment_first(
+            charge.charge_id, charge.payment_intent_id, charge.donation_id, months=False
+        )
         late_settlement = event.type == "charge.updated" and charge.balance_transaction_id
         if charge.settlement is None and late_settlement and _known_charge(charge):
             charge = gateway.retrieve_charge(charge.charge_id)
@@ -531,12 +534,16 @@ def _unknown_charge(charge_id: str | None, payment_intent_id: str | None) -> boo
 
 
 def _record_payment_first(
-    charge_id: str, payment_intent_id: str | None, donation_id: str | None
+    charge_id: str, payment_intent_id: str | None, donation_id: str | None, *, months: bool = True
 ) -> None:
     """A charge no gift knows, whose metadata names a pending gift: record that gift's
     session as Stripe has it now, so the charge's news finds its gift."""
+    if not _unknown_charge(charge_id, payment_intent_id):
+        return
     gift_id = _valid_uuid(donation_id)
-    if gift_id is None or not _unknown_charge(charge_id, payment_intent_id):
+    if gift_id is None:
+        if months:
+            _record_month_first(payment_intent_id)
         return
     session_id = (
         Donation.objects.filter(
@@ -557,6 +564,22 @@ def _record_payment_first(
                        charge_id, gift_id)  # fmt: skip
         return
     donation_record_checkout(session=session, origin=PAYMENT_FIRST)
+
+
+def _record_month_first(payment_intent_id: str | None) -> None:
+    """A charge no gift knows and without our metadata may be a month of a monthly gift
+    whose invoice's news has not come: if Stripe says the payment paid an invoice of one of
+    our subscriptions, record that month first (by its invoice id, so at most once)."""
+    if (
+        not payment_intent_id
+        or not MonthlyGift.objects.exclude(stripe_subscription_id__isnull=True).exists()
+    ):
+        return
+    invoice = gateway.invoice_of_payment(payment_intent_id)
+    if invoice is None or not invoice.paid or not invoice.subscription_id:
+        return
+    if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
+        monthly_gift_record_invoice(invoice=invoice, origin=PAYMENT_FIRST)
 
 
 def _known_charge(charge: gateway.ChargeFacts) -> bool:

@@ -107,6 +107,16 @@ class FakeStripeHTTP(stripe.HTTPClient):
         parts = path.split("/")[2:]  # e.g. ["invoices", "in_1", "void"]
         if method == "GET" and parts == ["invoices"]:
             return self._list_invoices(recorded.query)
+        if method == "GET" and parts == ["invoice_payments"]:
+            wanted = recorded.query.get("payment[payment_intent]", [""])[0]
+            found = [
+                payment
+                for invoice in self.invoices.values()
+                for payment in (invoice.get("payments") or {}).get("data", [])
+                if payment["payment"].get("payment_intent") == wanted
+            ]
+            return _ok({"object": "list", "url": "/v1/invoice_payments", "has_more": False,
+                        "data": found[:1]})  # fmt: skip
         if method == "GET" and len(parts) == 2 and parts[0] == "invoices":
             return self._known(self.invoices, parts[1])
         if method == "POST" and len(parts) == 3 and parts[0] == "invoices" and parts[2] == "void":

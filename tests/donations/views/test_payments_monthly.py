@@ -268,6 +268,27 @@ def test_a_refund_of_one_month_lowers_that_month_only(client, stripe, gift, camp
     assert campaign_totals(campaign=campaign).raised == Decimal("40.00")
 
 
+def test_a_refund_delivered_before_its_months_invoice_records_the_month_first(
+    client, stripe, gift, campaign
+):
+    stripe.pay(1)
+    fakes.deliver(client, completed(stripe, gift))
+    stripe.pay(2)  # paid at Stripe; its invoice.paid is still on its way
+    refund = fakes.refund(charge_id="ch_month_2", amount=2500)
+    refund["payment_intent"] = "pi_month_2"
+    stripe.fake.refunds[refund["id"]] = refund
+
+    fakes.deliver(client, fakes.event("refund.created", refund))
+    fakes.deliver(client, fakes.event("invoice.paid", stripe.webhook_invoice(2)))
+
+    month_2 = Donation.objects.get(stripe_invoice_id="in_month_2")
+    assert (month_2.status, month_2.amount_refunded) == ("refunded", Decimal("25.00"))
+    assert Donation.objects.filter(monthly_gift=gift).count() == 2
+    gift.refresh_from_db()
+    assert (gift.months, gift.raised) == (1, Decimal("25.00"))
+    assert campaign_totals(campaign=campaign).donor_count == 1
+
+
 def test_a_lost_dispute_of_one_month_uncounts_that_month_only(client, stripe, gift, campaign):
     stripe.pay(1)
     fakes.deliver(client, completed(stripe, gift))
