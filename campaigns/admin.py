@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from campaigns.models import (
     SHARE_NETWORKS,
@@ -18,12 +20,20 @@ from campaigns.services import campaign_content_changed, campaign_update_save
 from donations import permissions
 from donations.selectors.health import silent_campaigns
 from donations.services.access import organizer_assign
+from donations.services.monthly import campaign_complete, monthly_gifts_stop_for_campaign
 
 WEBHOOK_SILENT_WARNING = _(
     "%(count)s card payments were started on this campaign since %(since)s, and Stripe has "
     "not sent the site a webhook for more than an hour since: gifts may be paid but not "
     "recorded. Check the webhook endpoint and its signing secret in the Stripe Dashboard, "
     "then run reconcile_stripe."
+)
+
+
+COMPLETED = _("%(title)s is completed (on %(date)s).")
+MONTHLY_NOT_STOPPED = _(
+    "%(title)s: Stripe did not answer for %(count)s monthly gifts, which keep charging. Run "
+    "the action again in a few minutes."
 )
 
 
@@ -74,6 +84,7 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "currency"]
     search_fields = ["title", "title_es", "slug", "organizer_name"]
+    actions = ["complete_campaigns"]
     # Django 6 will assume https for a typed address without a scheme; choose it now (and
     # avoid the RemovedInDjango60Warning that the form field raises otherwise).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -173,6 +184,47 @@ class CampaignAdmin(admin.ModelAdmin):
         if not change and not request.user.is_superuser:
             organizer_assign(user=request.user, campaign=obj)  # keeps seeing what they made
         campaign_content_changed(campaign=obj)
+        if obj.status == Campaign.Status.COMPLETED:
+            # Completed by editing its status: its monthly gifts stop as with the action.
+            self._report_monthly(request, obj, monthly_gifts_stop_for_campaign(campaign=obj))
+
+    def _report_monthly(self, request, campaign: Campaign, result) -> None:
+        if result.stopped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(title)s: %(count)d monthly gift stops with its paid month; its donor is "
+                    "emailed.",
+                    "%(title)s: %(count)d monthly gifts stop with their paid month; their donors "
+                    "are emailed.",
+                    result.stopped,
+                )
+                % {"title": campaign.title, "count": result.stopped},
+            )
+        if result.failed:
+            self.message_user(request, MONTHLY_NOT_STOPPED % {"title": campaign.title,
+                              "count": len(result.failed)}, messages.ERROR)  # fmt: skip
+
+    @admin.action(
+        description=_("Mark completed and stop their monthly gifts"), permissions=["change"]
+    )
+    def complete_campaigns(self, request, queryset) -> None:
+        today = timezone.localdate()
+        for campaign in queryset:
+            try:
+                completion = campaign_complete(campaign=campaign, today=today, by=request.user)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{campaign.title}: {' '.join(error.messages)}", messages.WARNING
+                )
+                continue
+            if completion.completed_now:
+                self.message_user(
+                    request,
+                    COMPLETED % {"title": campaign.title,
+                                 "date": completion.campaign.completed_on.isoformat()},
+                )  # fmt: skip
+            self._report_monthly(request, completion.campaign, completion.monthly)
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)

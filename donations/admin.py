@@ -28,6 +28,8 @@ from donations.models import (
     DonationChange,
     ExchangeRate,
     ExportLog,
+    MonthlyGift,
+    MonthlyGiftChange,
     OrganizerAssignment,
     Receipt,
     Refund,
@@ -47,9 +49,12 @@ from donations.services.cash import (
     donation_void,
     volunteer_assign,
 )
+from donations.services.monthly import monthly_gift_moderate
 from donations.services.receipts import receipt_resend
 
 STRIPE_FIELDS = [
+    "monthly_gift",
+    "stripe_invoice_id",
     "stripe_checkout_session_id",
     "stripe_payment_intent_id",
     "stripe_charge_id",
@@ -304,6 +309,15 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
             return
         if obj.source == Donation.Source.OFFLINE:
             donation_update_cash(donation=obj, by=request.user, values=values)
+        elif obj.monthly_gift_id:
+            # A month of a monthly gift: the giver list shows the monthly gift, so it and
+            # every month of it are moderated together.
+            monthly_gift_moderate(
+                gift=obj.monthly_gift,
+                by=request.user,
+                hide_name=obj.name_hidden_by_organizer,
+                hide_message=obj.message_hidden_by_organizer,
+            )
         else:
             donation_moderate(
                 donation=obj,
@@ -363,6 +377,114 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
             self.message_user(request, ONE_CAMPAIGN_ERROR, messages.ERROR)
             return None
         return HttpResponseRedirect(reverse("donations:export-csv", kwargs={"slug": slugs.pop()}))
+
+
+class MonthlyGiftChangeInline(DonationChangeInline):
+    model = MonthlyGiftChange
+
+
+class MonthInline(admin.TabularInline):
+    """Each month of a monthly gift: a gift of its own (read only here)."""
+
+    model = Donation
+    fk_name = "monthly_gift"
+    extra = 0
+    can_delete = False
+    fields = ["received_at", "amount", "currency", "status", "stripe_invoice_id", "review_reason"]
+    readonly_fields = fields
+    ordering = ["-received_at", "-id"]
+    show_change_link = True
+    verbose_name = _("month")
+    verbose_name_plural = _("Months")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+MONTHLY_ALL_FIELDS = [field.name for field in MonthlyGift._meta.fields]
+
+
+@admin.register(MonthlyGift)
+class MonthlyGiftAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
+    """Monthly gifts as Stripe reports them; organizers may only moderate (each month of
+    one is a donation of its own, with its refunds and disputes)."""
+
+    list_display = [
+        "created_at",
+        "campaign",
+        "giver_name",
+        "amount",
+        "currency",
+        "status",
+        "months",
+        "raised",
+        "started_at",
+        "end_reason",
+    ]
+    list_filter = [CAMPAIGN_FILTER, "status", "end_reason", "currency"]
+    search_fields = [
+        "giver_name",
+        "email",
+        "stripe_subscription_id",
+        "stripe_checkout_session_id",
+    ]
+    list_select_related = ["campaign"]
+    readonly_fields = [name for name in MONTHLY_ALL_FIELDS if name not in MODERATION_FIELDS]
+    inlines = [MonthInline, MonthlyGiftChangeInline]
+    fieldsets = [
+        (None, {"fields": ["id", "campaign", "team_member", "status", "end_reason"]}),
+        (
+            _("Giver"),
+            {"fields": ["giver_name", "email", "anonymous", "hide_amount", "message", "language"]},
+        ),
+        (_("Moderation"), {"fields": list(MODERATION_FIELDS)}),
+        (
+            _("Amount"),
+            {
+                "fields": [
+                    "amount",
+                    "currency",
+                    "fee_cover_amount",
+                    "amount_converted",
+                    "months",
+                    "raised",
+                ]
+            },
+        ),
+        (_("Dates"), {"fields": ["created_at", "started_at", "paid_through", "ended_at"]}),
+        (
+            _("Stripe"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "stripe_checkout_session_id",
+                    "stripe_subscription_id",
+                    "stripe_status_at",
+                    "updated_at",
+                ],
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # its months are donations: the record of what was given
+
+    def save_model(self, request: HttpRequest, obj: MonthlyGift, form, change: bool) -> None:
+        if not form.changed_data:
+            return
+        monthly_gift_moderate(
+            gift=obj,
+            by=request.user,
+            hide_name=obj.name_hidden_by_organizer,
+            hide_message=obj.message_hidden_by_organizer,
+        )
+        obj.refresh_from_db()
 
 
 class RecordAdmin(admin.ModelAdmin):

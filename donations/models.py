@@ -69,6 +69,7 @@ class ReviewReason(models.TextChoices):
     CHARGE_UNCOUNTABLE = "charge_uncountable", _("Charged in a currency that cannot be counted")
     REFUND_MISMATCH = "refund_mismatch", _("A refund did not match the gift's charge")
     STRIPE_ID_CONFLICT = "stripe_id_conflict", _("Its Stripe ids belong to another gift")
+    CAMPAIGN_CLOSED = "campaign_closed", _("A monthly gift charged after its campaign closed")
 
 
 class RateSource(models.TextChoices):
@@ -194,6 +195,19 @@ class Donation(models.Model):
     stripe_charge_id = models.CharField(
         _("Stripe charge"), max_length=255, null=True, blank=True, unique=True
     )
+    # A month of a monthly gift: its gift, and the Stripe invoice that charged it (one
+    # counted gift per paid invoice, whichever way the news arrives).
+    monthly_gift = models.ForeignKey(
+        "donations.MonthlyGift",
+        verbose_name=_("monthly gift"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="months_given",
+    )
+    stripe_invoice_id = models.CharField(
+        _("Stripe invoice"), max_length=255, null=True, blank=True, unique=True
+    )
     amount_charged = models.DecimalField(_("amount charged"), null=True, blank=True, **MONEY)
     currency_charged = models.CharField(_("currency charged"), max_length=3, blank=True)
     settlement_amount = models.DecimalField(_("settled amount"), null=True, blank=True, **MONEY)
@@ -244,6 +258,14 @@ class Donation(models.Model):
                 fields=["campaign", "status", "-received_at", "-id"], name="donation_giver_list"
             ),
             models.Index(fields=["campaign", "team_member", "status"], name="donation_member"),
+            # The giver list's single gifts: months of a monthly gift are listed once, as
+            # their monthly gift (selectors/givers.py), so this index leaves them out and a
+            # page costs the same however many months they add.
+            models.Index(
+                fields=["campaign", "status", "-received_at", "-id"],
+                condition=Q(monthly_gift__isnull=True),
+                name="donation_giver_list_single",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="donation_amount_positive"),
@@ -337,6 +359,9 @@ class GiftTally(models.Model):
     source = models.CharField(_("source"), max_length=10, choices=DonationSource.choices)
     raised = models.DecimalField(_("raised"), default=0, **MONEY)
     gifts = models.BigIntegerField(_("gifts"), default=0)
+    # Active monthly gifts and what they give each month, in the campaign currency.
+    monthly_active = models.BigIntegerField(_("active monthly gifts"), default=0)
+    monthly_amount = models.DecimalField(_("given each month"), default=0, **MONEY)
 
     class Meta:
         verbose_name = _("gift tally")
@@ -349,10 +374,155 @@ class GiftTally(models.Model):
                 condition=Q(source__in=DonationSource.values), name="gift_tally_source_valid"
             ),
             models.CheckConstraint(condition=Q(gifts__gte=0), name="gift_tally_gifts_not_negative"),
+            models.CheckConstraint(
+                condition=Q(monthly_active__gte=0), name="gift_tally_monthly_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.member_key}/{self.source}: {self.gifts}, {self.raised}"
+
+
+class MonthlyGiftStatus(models.TextChoices):
+    PENDING = "pending", _("Checkout started")
+    ACTIVE = "active", _("Active")
+    PAST_DUE = "past_due", _("Last month failed; Stripe is retrying")
+    ENDING = "ending", _("Ends with the month paid")
+    CANCELED = "canceled", _("Stopped")
+    EXPIRED = "expired", _("Never started")
+
+
+# Monthly gifts that will charge again: the campaign page counts these as active.
+MONTHLY_ACTIVE = ("active", "past_due")
+# Monthly gifts that are over: nothing moves them again.
+MONTHLY_FINAL = ("canceled", "expired")
+
+
+class MonthlyGiftEnd(models.TextChoices):
+    NONE = "", _("Not stopped")
+    DONOR = "donor", _("Stopped by the donor")
+    CAMPAIGN = "campaign", _("Its campaign completed")
+    STRIPE = "stripe", _("Ended at Stripe")
+    CHECKOUT = "checkout", _("Checkout not completed")
+
+
+class MonthlyGift(models.Model):
+    """A gift given every month through a Stripe subscription, with the giver's choices.
+
+    Each paid invoice is one counted gift (a Donation with this gift and the invoice id), so
+    totals and the gift count include every month. `raised` and `months` are the running
+    totals of those months, kept by services/totals.py with every change of one of them; the
+    giver list shows the monthly gift once, with them. The status only moves forward
+    (services/monthly.py); `stripe_status_at` is the time of Stripe's latest news applied,
+    so an older event delivered late cannot undo a newer one.
+    """
+
+    Status = MonthlyGiftStatus
+    End = MonthlyGiftEnd
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.PROTECT,
+        related_name="monthly_gifts",
+        verbose_name=_("campaign"),
+    )
+    team_member = models.ForeignKey(
+        "campaigns.TeamMember",
+        verbose_name=_("team member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="monthly_gifts",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    end_reason = models.CharField(
+        _("why it ended"), max_length=10, choices=End.choices, default="", blank=True
+    )
+
+    giver_name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    anonymous = models.BooleanField(_("anonymous"), default=False)
+    hide_amount = models.BooleanField(_("hide amount"), default=False)
+    message = models.TextField(_("public message"), max_length=500, blank=True)
+    name_hidden_by_organizer = models.BooleanField(_("name hidden by organizer"), default=False)
+    message_hidden_by_organizer = models.BooleanField(
+        _("message hidden by organizer"), default=False
+    )
+    language = models.CharField(_("language"), max_length=8, default="en")
+
+    # Each month, in the giver's currency; and the gift (fee cover aside) in the campaign's,
+    # an estimate until the first month is recorded, then that month's counted amount.
+    amount = models.DecimalField(_("amount each month"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    fee_cover_amount = models.DecimalField(_("fee cover each month"), default=0, **MONEY)
+    amount_converted = models.DecimalField(_("each month in campaign currency"), **MONEY)
+
+    raised = models.DecimalField(_("raised so far"), default=0, **MONEY)
+    months = models.BigIntegerField(_("months counted"), default=0)
+
+    started_at = models.DateTimeField(_("first month paid at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    paid_through = models.DateTimeField(_("paid through"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    stripe_checkout_session_id = models.CharField(
+        _("Stripe Checkout Session"), max_length=255, null=True, blank=True, unique=True
+    )
+    stripe_subscription_id = models.CharField(
+        _("Stripe subscription"), max_length=255, null=True, blank=True, unique=True
+    )
+    stripe_status_at = models.DateTimeField(_("Stripe's news of"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("monthly gift")
+        verbose_name_plural = _("monthly gifts")
+        indexes = [
+            # The giver list's monthly entries, in the order of their first month.
+            models.Index(fields=["campaign", "-started_at", "-id"], name="monthly_giver_list"),
+            models.Index(fields=["status"], name="monthly_gift_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="monthly_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_converted__gte=0) & Q(fee_cover_amount__gte=0),
+                name="monthly_amounts_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(months__gte=0), name="monthly_months_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=MonthlyGiftStatus.values), name="monthly_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_reason__in=MonthlyGiftEnd.values), name="monthly_end_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="monthly_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} a month ({self.get_status_display()})"
+
+    @property
+    def public_name_hidden(self) -> bool:
+        return self.anonymous or self.name_hidden_by_organizer
+
+    @property
+    def public_message(self) -> str:
+        return "" if self.message_hidden_by_organizer else self.message
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in MONTHLY_ACTIVE
+
+    @property
+    def may_stop(self) -> bool:
+        """Whether it will charge again, so that its donor may stop it."""
+        return self.status in MONTHLY_ACTIVE
 
 
 class ExchangeRateSource(models.TextChoices):
@@ -399,6 +569,13 @@ class StripeEvent(models.Model):
     type = models.CharField(_("type"), max_length=100)
     donation = models.ForeignKey(
         Donation, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("donation")
+    )
+    monthly_gift = models.ForeignKey(
+        MonthlyGift,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("monthly gift"),
     )
     processed_at = models.DateTimeField(_("processed at"), auto_now_add=True)
 
@@ -684,6 +861,57 @@ class DonationChange(models.Model):
     def __str__(self) -> str:
         who = self.changed_by or self.stripe_event_id or self.reason
         return f"{self.get_action_display()} of {self.donation_id} ({who})"
+
+
+class MonthlyGiftChangeAction(models.TextChoices):
+    START = "start", _("Checkout started")
+    STRIPE_UPDATE = "stripe", _("Stripe reported a change")
+    PAYMENT = "payment", _("Month recorded")
+    STOP = "stop", _("Stopped")
+    DONOR_EDIT = "donor", _("Changed by the donor")
+    MODERATE = "moderate", _("Moderated")
+    PURGE = "purge", _("Personal data removed")
+
+
+class MonthlyGiftChange(models.Model):
+    """One change of a monthly gift (its months have their own history, as every gift)."""
+
+    Action = MonthlyGiftChangeAction
+
+    monthly_gift = models.ForeignKey(
+        MonthlyGift,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        verbose_name=_("monthly gift"),
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="monthly_gift_changes",
+    )
+    stripe_event_id = models.CharField(_("Stripe event"), max_length=255, blank=True)
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("monthly gift change")
+        verbose_name_plural = _("monthly gift changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=MonthlyGiftChangeAction.values),
+                name="monthly_change_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.changed_by or self.stripe_event_id or self.reason
+        return f"{self.get_action_display()} of {self.monthly_gift_id} ({who})"
 
 
 class ExportLog(models.Model):

@@ -71,8 +71,9 @@ CARD_FEE_FIXED_USD = Decimal("0.30")
 STATEMENT_SUFFIX_LENGTH = 10
 # The webhook signature may be at most this old (Stripe's own default as well).
 WEBHOOK_TOLERANCE_SECONDS = 300
-# What Checkout returns with the session, expanded in one call: the charge and its settlement.
-SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
+# What Checkout returns with the session, expanded in one call: the charge and its settlement
+# (one-off gifts), or the subscription it started (monthly gifts).
+SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction", "subscription"]
 # The same for every session of a list. Four levels is Stripe's maximum expansion depth
 # (https://docs.stripe.com/api/expanding_objects), and 100 its largest page.
 SESSION_LIST_EXPAND = [f"data.{path}" for path in SESSION_EXPAND]
@@ -190,6 +191,50 @@ class ChargeFacts:
     balance_transaction_id: str | None = None
 
 
+class SubscriptionState(StrEnum):
+    """A subscription's state, in our terms (Stripe's statuses and cancel_at_period_end)."""
+
+    STARTING = "starting"  # incomplete: the first payment is not through yet
+    ACTIVE = "active"
+    PAST_DUE = "past_due"  # a renewal failed; Stripe is retrying (or gave up: unpaid)
+    ENDING = "ending"  # set to cancel: it will not charge again
+    CANCELED = "canceled"
+    EXPIRED = "expired"  # never started (incomplete_expired)
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class SubscriptionFacts:
+    subscription_id: str
+    state: SubscriptionState
+    status: str
+    monthly_gift_id: str | None = None
+    paid_through: int | None = None  # the end of the current period (unix time)
+    latest_invoice_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """A subscription's invoice: one month of a monthly gift. Its payment comes from the
+    invoice's payments (`invoice.payments`, the API version we pin has no `charge` on it)."""
+
+    invoice_id: str
+    subscription_id: str | None
+    status: str  # draft, open, paid, uncollectible, void
+    billing_reason: str
+    amount_paid: Decimal
+    currency: str
+    monthly_gift_id: str | None = None
+    payment_intent_id: str | None = None
+    charge: ChargeFacts | None = None
+    paid_at: int | None = None
+    created: int = 0
+
+    @property
+    def paid(self) -> bool:
+        return self.status == "paid"
+
+
 @dataclass(frozen=True)
 class CheckoutFacts:
     """What a Checkout Session says about one gift, in our terms."""
@@ -201,6 +246,14 @@ class CheckoutFacts:
     currency: str
     payment_intent_id: str | None = None
     charge: ChargeFacts | None = None
+    mode: str = "payment"  # or "subscription": a monthly gift
+    subscription_id: str | None = None
+    # The subscription's first invoice: the session's own, or its subscription's latest.
+    invoice_id: str | None = None
+
+    @property
+    def monthly(self) -> bool:
+        return self.mode == "subscription"
 
     def with_outcome(self, outcome: CheckoutOutcome) -> CheckoutFacts:
         return replace(self, outcome=outcome)
@@ -237,6 +290,8 @@ class WebhookEvent:
     charge: ChargeFacts | None = None
     dispute: DisputeFacts | None = None
     refund: RefundFacts | None = None
+    invoice: InvoiceFacts | None = None
+    subscription: SubscriptionFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +310,12 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     statement_name: str = ""
+    # A monthly gift: Checkout in subscription mode, billed every month until stopped.
+    monthly_gift_id: str = ""
+
+    @property
+    def monthly(self) -> bool:
+        return bool(self.monthly_gift_id)
 
 
 @dataclass(frozen=True)
@@ -307,6 +368,11 @@ def _read(reader, obj: Any):
         raise GatewayError(f"Stripe answered with an object we cannot read: {error}") from error
 
 
+def _decoded(stripe_object: Any) -> dict:
+    """The raw JSON of a resource method's answer, with numbers as Decimal."""
+    return _json(stripe_object.last_response.body)
+
+
 def _get(path: str, params: dict[str, Any]) -> dict:
     """GET an API path and return Stripe's raw JSON, with numbers as Decimal.
 
@@ -318,16 +384,24 @@ def _get(path: str, params: dict[str, Any]) -> dict:
 
 
 def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
-    """Create the Checkout Session for one gift. Idempotent per donation id at Stripe's end."""
+    """Create the Checkout Session for one gift. Idempotent per donation id at Stripe's end.
+
+    A monthly gift's session is in subscription mode: its prices are built inline (amount,
+    currency, a monthly interval, a product named for the campaign), so nothing has to be
+    set up in the Dashboard, and its ids ride on the subscription's metadata, which every
+    invoice copies (`parent.subscription_details.metadata`).
+    """
     metadata = {"donation_id": request.donation_id, "campaign_id": str(request.campaign_id)}
-    line_items = [_line_item(request.product_name, request.amount, request.currency)]
+    if request.monthly:
+        metadata["monthly_gift_id"] = request.monthly_gift_id
+    interval = "month" if request.monthly else None
+    line_items = [_line_item(request.product_name, request.amount, request.currency, interval)]
     if request.fee_cover_amount:
         line_items.append(
-            _line_item(request.fee_cover_name, request.fee_cover_amount, request.currency)
+            _line_item(request.fee_cover_name, request.fee_cover_amount, request.currency, interval)
         )
     params = {
-        "mode": "payment",
-        "submit_type": "donate",
+        "mode": "subscription" if request.monthly else "payment",
         # Charge what the giver chose, in the currency they chose: the per-session setting
         # overrides the Dashboard's, so Adaptive Pricing stays off even if someone turns it on.
         "adaptive_pricing": {"enabled": False},
@@ -336,11 +410,16 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
         "customer_email": request.email,
         "client_reference_id": request.donation_id,
         "metadata": metadata,
-        "payment_intent_data": _payment_intent_data(request, metadata),
         "locale": CHECKOUT_LOCALES.get(request.language.split("-")[0], "auto"),
         "success_url": request.success_url,
         "cancel_url": request.cancel_url,
     }
+    if request.monthly:
+        # payment_intent_data is for one-off payments; a subscription carries its own.
+        params["subscription_data"] = {"metadata": metadata, "description": request.product_name}
+    else:
+        params["submit_type"] = "donate"
+        params["payment_intent_data"] = _payment_intent_data(request, metadata)
     params.update(_payment_methods())
     try:
         session = _client().v1.checkout.sessions.create(
@@ -367,15 +446,15 @@ def _payment_methods() -> dict:
     return {"payment_method_types": list(settings.STRIPE_PAYMENT_METHOD_TYPES)}
 
 
-def _line_item(name: str, amount: Decimal, currency: str) -> dict:
-    return {
-        "quantity": 1,
-        "price_data": {
-            "currency": currency.lower(),
-            "unit_amount": to_stripe_units(amount, currency),
-            "product_data": {"name": name},
-        },
+def _line_item(name: str, amount: Decimal, currency: str, interval: str | None = None) -> dict:
+    price_data: dict[str, Any] = {
+        "currency": currency.lower(),
+        "unit_amount": to_stripe_units(amount, currency),
+        "product_data": {"name": name},
     }
+    if interval:
+        price_data["recurring"] = {"interval": interval, "interval_count": 1}
+    return {"quantity": 1, "price_data": price_data}
 
 
 def retrieve_checkout_session(session_id: str) -> CheckoutFacts:
@@ -499,6 +578,8 @@ def webhook_event(data: Any) -> WebhookEvent:
             charge=charge_facts(obj) if kind == "charge" else None,
             dispute=dispute_facts(obj) if kind == "dispute" else None,
             refund=refund_facts(obj) if kind == "refund" else None,
+            invoice=invoice_facts(obj) if kind == "invoice" else None,
+            subscription=subscription_facts(obj) if kind == "subscription" else None,
         )
     except MalformedObjectError as error:
         raise MalformedEventError(str(error)) from error
@@ -576,6 +657,10 @@ def checkout_facts(session: Any) -> CheckoutFacts:
             charge = charge_facts(payment_intent["latest_charge"])
     metadata = _mapping(session.get("metadata"), "metadata")
     reference = session.get("client_reference_id") or metadata.get("donation_id")
+    subscription = session.get("subscription")
+    invoice_id = _id(session.get("invoice"), "invoice")
+    if invoice_id is None and isinstance(subscription, dict):
+        invoice_id = _id(subscription.get("latest_invoice"), "latest_invoice")
     return CheckoutFacts(
         session_id=_text(session.get("id"), "id"),
         donation_id=_text(reference, "client_reference_id", required=False),
@@ -592,6 +677,9 @@ def checkout_facts(session: Any) -> CheckoutFacts:
         currency=currency,
         payment_intent_id=_id(payment_intent, "payment_intent"),
         charge=charge,
+        mode=_text(session.get("mode"), "mode", max_length=40, required=False) or "payment",
+        subscription_id=_id(subscription, "subscription"),
+        invoice_id=invoice_id,
     )
 
 
@@ -695,6 +783,224 @@ def dispute_facts(dispute: Any) -> DisputeFacts:
         fee=sum((txn.fee for txn in settled), Decimal(0)) if settled else None,
         fee_currency=currencies.pop() if currencies else "",
     )
+
+
+# Stripe's subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status).
+SUBSCRIPTION_STATES = {
+    "incomplete": SubscriptionState.STARTING,
+    "trialing": SubscriptionState.ACTIVE,
+    "active": SubscriptionState.ACTIVE,
+    "past_due": SubscriptionState.PAST_DUE,
+    "unpaid": SubscriptionState.PAST_DUE,
+    "canceled": SubscriptionState.CANCELED,
+    "incomplete_expired": SubscriptionState.EXPIRED,
+    "paused": SubscriptionState.PAUSED,
+}
+
+
+def _timestamp(value: Any, field: str) -> int | None:
+    return None if value is None else _units(value, field)
+
+
+def subscription_facts(subscription: Any) -> SubscriptionFacts:
+    """A subscription as facts. Since API version 2025-03-31 its period lives on its items."""
+    subscription = _mapping(subscription, "subscription", required=True)
+    status = _text(subscription.get("status"), "status", max_length=40)
+    if status not in SUBSCRIPTION_STATES:
+        raise MalformedObjectError(f"unknown subscription status {status!r}")
+    state = SUBSCRIPTION_STATES[status]
+    ending = subscription.get("cancel_at_period_end") is True or bool(subscription.get("cancel_at"))
+    if ending and state in (SubscriptionState.ACTIVE, SubscriptionState.PAST_DUE):
+        state = SubscriptionState.ENDING
+    items = _mapping(subscription.get("items"), "items").get("data") or []
+    if not isinstance(items, list):
+        raise MalformedObjectError("items.data is not a list")
+    ends = [
+        _timestamp(_mapping(item, "item", True).get("current_period_end"), "current_period_end")
+        for item in items
+    ]
+    ends = [end for end in ends if end is not None]
+    metadata = _mapping(subscription.get("metadata"), "metadata")
+    return SubscriptionFacts(
+        subscription_id=_text(subscription.get("id"), "id"),
+        state=state,
+        status=status,
+        monthly_gift_id=_text(
+            metadata.get("monthly_gift_id"), "metadata.monthly_gift_id", required=False
+        ),
+        paid_through=max(ends) if ends else None,
+        latest_invoice_id=_id(subscription.get("latest_invoice"), "latest_invoice"),
+    )
+
+
+def _invoice_payment_intent(invoice: dict) -> tuple[str | None, str | None]:
+    """The payment intent (or charge) that paid the invoice, from `invoice.payments`: the
+    one paid, else the default one. Older API versions had `payment_intent` and `charge` on
+    the invoice itself; they are read when present."""
+    payments = _mapping(invoice.get("payments"), "payments").get("data") or []
+    if not isinstance(payments, list):
+        raise MalformedObjectError("payments.data is not a list")
+    payments = [_mapping(payment, "invoice_payment", True) for payment in payments]
+    chosen = next((p for p in payments if p.get("status") == "paid"), None) or next(
+        (p for p in payments if p.get("is_default") is True), None
+    )
+    if chosen is not None:
+        payment = _mapping(chosen.get("payment"), "payment")
+        return _id(payment.get("payment_intent"), "payment.payment_intent"), _id(
+            payment.get("charge"), "payment.charge"
+        )
+    return _id(invoice.get("payment_intent"), "payment_intent"), _id(
+        invoice.get("charge"), "charge"
+    )
+
+
+def invoice_facts(invoice: Any, *, charge: ChargeFacts | None = None) -> InvoiceFacts:
+    """An invoice as facts. Its subscription and that subscription's metadata are under
+    `parent.subscription_details` since API version 2025-03-31 (`subscription` before)."""
+    invoice = _mapping(invoice, "invoice", required=True)
+    currency = _currency(invoice.get("currency"))
+    parent = _mapping(invoice.get("parent"), "parent")
+    details = _mapping(parent.get("subscription_details"), "parent.subscription_details")
+    subscription = details.get("subscription") or invoice.get("subscription")
+    metadata = _mapping(details.get("metadata"), "subscription_details.metadata")
+    payment_intent_id, charge_id = _invoice_payment_intent(invoice)
+    transitions = _mapping(invoice.get("status_transitions"), "status_transitions")
+    if charge is None and charge_id and isinstance(invoice.get("charge"), dict):
+        charge = charge_facts(invoice["charge"])
+    return InvoiceFacts(
+        invoice_id=_text(invoice.get("id"), "id"),
+        subscription_id=_id(subscription, "subscription"),
+        status=_text(invoice.get("status"), "status", max_length=40, required=False) or "",
+        billing_reason=_text(
+            invoice.get("billing_reason"), "billing_reason", max_length=40, required=False
+        )
+        or "",
+        amount_paid=from_stripe_units(
+            _units(invoice.get("amount_paid", 0), "amount_paid"), currency
+        ),
+        currency=currency,
+        monthly_gift_id=_text(
+            metadata.get("monthly_gift_id"), "metadata.monthly_gift_id", required=False
+        ),
+        payment_intent_id=payment_intent_id or (charge.payment_intent_id if charge else None),
+        charge=charge,
+        paid_at=_timestamp(transitions.get("paid_at"), "paid_at"),
+        created=_timestamp(invoice.get("created"), "created") or 0,
+    )
+
+
+def _payment_charge(payment_intent_id: str) -> ChargeFacts | None:
+    """The charge of a payment intent, with its settlement, as Stripe has it now."""
+    try:
+        intent = _client().v1.payment_intents.retrieve(
+            payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
+        )
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    latest = _decoded(intent).get("latest_charge")
+    return _read(charge_facts, latest) if isinstance(latest, dict) else None
+
+
+def with_payment(invoice: InvoiceFacts) -> InvoiceFacts:
+    """A paid invoice with its charge and settlement (one more call), when it has a payment
+    intent and the charge is not known yet."""
+    if invoice.charge is not None or not invoice.payment_intent_id or not invoice.paid:
+        return invoice
+    return replace(invoice, charge=_payment_charge(invoice.payment_intent_id))
+
+
+def retrieve_invoice(invoice_id: str) -> InvoiceFacts:
+    """The invoice as Stripe has it now, with its payments, and, once paid, its charge and
+    settlement. Raises GatewayError (NotFoundError for an unknown invoice)."""
+    try:
+        invoice = _client().v1.invoices.retrieve(invoice_id, params={"expand": ["payments"]})
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    return with_payment(_read(invoice_facts, _decoded(invoice)))
+
+
+def invoice_of_payment(payment_intent_id: str) -> InvoiceFacts | None:
+    """The invoice a payment intent paid (a month of a monthly gift), as Stripe has it now, or
+    None when it paid no invoice. Its charge carries none of our metadata, so this is how a
+    refund or dispute of a month finds the month when it arrives before the invoice's news."""
+    params = {"payment": {"type": "payment_intent", "payment_intent": payment_intent_id},
+              "limit": 1}  # fmt: skip
+    try:
+        page = _decoded(_client().v1.invoice_payments.list(params=params))
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    if not page["data"]:
+        return None
+    invoice_id = _id(_mapping(page["data"][0], "invoice_payment", True).get("invoice"), "invoice")
+    return retrieve_invoice(invoice_id) if invoice_id else None
+
+
+def list_paid_invoices(*, created_since: datetime.datetime) -> Iterator[InvoiceFacts]:
+    """Every paid invoice created since then, newest first, 100 per call, with its payments
+    (not its charge: `with_payment` fetches that for the ones that need it)."""
+    params: dict[str, Any] = {
+        "created": {"gte": int(created_since.timestamp())},
+        "status": "paid",
+        "limit": SESSION_LIST_PAGE_SIZE,
+        "expand": ["data.payments"],
+    }
+    while True:
+        try:
+            page = _decoded(_client().v1.invoices.list(params=params))
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        for invoice in page["data"]:
+            yield _read(invoice_facts, invoice)
+        if not page.get("has_more") or not page["data"]:
+            return
+        params["starting_after"] = page["data"][-1]["id"]
+
+
+def retrieve_subscription(subscription_id: str) -> SubscriptionFacts:
+    """The subscription as Stripe has it now. Raises GatewayError (NotFoundError)."""
+    try:
+        subscription = _client().v1.subscriptions.retrieve(subscription_id)
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    return _read(subscription_facts, _decoded(subscription))
+
+
+def cancel_subscription(subscription_id: str) -> SubscriptionFacts:
+    """Stop a subscription now: it never charges again (what was paid stays paid)."""
+    try:
+        subscription = _client().v1.subscriptions.cancel(
+            subscription_id, options={"idempotency_key": f"cancel-{subscription_id}"}
+        )
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    return _read(subscription_facts, _decoded(subscription))
+
+
+def end_subscription_at_period_end(subscription_id: str) -> SubscriptionFacts:
+    """Stop a subscription when the month paid for ends: it never charges again."""
+    try:
+        subscription = _client().v1.subscriptions.update(
+            subscription_id,
+            params={"cancel_at_period_end": True},
+            options={"idempotency_key": f"end-{subscription_id}"},
+        )
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    return _read(subscription_facts, _decoded(subscription))
+
+
+def stop_invoice(invoice: InvoiceFacts) -> None:
+    """Make sure an unpaid invoice is never charged: an open one is voided; a draft (which
+    a subscription's invoice cannot be deleted from) stops advancing on its own."""
+    try:
+        if invoice.status == "open":
+            _client().v1.invoices.void_invoice(
+                invoice.invoice_id, options={"idempotency_key": f"void-{invoice.invoice_id}"}
+            )
+        elif invoice.status == "draft":
+            _client().v1.invoices.update(invoice.invoice_id, params={"auto_advance": False})
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
 
 
 def api_version() -> str:

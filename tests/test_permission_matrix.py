@@ -34,16 +34,24 @@ from django.utils import timezone
 from campaigns.models import Update
 from config.ratelimit import reset_local_state
 from donations.donor_links import donor_link_token
-from donations.models import Donation, OrganizerAssignment, Receipt, VolunteerAssignment
+from donations.models import (
+    Donation,
+    MonthlyGift,
+    OrganizerAssignment,
+    Receipt,
+    VolunteerAssignment,
+)
 from donations.services.access import organizer_assign
 from donations.services.cash import volunteer_assign
 from tests.factories import (
     CampaignFactory,
     DonationFactory,
+    MonthlyGiftFactory,
     OfflineDonationFactory,
     PendingOnlineDonationFactory,
     TeamMemberFactory,
     UserFactory,
+    months_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +63,7 @@ ROLES = ("anonymous", "volunteer", "volunteer-elsewhere", "organizer", "organize
 ROLE_MIGRATIONS = (
     ("donations.migrations.0002_roles", "create_roles"),
     ("campaigns.migrations.0006_organizers_manage_updates", "grant"),
+    ("donations.migrations.0016_organizers_see_monthly_gifts", "grant"),
 )
 
 
@@ -91,6 +100,10 @@ class World:
             campaign=self.here, stripe_checkout_session_id="demo_matrix", email="giver@example.org"
         )
         self.update = Update.objects.create(campaign=self.here, title="News", body=".")
+        self.monthly = MonthlyGiftFactory(
+            campaign=self.here, email="giver@example.org", stripe_subscription_id="demo_sub_matrix"
+        )
+        months_of(self.monthly, 1)
         self.newcomer = UserFactory(username="newcomer", is_staff=True)
 
     def fresh(self, model_object):
@@ -158,6 +171,29 @@ def donor_page(world: World) -> str:
     return world.donor_page
 
 
+def stop_monthly(client: Client, world: World) -> bool:
+    """The donor's link stops their monthly gift (a demo one: no Stripe to ask)."""
+    client.post(world.donor_page, {"monthly": str(world.monthly.pk), "action": "stop"})
+    return world.fresh(world.monthly).status == MonthlyGift.Status.CANCELED
+
+
+def stop_monthly_with_another_link(client: Client, world: World) -> bool:
+    other = reverse("donations:manage", kwargs={"token": donor_link_token(email="x@example.org")})
+    client.post(other, {"monthly": str(world.monthly.pk), "action": "stop"})
+    return world.fresh(world.monthly).status == MonthlyGift.Status.CANCELED
+
+
+def complete_campaign(client: Client, world: World) -> bool:
+    """The admin action: the campaign completed, its monthly gift ending."""
+    data = {"action": "complete_campaigns", "_selected_action": [str(world.here.pk)], "index": "0"}
+    response = client.post("/admin/campaigns/campaign/", data)
+    return (
+        response.status_code in (200, 302)
+        and world.fresh(world.here).status == "completed"
+        and world.fresh(world.monthly).status == MonthlyGift.Status.ENDING
+    )
+
+
 def campaign_add(world: World) -> dict:
     today = timezone.localdate().isoformat()
     data = {
@@ -209,6 +245,12 @@ ROWS: dict[str, tuple[str, str, Probe]] = {
         "donations:manage-statement",
         "YYYYYY",
         get(f"{{w.donor_page}}statement/{datetime.date.today().year}/"),
+    ),
+    "POST stop a monthly gift by its donor's link": ("donations:manage", "YYYYYY", stop_monthly),
+    "POST stop a monthly gift by another's link": (
+        "donations:manage",
+        "NNNNNN",
+        stop_monthly_with_another_link,
     ),
     "GET donate form": ("donations:donate", "YYYYYY", get("/c/here/donate/")),
     "POST donate (starts checkout)": (
@@ -331,6 +373,12 @@ ROWS: dict[str, tuple[str, str, Probe]] = {
             lambda c, w, r: not Donation.objects.filter(pk=w.cash.pk).exists(),
         ),
     ),
+    "admin monthly gifts": ("admin", "NNNYYY", admin_get("/admin/donations/monthlygift/")),
+    "admin monthly gift here": (
+        "admin",
+        "NNNYNY",
+        admin_get("/admin/donations/monthlygift/{w.monthly.pk}/change/"),
+    ),
     "admin receipts": ("admin", "NNNYYY", admin_get("/admin/donations/receipt/")),
     "admin donation changes": ("admin", "NNNYYY", admin_get("/admin/donations/donationchange/")),
     "admin export log": ("admin", "NNNYYY", admin_get("/admin/donations/exportlog/")),
@@ -403,6 +451,7 @@ ROWS: dict[str, tuple[str, str, Probe]] = {
             == "/organize/here/export.csv"
         ),
     ),
+    "action: complete the campaign": ("admin", "NNNYNY", complete_campaign),
     "action: resend receipts": (
         "admin",
         "NNNYNY",

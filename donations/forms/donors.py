@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from donations.forms.online import MESSAGE_MAX_LENGTH
-from donations.models import Donation
+from donations.models import Donation, MonthlyGift
 
 
 class LinkRequestForm(forms.Form):
@@ -36,3 +36,10 @@ class DonorGiftForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, label_suffix="", **kwargs)
         self.fields["message"].max_length = MESSAGE_MAX_LENGTH
+
+
+class DonorMonthlyForm(DonorGiftForm):
+    """The public side of a monthly gift (and so of every month of it)."""
+
+    class Meta(DonorGiftForm.Meta):
+        model = MonthlyGift

@@ -17,6 +17,8 @@ from donations.services.online import (
     AMOUNT_INVALID,
     AMOUNT_REQUIRED,
     CURRENCY_NOT_ACCEPTED,
+    FREQUENCY_INVALID,
+    Frequency,
     gift_check,
 )
 
@@ -29,6 +31,13 @@ AMOUNT_AMBIGUOUS = _(
 )
 
 
+class FrequencyRadios(forms.RadioSelect):
+    """Radios whose group is named by its first radio, so the error summary can link to it."""
+
+    def id_for_label(self, id_, index=None):
+        return f"{id_}_{index or 0}" if id_ else ""
+
+
 class DonateForm(forms.Form):
     """The donate form of CONTRACTS.md, bound to one campaign and its team members."""
 
@@ -39,6 +48,14 @@ class DonateForm(forms.Form):
         max_length=20,
         required=False,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    frequency = forms.ChoiceField(
+        label=_("How often"),
+        choices=Frequency.choices,
+        initial=Frequency.ONCE,
+        required=False,
+        widget=FrequencyRadios,
+        error_messages={"invalid_choice": FREQUENCY_INVALID},
     )
     currency = forms.ChoiceField(
         label=_("Currency"), error_messages={"invalid_choice": CURRENCY_NOT_ACCEPTED}
@@ -107,6 +124,7 @@ class DonateForm(forms.Form):
             "message": gift.message,
             "team_member": gift.team_member.slug if gift.team_member else "",
             "cover_fees": bool(gift.fee_cover_amount),
+            "frequency": Frequency.MONTHLY if gift.monthly_gift_id else Frequency.ONCE,
         }
 
     @property
@@ -135,6 +153,10 @@ class DonateForm(forms.Form):
             return money.parse_amount(text)
         except money.MoneyError as error:
             raise ValidationError(AMOUNT_INVALID, code="invalid") from error
+
+    def clean_frequency(self) -> str:
+        """`once` unless `monthly` is chosen (a POST without the field gives once)."""
+        return self.cleaned_data.get("frequency") or Frequency.ONCE
 
     def clean_team_member(self) -> TeamMember | None:
         slug = self.cleaned_data.get("team_member")

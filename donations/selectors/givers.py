@@ -9,15 +9,18 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db import connection, models
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Cast
 
-from donations.models import Donation, GiftTally
+from donations.models import Donation, GiftTally, MonthlyGift
 from money import quantize
 
 GIVERS_PER_PAGE = 50
-GIVER_LIST_FIELDS = (
+# The columns of a giver list entry, in the same order for both kinds of entry (a UNION
+# ALL needs it): a single gift, or a monthly gift with the running total of its months.
+ENTRY_COLUMNS = (
     "id",
-    "campaign_id",
     "source",
     "giver_name",
     "anonymous",
@@ -27,10 +30,14 @@ GIVER_LIST_FIELDS = (
     "message_hidden_by_organizer",
     "amount",
     "currency",
-    "amount_converted",
-    "amount_refunded_converted",
-    "received_at",
+    "counted",
+    "listed_at",
+    "months",
 )
+# The constant columns are cast to exactly the type of the other branch's column: PostgreSQL
+# flattens a UNION ALL into one ordered scan of both indexes only when no column needs a
+# type coercion.
+SOURCE_TYPE = models.CharField(max_length=Donation._meta.get_field("source").max_length)
 
 
 class InvalidCursorError(ValueError):
@@ -42,11 +49,46 @@ class CampaignTotals:
     raised: Decimal
     donor_count: int
     raised_by_member: dict[int, Decimal] = field(default_factory=dict)
+    # Active monthly gifts, and what they give each month in the campaign currency.
+    monthly_count: int = 0
+    monthly_amount: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Giver:
+    """One entry of the giver list: a gift, or a monthly gift once (`months` > 0) with the
+    running total of its months in `counted_amount` and its first month in `received_at`."""
+
+    id: uuid.UUID
+    source: str
+    giver_name: str
+    anonymous: bool
+    name_hidden_by_organizer: bool
+    hide_amount: bool
+    message: str
+    message_hidden_by_organizer: bool
+    amount: Decimal  # the gift, or what the monthly gift gives each month
+    currency: str
+    counted_amount: Decimal
+    received_at: datetime.datetime
+    months: int = 0
+
+    @property
+    def monthly(self) -> bool:
+        return self.months > 0
+
+    @property
+    def public_name_hidden(self) -> bool:
+        return self.anonymous or self.name_hidden_by_organizer
+
+    @property
+    def public_message(self) -> str:
+        return "" if self.message_hidden_by_organizer else self.message
 
 
 @dataclass(frozen=True)
 class GiverPage:
-    givers: list[Donation]
+    givers: list[Giver]
     next_cursor: str | None
 
 
@@ -58,9 +100,15 @@ def campaign_totals(*, campaign) -> CampaignTotals:
     """
     raised_by_member: dict[int, Decimal] = {}
     raised, donor_count = Decimal(0), 0
-    for tally in GiftTally.objects.filter(campaign=campaign).only("member_key", "raised", "gifts"):
+    monthly_count, monthly_amount = 0, Decimal(0)
+    tallies = GiftTally.objects.filter(campaign=campaign).only(
+        "member_key", "raised", "gifts", "monthly_active", "monthly_amount"
+    )
+    for tally in tallies:
         raised += tally.raised
         donor_count += tally.gifts
+        monthly_count += tally.monthly_active
+        monthly_amount += tally.monthly_amount
         if tally.member_key:
             member_raised = raised_by_member.get(tally.member_key, Decimal(0)) + tally.raised
             raised_by_member[tally.member_key] = quantize(member_raised, campaign.currency)
@@ -68,11 +116,13 @@ def campaign_totals(*, campaign) -> CampaignTotals:
         raised=quantize(raised, campaign.currency),
         donor_count=donor_count,
         raised_by_member=raised_by_member,
+        monthly_count=monthly_count,
+        monthly_amount=quantize(monthly_amount, campaign.currency),
     )
 
 
-def encode_cursor(donation: Donation) -> str:
-    raw = f"{donation.received_at.isoformat()}|{donation.id}".encode()
+def encode_cursor(giver: Giver | Donation) -> str:
+    raw = f"{giver.received_at.isoformat()}|{giver.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -92,23 +142,78 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, uuid.UUID]:
         raise InvalidCursorError(cursor) from error
 
 
+def _older_than(moment_field: str, moment: datetime.datetime, giver_id: uuid.UUID) -> Q:
+    """Keyset pagination: entries older than (moment, id) in newest-first order. The
+    redundant `<=` gives the database a range to seek in the index (see
+    DonationQuerySet.before_cursor)."""
+    return Q(**{f"{moment_field}__lte": moment}) & (
+        Q(**{f"{moment_field}__lt": moment}) | Q(id__lt=giver_id)
+    )
+
+
 def giver_page(
     *, campaign, member=None, after: str | None = None, size: int = GIVERS_PER_PAGE
 ) -> GiverPage:
-    """Counted gifts, newest first, `size` at a time; keyset-paginated by (received_at, id).
+    """The giver list, newest first, `size` at a time; keyset-paginated by (time, id).
 
-    One query: it asks for one row more than the page to know whether older givers exist.
-    Raises InvalidCursorError for a cursor we did not make.
+    One entry per counted single gift, and one per monthly gift with a counted month (at
+    the time of its first month, with the running total of all its months), never one per
+    month. One query: a UNION ALL of two index range scans (`donation_giver_list_single`,
+    which leaves months out, and `monthly_giver_list`), each bounded by the cursor and
+    ordered like the index, under one ORDER BY ... LIMIT that asks for one row more than
+    the page to know whether older givers exist. Its cost does not grow with the number of
+    gifts or months. Raises InvalidCursorError for a cursor we did not make.
     """
-    gifts = Donation.objects.for_campaign(campaign).counted().only(*GIVER_LIST_FIELDS)
+    singles = Donation.objects.for_campaign(campaign).counted().filter(monthly_gift__isnull=True)
+    monthly = MonthlyGift.objects.filter(campaign=campaign, months__gt=0, started_at__isnull=False)
     if member is not None:
-        gifts = gifts.filter(team_member=member)
+        singles = singles.filter(team_member=member)
+        monthly = monthly.filter(team_member=member)
     if after:
-        gifts = gifts.before_cursor(*decode_cursor(after))
-    rows = list(gifts.newest_first()[: size + 1])
+        moment, giver_id = decode_cursor(after)
+        singles = singles.filter(_older_than("received_at", moment, giver_id))
+        monthly = monthly.filter(_older_than("started_at", moment, giver_id))
+    singles = (
+        singles.annotate(
+            counted=F("amount_converted") - F("amount_refunded_converted"),
+            listed_at=F("received_at"),
+            months=Cast(Value(0), models.BigIntegerField()),
+        )
+        .values_list(*ENTRY_COLUMNS)
+        .order_by()
+    )
+    monthly = (
+        monthly.annotate(
+            source=Cast(Value(Donation.Source.ONLINE.value), SOURCE_TYPE),
+            counted=F("raised"),
+            listed_at=F("started_at"),
+        )
+        .values_list(*ENTRY_COLUMNS)
+        .order_by()
+    )
+    wanted = size + 1
+    if connection.features.supports_slicing_ordering_in_compound:
+        # Each branch reads at most a page, in its index's order (PostgreSQL plans the
+        # branches of a UNION apart: without its own ORDER BY ... LIMIT a branch would read
+        # every gift of the campaign before the outer sort).
+        singles = singles.order_by("-listed_at", "-id")[:wanted]
+        monthly = monthly.order_by("-listed_at", "-id")[:wanted]
+    # SQLite merges the branches itself, each in its index's order, and stops at the LIMIT.
+    both = singles.union(monthly, all=True).order_by("-listed_at", "-id")
+    rows = [_giver(row) for row in both[:wanted]]
     givers = rows[:size]
     next_cursor = encode_cursor(givers[-1]) if len(rows) > size else None
     return GiverPage(givers=givers, next_cursor=next_cursor)
+
+
+CENTS = Decimal("0.01")  # the scale of every money column (models.MONEY)
+
+
+def _giver(row: tuple) -> Giver:
+    values = dict(zip(ENTRY_COLUMNS, row, strict=True))
+    listed_at = values.pop("listed_at")
+    counted = Decimal(values.pop("counted")).quantize(CENTS)  # SQLite's NUMERIC drops the scale
+    return Giver(**values, counted_amount=counted, received_at=listed_at)
 
 
 def raised_by_campaign(*, campaign_ids: list[int]) -> dict[int, Decimal]:

@@ -1,4 +1,9 @@
-"""Demo data: givers for the demo campaigns and the rates they need.
+"""Demo data: givers for the demo campaigns and the rates they need, and demo months.
+
+`demo_next_month` plays Stripe's part at renewal for the demo's monthly gifts (no Stripe key,
+no money moves): each active demo monthly gift gets its next invoice, recorded through the
+same code as a real `invoice.paid`; one set to end at its period's end ends, as Stripe would
+end it.
 
 The demo's exchange rates are the values of the ECB's reference rates of 2022-07-08 (the
 sample file in tests/data), repeated over the days the demo needs and stored with the source
@@ -10,6 +15,7 @@ from __future__ import annotations
 import datetime
 import random
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +23,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.pagecache import page_version_bump
-from donations.models import Donation, DonationChange, ExchangeRate
+from donations import stripe_gateway as gateway
+from donations.models import MONTHLY_ACTIVE, Donation, DonationChange, ExchangeRate, MonthlyGift
+from donations.services.monthly import (
+    DEMO_PREFIX,
+    monthly_gift_record_invoice,
+    monthly_gift_record_subscription,
+    monthly_gift_stop,
+)
 from donations.services.rates import conversion_apply, convert_amount, parse_ecb_xml
 from donations.services.totals import tally_values, totals_add, totals_delta
 
@@ -163,3 +176,54 @@ def demo_givers_load(
             batch_size=2000,
         )
     return len(new)
+
+
+@dataclass
+class DemoMonth:
+    """What one `demo_next_month` run did."""
+
+    charged: list[Donation] = field(default_factory=list)
+    ended: list[MonthlyGift] = field(default_factory=list)
+
+
+def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
+    """Charge the next month of every active demo monthly gift, as Stripe would at renewal,
+    through the same recording path (`monthly_gift_record_invoice`). A demo gift set to end
+    with its paid month ends instead; one whose campaign has closed is stopped, not charged.
+    """
+    result = DemoMonth()
+    gifts = MonthlyGift.objects.filter(
+        status__in=[*MONTHLY_ACTIVE, MonthlyGift.Status.ENDING],
+        stripe_subscription_id__startswith=DEMO_PREFIX,
+    ).select_related("campaign")
+    for gift in gifts.order_by("created_at"):
+        if gift.status == MonthlyGift.Status.ENDING:
+            facts = gateway.SubscriptionFacts(
+                subscription_id=gift.stripe_subscription_id,
+                state=gateway.SubscriptionState.CANCELED,
+                status="canceled",
+            )
+            result.ended.append(
+                monthly_gift_record_subscription(subscription=facts, origin="demo_next_month")
+            )
+            continue
+        if gift.campaign.closed_on(timezone.localdate(now)) is not None:
+            stopped = monthly_gift_stop(
+                gift=gift, end=MonthlyGift.End.CAMPAIGN, reason="demo_next_month: campaign closed"
+            )
+            result.ended.append(stopped.gift)
+            continue
+        number = gift.months_given.filter(stripe_invoice_id__isnull=False).count() + 1
+        invoice = gateway.InvoiceFacts(
+            invoice_id=f"{DEMO_PREFIX}in_{gift.pk.hex}_{number}",
+            subscription_id=gift.stripe_subscription_id,
+            status="paid",
+            billing_reason="subscription_cycle",
+            amount_paid=gift.amount + gift.fee_cover_amount,
+            currency=gift.currency,
+            paid_at=int(now.timestamp()),
+        )
+        month = monthly_gift_record_invoice(invoice=invoice, origin="demo_next_month")
+        if isinstance(month, Donation):
+            result.charged.append(month)
+    return result

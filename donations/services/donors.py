@@ -6,7 +6,9 @@ Anyone can ask for a fresh link by typing an email address: the answer is the sa
 or not that address ever gave, so the page reveals nothing. What a donor may change on
 their own gifts is the public side only: the name shown, anonymity, hiding the amount and
 the words of support. Each change is kept in the gift's history and shows on the campaign
-page at once (the page version is bumped with it).
+page at once (the page version is bumped with it). A monthly gift's public side is changed
+once for the gift and every month of it; and its donor may stop it: cancelled at Stripe now,
+confirmed on the page and by email.
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from donations.donor_links import donor_link_url, link_days, normal_email
-from donations.models import Donation, DonationChange
-from donations.services.history import donation_change_recorded, donation_snapshot
+from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
+from donations.services.history import (
+    donation_change_recorded,
+    donation_snapshot,
+    monthly_gift_change_recorded,
+    monthly_gift_snapshot,
+)
+from donations.services.monthly import NOT_STOPPABLE, Stopped, monthly_gift_stop
 from donations.services.receipts import receipt_resend
 
 logger = logging.getLogger(__name__)
@@ -60,7 +68,7 @@ def donor_link_send(*, email: str, language: str) -> bool:
     return True
 
 
-def _own_gift(donation: Donation, email: str) -> Donation:
+def _own_gift(donation: Donation | MonthlyGift, email: str):
     if normal_email(donation.email) != normal_email(email):
         raise PermissionDenied(NOT_YOUR_GIFT)
     return donation
@@ -103,3 +111,40 @@ def donation_receipt_again(*, donation: Donation, email: str) -> None:
     if receipt is None:
         raise ValidationError(_("This gift has no receipt to send."))
     receipt_resend(receipt=receipt, by_user="the donor, through their link")
+
+
+def monthly_gift_update_by_donor(*, gift: MonthlyGift, email: str, values: dict) -> MonthlyGift:
+    """The donor changes the public side of their monthly gift: the gift (what the giver
+    list shows) and every month of it, each change in its history. Raises PermissionDenied
+    when the gift was not given with `email`, ValueError for any other field."""
+    unknown = set(values) - set(DONOR_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable by a donor: {', '.join(sorted(unknown))}")
+    cleaned = {
+        key: value.strip() if isinstance(value, str) else value for key, value in values.items()
+    }
+    with transaction.atomic():
+        gift = _own_gift(MonthlyGift.objects.select_for_update().get(pk=gift.pk), email)
+        before = monthly_gift_snapshot(gift)
+        for field, value in cleaned.items():
+            setattr(gift, field, value)
+        gift.full_clean(validate_unique=False, validate_constraints=False)
+        gift.save(update_fields=[*cleaned, "updated_at"])
+        monthly_gift_change_recorded(
+            gift=gift, before=before, action=MonthlyGiftChange.Action.DONOR_EDIT,
+            reason=DONOR_REASON,
+        )  # fmt: skip
+        for month in Donation.objects.filter(monthly_gift=gift).order_by("pk"):
+            donation_update_by_donor(donation=month, email=email, values=cleaned)
+    return gift
+
+
+def monthly_gift_stop_by_donor(*, gift: MonthlyGift, email: str) -> Stopped:
+    """The donor stops their monthly gift: cancelled at Stripe now (nothing more is charged),
+    kept in its history, and confirmed by email. Raises PermissionDenied when the gift was
+    not given with `email`, ValidationError when it charges no more, GatewayError when
+    Stripe cannot be told (nothing changes)."""
+    gift = _own_gift(gift, email)
+    if not gift.may_stop:
+        raise ValidationError(NOT_STOPPABLE)
+    return monthly_gift_stop(gift=gift, end=MonthlyGift.End.DONOR, reason=DONOR_REASON)

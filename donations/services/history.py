@@ -7,6 +7,10 @@ changed and who (a user) or what (a Stripe event id, or a reason such as "thank-
 made the change; moves the campaign's running totals (services/totals.py) by what the change
 did to the gift's counting; and, once the transaction commits, tells the campaign's cached
 pages that they are out of date. Nothing happens when nothing changed.
+
+A monthly gift's own changes (its status, its subscription, the donor's choices) go through
+`monthly_gift_change_recorded` the same way: a MonthlyGiftChange row, the tallies' active
+monthly gifts and monthly amount, the page versions. Its months are gifts like any other.
 """
 
 from __future__ import annotations
@@ -21,19 +25,22 @@ from django.db.models import Model
 from django.utils import timezone
 
 from campaigns.pagecache import page_version_bump, page_version_bump_slug
-from donations.models import Donation, DonationChange
-from donations.services.totals import totals_apply
+from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
+from donations.services.totals import monthly_totals_apply, totals_apply
 
 # Bookkeeping columns that change with every save and say nothing about the gift.
 IGNORED_FIELDS = frozenset({"updated_at", "created_at"})
+# A monthly gift's running totals move with its months (services/totals.py), not by itself.
+MONTHLY_IGNORED_FIELDS = IGNORED_FIELDS | {"raised", "months"}
 # Foreign keys are compared by their column (`team_member_id`) and named by their field.
 FIELD_NAMES = {field.attname: field.name for field in Donation._meta.concrete_fields}
+MONTHLY_FIELD_NAMES = {field.attname: field.name for field in MonthlyGift._meta.concrete_fields}
 
 
-def history_value(field: str, value: Any) -> Any:
+def history_value(field: str, value: Any, model=Donation) -> Any:
     """A JSON-safe form of a field's value, as the database stores it."""
     if isinstance(value, Decimal):
-        places = Donation._meta.get_field(field).decimal_places
+        places = model._meta.get_field(field).decimal_places
         return str(value.quantize(Decimal(1).scaleb(-places)))
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).isoformat()
@@ -101,6 +108,58 @@ def donation_change_recorded(
     _bump_on_commit(donation)
     return DonationChange.objects.create(
         donation=donation,
+        action=action,
+        changes=changes,
+        changed_by=by,
+        stripe_event_id=stripe_event_id,
+        reason=reason,
+    )
+
+
+def monthly_gift_snapshot(gift: MonthlyGift) -> dict[str, Any]:
+    """The monthly gift's stored values by column, less its running totals."""
+    return {
+        field.attname: getattr(gift, field.attname)
+        for field in MonthlyGift._meta.concrete_fields
+        if field.attname not in MONTHLY_IGNORED_FIELDS
+    }
+
+
+def monthly_gift_changes(before: dict[str, Any] | None, gift: MonthlyGift) -> dict[str, list]:
+    """{field: [old, new]} for every column that differs from the snapshot (a new monthly
+    gift names its status only)."""
+    if before is None:
+        return {"status": [None, gift.status]}
+    return {
+        MONTHLY_FIELD_NAMES[column]: [
+            history_value(column, before.get(column), MonthlyGift),
+            history_value(column, value, MonthlyGift),
+        ]
+        for column, value in monthly_gift_snapshot(gift).items()
+        if before.get(column) != value
+    }
+
+
+def monthly_gift_change_recorded(
+    *,
+    gift: MonthlyGift,
+    before: dict[str, Any] | None,
+    action: str,
+    by=None,
+    stripe_event_id: str = "",
+    reason: str = "",
+) -> MonthlyGiftChange | None:
+    """Record a change of a monthly gift already saved: history row, the tallies' active
+    monthly gifts and monthly amount, page versions. Call inside the transaction that saved
+    it. Returns the history row, or None (and does nothing) if nothing changed."""
+    changes = monthly_gift_changes(before, gift)
+    if not changes:
+        return None
+    monthly_totals_apply(before=before, gift=gift)
+    campaign_id = gift.campaign_id
+    transaction.on_commit(lambda: page_version_bump(campaign_id))
+    return MonthlyGiftChange.objects.create(
+        monthly_gift=gift,
         action=action,
         changes=changes,
         changed_by=by,

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,8 +25,14 @@ import money
 from campaigns.models import Campaign, TeamMember
 from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
-from donations.models import Donation, DonationChange
-from donations.services.history import donation_change_recorded, donation_snapshot
+from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
+from donations.services.history import (
+    donation_change_recorded,
+    donation_snapshot,
+    monthly_gift_change_recorded,
+    monthly_gift_snapshot,
+)
+from donations.services.monthly import monthly_gift_record_checkout
 from donations.services.payments import donation_record_checkout
 from donations.services.rates import (
     RateUnavailableError,
@@ -48,8 +54,19 @@ CURRENCY_NOT_ACCEPTED = _("This campaign does not accept %(value)s.")
 TEAM_MEMBER_NOT_IN_CAMPAIGN = _("This team member is not part of this campaign.")
 CAMPAIGN_CLOSED = _("This campaign has closed and no longer takes gifts. Thank you for caring.")
 CHECKOUT_UNAVAILABLE = _("The payment service did not answer. Nothing was charged; try again.")
+FREQUENCY_INVALID = _("Choose to give once or every month.")
+CHECKOUT_REFUSED = "Stripe refused or did not answer the Checkout Session request"
 DEMO_DECLINED = _("Demo payment declined. Nothing was charged; you can try again.")
 DEMO_SESSION_PREFIX = "demo_"
+
+
+class Frequency(models.TextChoices):
+    """How often a gift is given (the donate form's `frequency`, CONTRACTS.md)."""
+
+    ONCE = "once", _("Once")
+    MONTHLY = "monthly", _("Every month")
+
+
 # Suggested gifts, in USD; other currencies get the same value rounded to a friendly number.
 PRESETS_USD = (Decimal(25), Decimal(50), Decimal(100), Decimal(250))
 
@@ -195,8 +212,13 @@ def donation_start_checkout(
     message: str,
     cover_fees: bool,
     language: str,
+    frequency: str = Frequency.ONCE,
 ) -> CheckoutStart:
     """Store a pending gift, then open its Stripe Checkout Session (or the demo checkout).
+
+    Monthly (`frequency`): the same rules, and the gift is the first month of a new monthly
+    gift (pending too) that keeps the giver's choices; its Checkout Session is in
+    subscription mode. Each later month becomes a gift of its own when Stripe charges it.
 
     Raises ValidationError (nothing stored, Stripe not called) when `gift_check` refuses the
     gift. The pending gift carries an ECB estimate in the campaign currency (the columns are
@@ -206,6 +228,8 @@ def donation_start_checkout(
     leaves a history row.
     """
     today = timezone.localdate()
+    if frequency not in Frequency.values:
+        raise ValidationError({"frequency": ValidationError(FREQUENCY_INVALID, "invalid")})
     gift_check(
         campaign=campaign, amount=amount, currency=currency, team_member=team_member, today=today
     )
@@ -232,12 +256,24 @@ def donation_start_checkout(
         received_at=timezone.now(),
     )
     conversion_apply(donation=donation, converted=estimate)
+    monthly = _monthly_gift_for(donation) if frequency == Frequency.MONTHLY else None
     demo = demo_mode()
     if demo:
         # Like Stripe's own session ids, unguessable: the thank-you page shows the email.
         donation.stripe_checkout_session_id = f"{DEMO_SESSION_PREFIX}{secrets.token_urlsafe(24)}"
-    donation.full_clean()
+    donation.full_clean(exclude=["monthly_gift"])
     with transaction.atomic():
+        if monthly is not None:
+            monthly.stripe_checkout_session_id = donation.stripe_checkout_session_id
+            monthly.full_clean()
+            monthly.save()
+            monthly_gift_change_recorded(
+                gift=monthly,
+                before=None,
+                action=MonthlyGiftChange.Action.START,
+                reason="demo checkout" if demo else "",
+            )
+            donation.monthly_gift = monthly
         donation.save()
         _history(donation, None, "demo checkout" if demo else "")
     if demo:
@@ -254,15 +290,53 @@ def donation_start_checkout(
                 donation=donation,
                 before=before,
                 action=DonationChange.Action.FAILURE,
-                reason="Stripe refused or did not answer the Checkout Session request",
+                reason=CHECKOUT_REFUSED,
             )
+            if monthly is not None:
+                gift_before = monthly_gift_snapshot(monthly)
+                monthly.status = MonthlyGift.Status.EXPIRED
+                monthly.end_reason = MonthlyGift.End.CHECKOUT
+                monthly.ended_at = timezone.now()
+                monthly.save(update_fields=["status", "end_reason", "ended_at", "updated_at"])
+                monthly_gift_change_recorded(
+                    gift=monthly,
+                    before=gift_before,
+                    action=MonthlyGiftChange.Action.STOP,
+                    reason=CHECKOUT_REFUSED,
+                )
         raise
     with transaction.atomic():
         before = donation_snapshot(donation)
         donation.stripe_checkout_session_id = session.session_id
         donation.save(update_fields=["stripe_checkout_session_id", "updated_at"])
         _history(donation, before, "")
+        if monthly is not None:
+            gift_before = monthly_gift_snapshot(monthly)
+            monthly.stripe_checkout_session_id = session.session_id
+            monthly.save(update_fields=["stripe_checkout_session_id", "updated_at"])
+            monthly_gift_change_recorded(
+                gift=monthly, before=gift_before, action=MonthlyGiftChange.Action.START
+            )
     return CheckoutStart(donation=donation, redirect_url=session.url)
+
+
+def _monthly_gift_for(donation: Donation) -> MonthlyGift:
+    """The monthly gift a first month starts, with the giver's choices (not saved yet)."""
+    return MonthlyGift(
+        campaign=donation.campaign,
+        team_member=donation.team_member,
+        status=MonthlyGift.Status.PENDING,
+        giver_name=donation.giver_name,
+        email=donation.email,
+        anonymous=donation.anonymous,
+        hide_amount=donation.hide_amount,
+        message=donation.message,
+        language=donation.language,
+        amount=donation.amount,
+        currency=donation.currency,
+        fee_cover_amount=donation.fee_cover_amount,
+        amount_converted=donation.amount_converted,
+    )
 
 
 def _history(donation: Donation, before: dict | None, reason: str) -> None:
@@ -274,12 +348,13 @@ def _history(donation: Donation, before: dict | None, reason: str) -> None:
 def _checkout_request(donation: Donation, campaign: Campaign) -> gateway.CheckoutRequest:
     thanks = reverse("donations:thanks")
     donate = reverse("donations:donate", kwargs={"slug": campaign.slug})
+    title = campaign.localized("title", donation.language)
+    product = _("Monthly gift to %(title)s") if donation.monthly_gift_id else _("Gift to %(title)s")
     return gateway.CheckoutRequest(
         donation_id=str(donation.id),
         campaign_id=campaign.pk,
-        product_name=str(
-            _("Gift to %(title)s") % {"title": campaign.localized("title", donation.language)}
-        ),
+        monthly_gift_id=str(donation.monthly_gift_id or ""),
+        product_name=str(product % {"title": title}),
         amount=donation.amount,
         currency=donation.currency,
         fee_cover_name=str(_("Processing fees covered by you")),
@@ -310,7 +385,8 @@ STATUS_OUTCOMES = {
 def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     """The giver is back from Checkout: ask Stripe about the session and record what it says.
 
-    Races the webhook safely (both record through `donation_record_checkout`). A gift already
+    Races the webhook safely (both record through `donation_record_checkout`, or for a
+    monthly gift `monthly_gift_record_checkout` with its first invoice). A gift already
     settled, a demo session, or Stripe not answering: the stored status decides, and a pending
     gift reads as processing, since the webhook will finish it. Raises Donation.DoesNotExist.
     """
@@ -326,13 +402,31 @@ def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     except gateway.GatewayError:
         logger.exception("Could not retrieve Stripe session %s.", session_id)
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.PROCESSING)
-    recorded = donation_record_checkout(session=session, origin="thank-you page") or donation
+    if session.monthly:
+        recorded = _monthly_return(session) or donation
+    else:
+        recorded = donation_record_checkout(session=session, origin="thank-you page") or donation
     outcome = STATUS_OUTCOMES.get(recorded.status, session.outcome)
     return ReturnFromCheckout(recorded, outcome)
 
 
+def _monthly_return(session: gateway.CheckoutFacts) -> Donation | None:
+    invoice = None
+    if session.outcome == gateway.CheckoutOutcome.PAID and session.invoice_id:
+        try:
+            invoice = gateway.retrieve_invoice(session.invoice_id)
+        except gateway.GatewayError:
+            logger.exception("Could not retrieve Stripe invoice %s.", session.invoice_id)
+    return monthly_gift_record_checkout(session=session, invoice=invoice, origin="thank-you page")
+
+
 def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
-    """Finish a demo gift through the same recording logic as a real one (no money moves)."""
+    """Finish a demo gift through the same recording logic as a real one (no money moves).
+
+    A monthly one gets a demo subscription, and its first month is that subscription's
+    first invoice, recorded as Stripe's would be."""
+    if donation.monthly_gift_id:
+        return _demo_monthly_complete(donation, paid) or donation
     session = gateway.CheckoutFacts(
         session_id=donation.stripe_checkout_session_id or "",
         donation_id=str(donation.pk),
@@ -341,3 +435,29 @@ def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
         currency=donation.currency,
     )
     return donation_record_checkout(session=session, origin="demo checkout") or donation
+
+
+def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
+    gift_id = donation.monthly_gift_id.hex
+    subscription_id = f"{DEMO_SESSION_PREFIX}sub_{gift_id}"
+    session = gateway.CheckoutFacts(
+        session_id=donation.stripe_checkout_session_id or "",
+        donation_id=str(donation.pk),
+        outcome=gateway.CheckoutOutcome.PAID if paid else gateway.CheckoutOutcome.FAILED,
+        amount_total=donation.charged_amount,
+        currency=donation.currency,
+        mode="subscription",
+        subscription_id=subscription_id if paid else None,
+    )
+    invoice = None
+    if paid:
+        invoice = gateway.InvoiceFacts(
+            invoice_id=f"{DEMO_SESSION_PREFIX}in_{gift_id}_1",
+            subscription_id=subscription_id,
+            status="paid",
+            billing_reason="subscription_create",
+            amount_paid=donation.charged_amount,
+            currency=donation.currency,
+            paid_at=int(timezone.now().timestamp()),
+        )
+    return monthly_gift_record_checkout(session=session, invoice=invoice, origin="demo checkout")

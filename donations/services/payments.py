@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -25,38 +24,37 @@ from donations import stripe_gateway as gateway
 from donations.models import (
     REFUND_HOLDS,
     Donation,
-    DonationChange,
+    MonthlyGift,
     Refund,
     RefundStatus,
     StripeEvent,
     WebhookDelivery,
 )
-from donations.services.history import (
-    donation_change_recorded,
-    donation_changes,
-    donation_snapshot,
-)
-from donations.services.rates import (
-    RATE_PLACES,
-    ConvertedAmount,
-    RateUnavailableError,
-    conversion_apply,
-    convert_amount,
+from donations.services.history import donation_snapshot
+from donations.services.monthly import (
+    monthly_gift_record_checkout,
+    monthly_gift_record_invoice,
+    monthly_gift_record_subscription,
+    monthly_gift_refuse_invoice,
+    monthly_gift_stop,
 )
 from donations.services.receipts import receipt_queue
+from donations.services.recording import (
+    PaymentNote,
+    charge_matches,
+    charge_refunds_apply,
+    donation_save_reported,
+    payment_apply,
+    refund_total_apply,
+    status_move,
+    stripe_event_claim,
+    stripe_event_link,
+    stripe_facts_fill,
+)
 
 logger = logging.getLogger(__name__)
 RefundStatusValues = frozenset(RefundStatus.values)
 
-# Statuses a gift may move to from each status; everything else is a late or repeated report.
-FORWARD = {
-    Donation.Status.PENDING: {
-        Donation.Status.SUCCEEDED,
-        Donation.Status.FAILED,
-        Donation.Status.EXPIRED,
-    },
-    Donation.Status.SUCCEEDED: {Donation.Status.REFUNDED},
-}
 # Where each dispute status comes in a dispute's life, to order reports of the same moment
 # (Stripe's event times are whole seconds): inquiry, dispute, decision, appeal.
 DISPUTE_STAGE = {
@@ -64,82 +62,6 @@ DISPUTE_STAGE = {
     "under_review": 3, "warning_closed": 4, "won": 4, "lost": 4, "prevented": 4,
     "appeal_needs_response": 5, "appeal_under_review": 6,
 }  # fmt: skip
-# The history action for a gift whose status moved to each of these.
-STATUS_ACTIONS = {
-    Donation.Status.SUCCEEDED: DonationChange.Action.PAYMENT,
-    Donation.Status.FAILED: DonationChange.Action.FAILURE,
-    Donation.Status.EXPIRED: DonationChange.Action.EXPIRY,
-    Donation.Status.REFUNDED: DonationChange.Action.REFUND,
-}
-
-
-# The gift's links to other rows: read with it, never changed by what Stripe reports.
-RELATED_FIELDS = ("campaign", "team_member", "entered_by", "voided_by")
-
-
-def _claim_event(event: gateway.WebhookEvent | None) -> StripeEvent | bool | None:
-    """Store the event id; False when it was stored before (a repeat), None without an event."""
-    if event is None:
-        return None
-    try:
-        with transaction.atomic():
-            return StripeEvent.objects.create(event_id=event.event_id, type=event.type)
-    except IntegrityError:
-        return False
-
-
-def _move(donation: Donation, status: str) -> bool:
-    if status in FORWARD.get(donation.status, set()):
-        donation.status = status
-        return True
-    return False
-
-
-def _action_for(changes: dict) -> str:
-    if "status" in changes:
-        return STATUS_ACTIONS.get(changes["status"][1], DonationChange.Action.STRIPE_UPDATE)
-    if "amount_refunded" in changes:
-        return DonationChange.Action.REFUND
-    if "dispute_status" in changes:
-        return DonationChange.Action.DISPUTE
-    return DonationChange.Action.STRIPE_UPDATE
-
-
-def _save_with_history(
-    donation: Donation,
-    before: dict,
-    *,
-    event: gateway.WebhookEvent | None,
-    origin: str,
-    note: str = "",
-) -> None:
-    """Save only real news, with its history row, so a repeated report leaves the row as it
-    was (`updated_at` too). `note` adds why something was flagged rather than applied."""
-    changes = donation_changes(before, donation)
-    if not changes:
-        return
-    # Stripe's facts, not a person's input: field validation only. The unique Stripe ids and
-    # the check constraints are the database's to enforce on save (validating them here cost
-    # about 30 queries per event); an id that belongs to another gift is caught before. Its
-    # foreign keys came from the database with the row, so they are not looked up again.
-    donation.full_clean(
-        exclude=list(RELATED_FIELDS), validate_unique=False, validate_constraints=False
-    )
-    donation.save()
-    reason = f"Stripe event {event.type}" if event else origin
-    donation_change_recorded(
-        donation=donation,
-        before=before,
-        action=_action_for(changes),
-        stripe_event_id=event.event_id if event else "",
-        reason=f"{reason}: {note}" if note else reason,
-    )
-
-
-def _link_event(stored_event: StripeEvent | bool | None, donation: Donation) -> None:
-    if isinstance(stored_event, StripeEvent):
-        stored_event.donation = donation
-        stored_event.save(update_fields=["donation"])
 
 
 def donation_record_checkout(
@@ -158,7 +80,7 @@ def donation_record_checkout(
     event (thank-you page, reconciliation, demo checkout).
     """
     with transaction.atomic():
-        stored_event = _claim_event(event)
+        stored_event = stripe_event_claim(event)
         if stored_event is False:
             return None
         donation = (
@@ -174,218 +96,33 @@ def donation_record_checkout(
         note = ""
         paid = session.outcome == gateway.CheckoutOutcome.PAID
         if paid and donation.status == Donation.Status.PENDING:
-            note = _record_payment(donation, session)
-            if not note.refused and _move(donation, Donation.Status.SUCCEEDED):
+            note = payment_apply(
+                donation,
+                charged=session.amount_total,
+                currency=session.currency,
+                payment_intent_id=session.payment_intent_id,
+                charge=session.charge,
+            )
+            if not note.refused and status_move(donation, Donation.Status.SUCCEEDED):
                 receipt_queue(donation=donation)
-                _apply_charge_refunds(donation, session.charge)
-        elif paid and session.charge and _charge_matches(donation, session.charge):
+                charge_refunds_apply(donation, session.charge)
+        elif paid and session.charge and charge_matches(donation, session.charge):
             # Already recorded: what Stripe says now may carry a refund whose webhook was lost.
-            _fill_stripe_facts(donation, session.charge)
-            _apply_refund(
+            stripe_facts_fill(donation, session.charge)
+            refund_total_apply(
                 donation,
                 session.charge.amount_refunded,
                 fully_refunded=session.charge.fully_refunded,
             )
         elif session.outcome == gateway.CheckoutOutcome.FAILED:
-            _move(donation, Donation.Status.FAILED)
+            status_move(donation, Donation.Status.FAILED)
         elif session.outcome == gateway.CheckoutOutcome.EXPIRED:
-            _move(donation, Donation.Status.EXPIRED)
-        _save_with_history(donation, before, event=event, origin=origin, note=str(note))
-        _link_event(stored_event, donation)
+            status_move(donation, Donation.Status.EXPIRED)
+        donation_save_reported(donation, before, event=event, origin=origin, note=str(note))
+        stripe_event_link(stored_event, donation)
     return donation
 
 
-@dataclass(frozen=True)
-class PaymentNote:
-    """What recording a payment left for organizers: nothing, a flag, or a refusal."""
-
-    text: str = ""
-    refused: bool = False
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __bool__(self) -> bool:
-        return bool(self.text)
-
-
-def _record_payment(donation: Donation, session: gateway.CheckoutFacts) -> PaymentNote:
-    """Fill a gift Stripe reports paid: what was charged, Stripe's ids, the amount that counts.
-
-    What counts is what Stripe says was charged, never the pledge. When Stripe charged another
-    currency or amount than the giver pledged (Adaptive Pricing, say), the gift becomes what was
-    charged (its fee-cover share kept apart in proportion), converted as any gift is, and is
-    flagged for organizers; the history row keeps the pledge. When what was charged cannot be
-    counted (a currency we do not take, no stored rate for it, nothing charged), the gift is
-    refused: it stays pending and uncounted, with Stripe's facts and a flag. Returns the note.
-    """
-    currency = session.currency or donation.currency
-    charged = session.amount_total if session.amount_total is not None else donation.charged_amount
-    donation.amount_charged, donation.currency_charged = charged, currency
-    note = _claim_stripe_ids(
-        donation,
-        payment_intent_id=session.payment_intent_id,
-        charge=session.charge,
-    )
-    pledged = donation.amount + donation.fee_cover_amount
-    as_pledged = currency == donation.currency and charged == pledged
-    if as_pledged:
-        gift = donation.amount
-    elif charged <= 0 or pledged <= 0 or currency not in money.SUPPORTED_CURRENCIES:
-        return _refuse(donation, charged, currency)
-    else:
-        gift = money.quantize(charged * donation.amount / pledged, currency)
-    converted = _counted_value(donation, gift=gift, currency=currency, charged=charged)
-    if converted is None and not as_pledged:
-        return _refuse(donation, charged, currency)
-    if not as_pledged:
-        pledge = f"{donation.amount} {donation.currency} + fee cover {donation.fee_cover_amount}"
-        donation.amount, donation.currency = gift, currency
-        donation.fee_cover_amount = charged - gift
-        donation.review_reason = Donation.ReviewReason.CHARGE_MISMATCH
-        note = PaymentNote(f"Stripe charged {charged} {currency}, not the pledged {pledge}")
-    donation.received_at = timezone.now()
-    if converted is None:
-        # Keep the ECB estimate made when the gift started: a paid gift must be recorded.
-        logger.warning(
-            "No rate for %s today; gift %s keeps its estimate.", donation.currency, donation.pk
-        )
-    else:
-        conversion_apply(donation=donation, converted=converted)
-    return note
-
-
-def _apply_charge_refunds(donation: Donation, charge: gateway.ChargeFacts | None) -> None:
-    """A payment recorded already refunded (in part or whole): apply what its charge says."""
-    if charge is not None and _charge_matches(donation, charge):
-        _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
-
-
-def _refuse(donation: Donation, charged: Decimal, currency: str) -> PaymentNote:
-    donation.review_reason = Donation.ReviewReason.CHARGE_UNCOUNTABLE
-    logger.error("Gift %s: Stripe charged %s %s, which cannot be counted.", donation.pk, charged,
-                 currency)  # fmt: skip
-    return PaymentNote(
-        f"Stripe charged {charged} {currency}, which cannot be counted; not recorded as paid",
-        refused=True,
-    )
-
-
-def _counted_value(
-    donation: Donation, *, gift: Decimal, currency: str, charged: Decimal
-) -> ConvertedAmount | None:
-    """`gift` (in `currency`, part of the `charged` total) in the campaign currency, fixed now
-    and never recomputed; None without a stored rate.
-
-    The gift itself when the campaign's currency was charged; else Stripe's settled amount
-    when it settled in the campaign's currency (the fee surcharge is charged but never
-    counted, so the settlement is shared out in proportion); else the stored ECB rate.
-    """
-    campaign_currency = donation.campaign.currency
-    today = timezone.localdate()
-    if currency == campaign_currency:
-        return ConvertedAmount(
-            money.quantize(gift, campaign_currency),
-            Decimal(1),
-            today,
-            Donation.RateSource.SAME_CURRENCY,
-        )
-    if (
-        donation.settlement_amount is not None
-        and donation.settlement_currency == campaign_currency
-        and charged > 0
-    ):
-        rate = donation.settlement_amount / charged
-        return ConvertedAmount(
-            money.quantize(gift * rate, campaign_currency),
-            rate.quantize(RATE_PLACES),
-            today,
-            Donation.RateSource.STRIPE,
-        )
-    try:
-        return convert_amount(
-            amount=gift, currency=currency, to_currency=campaign_currency, on=today
-        )
-    except RateUnavailableError:
-        return None
-
-
-def _claim_stripe_ids(
-    donation: Donation, *, payment_intent_id: str | None, charge: gateway.ChargeFacts | None
-) -> PaymentNote:
-    """Set the Stripe ids (and settlement) the gift does not have yet. An id that already
-    belongs to another gift is not set (the database would refuse it on every retry): the
-    gift is flagged instead."""
-    wanted = {
-        "stripe_payment_intent_id": payment_intent_id
-        or (charge.payment_intent_id if charge else None),
-        "stripe_charge_id": charge.charge_id if charge else None,
-    }
-    new = {
-        field: value for field, value in wanted.items() if value and not getattr(donation, field)
-    }
-    if new:
-        taken = Q()
-        for field, value in new.items():
-            taken |= Q(**{field: value})
-        if Donation.objects.filter(taken).exclude(pk=donation.pk).exists():
-            donation.review_reason = Donation.ReviewReason.STRIPE_ID_CONFLICT
-            return PaymentNote(f"Stripe ids {sorted(new.values())} belong to another gift")
-        for field, value in new.items():
-            setattr(donation, field, value)
-    if charge is not None and donation.stripe_charge_id == charge.charge_id:
-        _fill_settlement(donation, charge)
-    return PaymentNote()
-
-
-def _charge_matches(donation: Donation, charge: gateway.ChargeFacts) -> bool:
-    """Whether a charge is the gift's own: its id (when the gift knows one), its currency and
-    amount as recorded. Anything else must not move the gift's money."""
-    if donation.stripe_charge_id and donation.stripe_charge_id != charge.charge_id:
-        return False
-    if charge.currency != donation.charged_currency:
-        return False
-    return donation.amount_charged is None or charge.amount == donation.amount_charged
-
-
-def _fill_stripe_facts(donation: Donation, charge: gateway.ChargeFacts) -> PaymentNote:
-    """Stripe ids and the settlement, filled in whenever they first become known."""
-    return _claim_stripe_ids(donation, payment_intent_id=charge.payment_intent_id, charge=charge)
-
-
-def _fill_settlement(donation: Donation, charge: gateway.ChargeFacts) -> None:
-    settlement = charge.settlement
-    if settlement is not None and donation.settlement_amount is None:
-        donation.settlement_amount = settlement.amount
-        donation.settlement_currency = settlement.currency
-        rate = settlement.exchange_rate
-        donation.settlement_exchange_rate = None if rate is None else rate.quantize(RATE_PLACES)
-        donation.stripe_fee = settlement.fee
-        donation.net_amount = settlement.net
-
-
-def _apply_refund(donation: Donation, refunded: Decimal, *, fully_refunded: bool) -> None:
-    """Set the refunded part from the charge's running total (never a sum of deltas).
-
-    In the campaign currency at the gift's stored rate, capped at what the gift counts for. A
-    refund of the whole gift ends its counting. Once the gift's refunds are tracked one by one
-    (services below), they alone decide: a charge total read from an older event could undo a
-    refund that failed since.
-    """
-    if donation.pk and Refund.objects.filter(donation=donation).exists():
-        return
-    # The larger total wins, so an older event delivered late cannot shrink a refund.
-    donation.amount_refunded = max(refunded, donation.amount_refunded)
-    converted = money.quantize(
-        donation.amount_refunded * donation.conversion_rate, donation.campaign.currency
-    )
-    donation.amount_refunded_converted = min(converted, donation.amount_converted)
-    if donation.amount_refunded and (fully_refunded or donation.amount_refunded >= donation.amount):
-        _move(donation, Donation.Status.REFUNDED)
-
-
-# Where a refund's status may go next; failed and canceled are final, and a refund that
-# succeeded can still fail (the card was closed, say).
 REFUND_FORWARD = {
     "pending": {"requires_action", "succeeded", "failed", "canceled"},
     "requires_action": {"pending", "succeeded", "failed", "canceled"},
@@ -444,7 +181,7 @@ def donation_record_refunds(
     event or a charge no gift knows.
     """
     with transaction.atomic():
-        stored_event = _claim_event(event)
+        stored_event = stripe_event_claim(event)
         if stored_event is False:
             return None
         donation = _locked_gift_for_charge(charge_id, payment_intent_id)
@@ -457,8 +194,8 @@ def donation_record_refunds(
             logger.warning("Gift %s: %s.", donation.pk, note)
         else:
             note = _refunds_apply(donation, refunds)
-        _save_with_history(donation, before, event=event, origin=origin, note=note)
-        _link_event(stored_event, donation)
+        donation_save_reported(donation, before, event=event, origin=origin, note=note)
+        stripe_event_link(stored_event, donation)
     return donation
 
 
@@ -497,7 +234,7 @@ def donation_record_charge(
     holds. Returns None for a repeated event or an unknown charge.
     """
     with transaction.atomic():
-        stored_event = _claim_event(event)
+        stored_event = stripe_event_claim(event)
         if stored_event is False:
             return None
         donation = _locked_gift_for_charge(charge.charge_id, charge.payment_intent_id)
@@ -505,9 +242,11 @@ def donation_record_charge(
             logger.warning("Stripe charge %s matches no gift; ignored.", charge.charge_id)
             return None
         before = donation_snapshot(donation)
-        if _charge_matches(donation, charge):
-            note = _fill_stripe_facts(donation, charge)
-            _apply_refund(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
+        if charge_matches(donation, charge):
+            note = stripe_facts_fill(donation, charge)
+            refund_total_apply(
+                donation, charge.amount_refunded, fully_refunded=charge.fully_refunded
+            )
         else:
             donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
             note = PaymentNote(
@@ -516,8 +255,8 @@ def donation_record_charge(
                 f"{donation.charged_currency}); not applied"
             )
             logger.error("Gift %s: %s.", donation.pk, note)
-        _save_with_history(donation, before, event=event, origin=origin, note=str(note))
-        _link_event(stored_event, donation)
+        donation_save_reported(donation, before, event=event, origin=origin, note=str(note))
+        stripe_event_link(stored_event, donation)
     return donation
 
 
@@ -533,7 +272,7 @@ def donation_record_dispute(
     not recorded yet. A status we do not know is flagged in the log and changes nothing.
     """
     with transaction.atomic():
-        stored_event = _claim_event(event)
+        stored_event = stripe_event_claim(event)
         if stored_event is False:
             return None
         donation = _locked_gift_for_charge(dispute.charge_id, dispute.payment_intent_id)
@@ -554,8 +293,8 @@ def donation_record_dispute(
                 donation.settlement_currency or dispute.fee_currency,
             ):
                 donation.dispute_fee = dispute.fee
-        _save_with_history(donation, before, event=event, origin="")
-        _link_event(stored_event, donation)
+        donation_save_reported(donation, before, event=event, origin="")
+        stripe_event_link(stored_event, donation)
     return donation
 
 
@@ -591,9 +330,13 @@ DISPUTE_EVENTS = {
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
 }
+# Monthly gifts (services/monthly.py): a paid invoice is a month; a failed one, a retry; an
+# invoice about to charge a closed campaign is voided; the subscription says the rest.
+INVOICE_EVENTS = {"invoice.paid", "invoice.payment_failed", "invoice.created", "invoice.finalized"}
+SUBSCRIPTION_EVENTS = {"customer.subscription.updated", "customer.subscription.deleted"}
 
 
-def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
+def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
     """Apply one verified Stripe event exactly once (see the module docstring).
 
     Unknown types are ignored, and so is an event already recorded (without asking Stripe
@@ -604,12 +347,28 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
     payment), first has that gift's session re-read from Stripe and recorded: Stripe's
     session, never the charge's metadata, says what was paid. Any exception propagates: the
     webhook answers 5xx, nothing is half-written (one transaction) and Stripe retries.
+
+    Monthly gifts go the same way: a subscription-mode session and its first invoice, each
+    paid invoice (re-read with its payment and charge) and the subscription's state are
+    recorded by services/monthly.py; a month charged after its campaign closed stops the
+    monthly gift at Stripe once the refusal is recorded.
     """
-    handled = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS | REFUND_EVENTS
-    if event.type not in handled or StripeEvent.objects.filter(event_id=event.event_id).exists():
+    if (
+        event.type not in HANDLED_EVENTS
+        or StripeEvent.objects.filter(event_id=event.event_id).exists()
+    ):
         return None
     if event.type in SESSION_EVENTS and event.session is not None:
-        return donation_record_checkout(session=_session_now(event), event=event)
+        session = _session_now(event)
+        if session.monthly:
+            return monthly_gift_record_checkout(
+                session=session, invoice=_first_invoice(session), event=event
+            )
+        return donation_record_checkout(session=session, event=event)
+    if event.type in INVOICE_EVENTS and event.invoice is not None:
+        return _record_invoice_event(event)
+    if event.type in SUBSCRIPTION_EVENTS and event.subscription is not None:
+        return monthly_gift_record_subscription(subscription=event.subscription, event=event)
     if event.type in REFUND_EVENTS and event.refund is not None:
         return _record_refund_event(event)
     if event.type == "charge.refunded" and event.charge is not None:
@@ -629,7 +388,10 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
         return donation_record_charge(charge=charge, event=event)
     if event.type in CHARGE_EVENTS and event.charge is not None:
         charge = event.charge
-        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
+        # Not a month first: charge.updated comes for every charge of the Stripe account.
+        _record_payment_first(
+            charge.charge_id, charge.payment_intent_id, charge.donation_id, months=False
+        )
         late_settlement = event.type == "charge.updated" and charge.balance_transaction_id
         if charge.settlement is None and late_settlement and _known_charge(charge):
             charge = gateway.retrieve_charge(charge.charge_id)
@@ -650,6 +412,64 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | None:
 
 
 PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
+SUBSCRIPTION_FIRST = "Stripe reported an invoice of this monthly gift before its checkout"
+
+
+def _first_invoice(session: gateway.CheckoutFacts) -> gateway.InvoiceFacts | None:
+    """A paid subscription session's first invoice, with its payment, as Stripe has it now."""
+    if session.outcome != gateway.CheckoutOutcome.PAID or not session.invoice_id:
+        return None
+    return gateway.retrieve_invoice(session.invoice_id)
+
+
+def _record_invoice_event(event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
+    invoice = event.invoice
+    _record_subscription_first(invoice)
+    if not MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
+        logger.warning("Invoice %s is of no monthly gift of ours; ignored.", invoice.invoice_id)
+        return None  # another use of the Stripe account, or a gift we never started
+    if event.type in ("invoice.created", "invoice.finalized"):
+        return monthly_gift_refuse_invoice(invoice=invoice, event=event)
+    if event.type == "invoice.paid":
+        invoice = gateway.retrieve_invoice(invoice.invoice_id)
+    recorded = monthly_gift_record_invoice(invoice=invoice, event=event)
+    if isinstance(recorded, Donation) and (
+        recorded.review_reason == Donation.ReviewReason.CAMPAIGN_CLOSED
+    ):
+        monthly_gift_stop(
+            gift=recorded.monthly_gift,
+            end=MonthlyGift.End.CAMPAIGN,
+            reason=f"invoice {invoice.invoice_id} charged after the campaign closed",
+        )
+    return recorded
+
+
+def _record_subscription_first(invoice: gateway.InvoiceFacts) -> None:
+    """An invoice of a subscription no monthly gift holds yet, whose metadata names a pending
+    one of ours: record that gift's session as Stripe has it now (it names the subscription),
+    so the invoice finds its gift. The session, never the invoice's metadata, decides."""
+    gift_id = _valid_uuid(invoice.monthly_gift_id)
+    if gift_id is None or not invoice.subscription_id:
+        return
+    if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
+        return
+    session_id = (
+        MonthlyGift.objects.filter(
+            pk=gift_id, status=MonthlyGift.Status.PENDING, stripe_checkout_session_id__isnull=False
+        )
+        .values_list("stripe_checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id or session_id.startswith("demo_"):
+        return
+    try:
+        session = gateway.retrieve_checkout_session(session_id)
+    except gateway.NotFoundError:
+        logger.warning("Invoice %s names monthly gift %s, whose session Stripe does not know.",
+                       invoice.invoice_id, gift_id)  # fmt: skip
+        return
+    if session.subscription_id == invoice.subscription_id:
+        monthly_gift_record_checkout(session=session, origin=SUBSCRIPTION_FIRST)
 
 
 def _record_refund_event(event: gateway.WebhookEvent) -> Donation | None:
@@ -715,12 +535,16 @@ def _unknown_charge(charge_id: str | None, payment_intent_id: str | None) -> boo
 
 
 def _record_payment_first(
-    charge_id: str, payment_intent_id: str | None, donation_id: str | None
+    charge_id: str, payment_intent_id: str | None, donation_id: str | None, *, months: bool = True
 ) -> None:
     """A charge no gift knows, whose metadata names a pending gift: record that gift's
     session as Stripe has it now, so the charge's news finds its gift."""
+    if not _unknown_charge(charge_id, payment_intent_id):
+        return
     gift_id = _valid_uuid(donation_id)
-    if gift_id is None or not _unknown_charge(charge_id, payment_intent_id):
+    if gift_id is None:
+        if months:
+            _record_month_first(payment_intent_id)
         return
     session_id = (
         Donation.objects.filter(
@@ -743,13 +567,36 @@ def _record_payment_first(
     donation_record_checkout(session=session, origin=PAYMENT_FIRST)
 
 
+def _record_month_first(payment_intent_id: str | None) -> None:
+    """A charge no gift knows and without our metadata may be a month of a monthly gift
+    whose invoice's news has not come: if Stripe says the payment paid an invoice of one of
+    our subscriptions, record that month first (by its invoice id, so at most once)."""
+    if (
+        not payment_intent_id
+        or not MonthlyGift.objects.exclude(stripe_subscription_id__isnull=True).exists()
+    ):
+        return
+    invoice = gateway.invoice_of_payment(payment_intent_id)
+    if invoice is None or not invoice.paid or not invoice.subscription_id:
+        return
+    if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
+        monthly_gift_record_invoice(invoice=invoice, origin=PAYMENT_FIRST)
+
+
 def _known_charge(charge: gateway.ChargeFacts) -> bool:
     return Donation.objects.filter(
         stripe_charge_id=charge.charge_id, settlement_amount__isnull=True
     ).exists()
 
 
-HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS
+HANDLED_EVENTS = (
+    SESSION_EVENTS
+    | CHARGE_EVENTS
+    | DISPUTE_EVENTS
+    | REFUND_EVENTS
+    | INVOICE_EVENTS
+    | SUBSCRIPTION_EVENTS
+)
 Outcome = WebhookDelivery.Outcome
 
 
@@ -757,10 +604,13 @@ def _delivery_recorded(
     *,
     outcome: str,
     event: gateway.WebhookEvent | None = None,
-    donation: Donation | None = None,
+    recorded: Donation | MonthlyGift | None = None,
     reason: str = "",
 ) -> WebhookDelivery:
-    """Keep the delivery for the health panel and write its one log line (key=value)."""
+    """Keep the delivery for the health panel and write its one log line (key=value): the
+    gift it recorded, or the monthly gift when its news made no gift (`monthly=`)."""
+    donation = recorded if isinstance(recorded, Donation) else None
+    monthly = recorded if isinstance(recorded, MonthlyGift) else None
     delivery = WebhookDelivery.objects.create(
         event_id=event.event_id if event else "",
         event_type=event.type if event else "",
@@ -773,14 +623,16 @@ def _delivery_recorded(
     )
     logger.log(
         level,
-        "payment_event event_id=%s type=%s outcome=%s donation=%s campaign=%s status=%s reason=%r",
+        "payment_event event_id=%s type=%s outcome=%s donation=%s campaign=%s status=%s "
+        "reason=%r%s",
         delivery.event_id or "-",
         delivery.event_type or "-",
         outcome,
         donation.pk if donation else "-",
-        donation.campaign_id if donation else "-",
-        donation.status if donation else "-",
+        recorded.campaign_id if recorded else "-",
+        recorded.status if recorded else "-",
         reason,
+        f" monthly={monthly.pk}" if monthly else "",
     )
     return delivery
 
@@ -806,7 +658,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         return _delivered_rejected(str(error))
     received_at = timezone.now()
     try:
-        donation = stripe_event_handle(event=event)
+        recorded = stripe_event_handle(event=event)
     except Exception as error:
         try:
             _delivery_recorded(
@@ -815,7 +667,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         except Exception:  # the database itself may be what failed: keep the first error
             logger.exception("Could not keep the failed delivery of %s.", event.event_id)
         raise
-    if donation is not None:
+    if recorded is not None:
         outcome = Outcome.RECORDED
     elif event.type not in HANDLED_EVENTS:
         outcome = Outcome.IGNORED
@@ -823,7 +675,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery
         outcome = Outcome.REPEATED
     else:
         outcome = Outcome.UNMATCHED
-    return _delivery_recorded(outcome=outcome, event=event, donation=donation)
+    return _delivery_recorded(outcome=outcome, event=event, recorded=recorded)
 
 
 def _claimed_before(event: gateway.WebhookEvent, moment) -> bool:

@@ -1,6 +1,7 @@
 """Forgetting donors: emails and private notes of campaigns that ended long enough ago.
 
-`donor_data_purge` empties each gift's email and private note, and replaces their copies in
+`donor_data_purge` empties each gift's email and private note (and each monthly gift's
+email), and replaces their copies in
 the gifts' change history (`DonationChange.changes`) and any receipt error (which can quote
 the address) with REMOVED. Amounts, dates, public names and messages stay, so totals, the
 giver list and the reports are unchanged. Each purged gift gets one history row saying what
@@ -19,8 +20,13 @@ from django.db import transaction
 from django.db.models import Q
 
 from campaigns.models import Campaign
-from donations.models import Donation, DonationChange, Receipt
-from donations.services.history import donation_change_recorded, donation_snapshot
+from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange, Receipt
+from donations.services.history import (
+    donation_change_recorded,
+    donation_snapshot,
+    monthly_gift_change_recorded,
+    monthly_gift_snapshot,
+)
 
 REMOVED = "[removed]"
 PURGED_FIELDS = ("email", "note")
@@ -75,6 +81,24 @@ def _purge_gifts(campaign: Campaign, result: PurgeResult) -> list:
             return purged_ids
 
 
+def _purge_monthly_gifts(campaign: Campaign, result: PurgeResult) -> None:
+    """Empty the emails the campaign's monthly gifts keep for their donors."""
+    with transaction.atomic():
+        holding = MonthlyGift.objects.filter(campaign=campaign).exclude(email="")
+        for gift in holding.select_for_update().order_by("pk"):
+            before = monthly_gift_snapshot(gift)
+            before["email"] = REMOVED  # the history says it was removed, not what
+            gift.email = ""
+            gift.save(update_fields=["email", "updated_at"])
+            monthly_gift_change_recorded(
+                gift=gift,
+                before=before,
+                action=MonthlyGiftChange.Action.PURGE,
+                reason="purge_donor_data: retention period over",
+            )
+            result.emails += 1
+
+
 def _scrubbed(changes: dict) -> dict:
     scrubbed = dict(changes)
     for field in PURGED_FIELDS:
@@ -114,6 +138,7 @@ def donor_data_purge(
     for ended in campaigns:
         result = PurgeResult(campaign=ended)
         _purge_gifts(ended, result)
+        _purge_monthly_gifts(ended, result)
         _scrub_history(ended, result)
         with transaction.atomic():
             result.receipt_errors = (

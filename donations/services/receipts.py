@@ -155,6 +155,7 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
                 timezone.localtime(donation.received_at).date(), format="long", locale=locale
             ),
             "reference": str(donation.pk),
+            "monthly": bool(donation.monthly_gift_id),
             "manage_url": donor_link_url(email=donation.email),
             "link_days": link_days(),
         }

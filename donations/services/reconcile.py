@@ -4,6 +4,12 @@ Recent Checkout Sessions are listed from Stripe and each one that carries one of
 ids goes through `donation_record_checkout`, the webhook's own recording path, so a gift ends
 up exactly as the webhook would have left it. That path only moves forward and saves only real
 news, so running this twice (or beside the webhook) changes nothing the second time.
+
+Monthly gifts too: a subscription-mode session goes through `monthly_gift_record_checkout`
+with its first invoice; every paid invoice of the window whose subscription is one of ours,
+and whose month is not recorded, goes through `monthly_gift_record_invoice` (by invoice id,
+so at most once); and each monthly gift that may still charge has its subscription's state
+read from Stripe and applied (`monthly_gift_record_subscription`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,13 @@ from decimal import Decimal
 from django.utils import timezone
 
 from donations import stripe_gateway as gateway
-from donations.models import Donation, StripeEvent
+from donations.models import MONTHLY_FINAL, Donation, MonthlyGift, StripeEvent
+from donations.services.monthly import (
+    DEMO_PREFIX,
+    monthly_gift_record_checkout,
+    monthly_gift_record_invoice,
+    monthly_gift_record_subscription,
+)
 from donations.services.payments import (
     donation_record_charge,
     donation_record_checkout,
@@ -39,6 +51,21 @@ class GiftChange:
     refunded_after: Decimal
 
 
+@dataclass(frozen=True)
+class MonthRecorded:
+    monthly_gift_id: str
+    invoice_id: str
+    donation_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class MonthlyChange:
+    monthly_gift_id: str
+    old_status: str
+    new_status: str
+
+
 @dataclass
 class ReconcileReport:
     sessions_seen: int = 0
@@ -46,6 +73,9 @@ class ReconcileReport:
     changes: list[GiftChange] = field(default_factory=list)
     events_undelivered: int = 0
     events_recorded: int = 0
+    invoices_seen: int = 0
+    months_recorded: list[MonthRecorded] = field(default_factory=list)
+    monthly_changes: list[MonthlyChange] = field(default_factory=list)
 
 
 def _state(donation_id) -> tuple[str, bool, Decimal] | None:
@@ -111,9 +141,19 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
         report.sessions_ours += 1
         seen.add(str(donation.pk))
         before = _state(donation.pk)
-        donation_record_checkout(session=_with_settlement(session, donation), origin=RECONCILIATION)
+        if session.monthly:
+            invoice = None
+            if session.outcome == gateway.CheckoutOutcome.PAID and session.invoice_id:
+                invoice = gateway.retrieve_invoice(session.invoice_id)
+            monthly_gift_record_checkout(session=session, invoice=invoice, origin=RECONCILIATION)
+        else:
+            donation_record_checkout(
+                session=_with_settlement(session, donation), origin=RECONCILIATION
+            )
         if change := _change(donation, before):
             report.changes.append(change)
+    months_reconcile(since=since, report=report)
+    subscriptions_reconcile(report=report)
     unsettled = (
         Donation.objects.filter(
             source=Donation.Source.ONLINE,
@@ -134,6 +174,54 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
             report.changes.append(change)
     events_reconcile(since=min(since, timezone.now() - gateway.EVENTS_RETENTION), report=report)
     return report
+
+
+def months_reconcile(*, since: datetime.datetime, report: ReconcileReport) -> None:
+    """Record every paid invoice created since `since` whose subscription is a monthly gift
+    of ours and whose month is not recorded yet (each with its charge, one call more)."""
+    for invoice in gateway.list_paid_invoices(created_since=since):
+        report.invoices_seen += 1
+        if not invoice.subscription_id:
+            continue
+        gift_id = (
+            MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if (
+            gift_id is None
+            or Donation.objects.filter(stripe_invoice_id=invoice.invoice_id).exists()
+        ):
+            continue
+        month = monthly_gift_record_invoice(
+            invoice=gateway.with_payment(invoice), origin=RECONCILIATION
+        )
+        if isinstance(month, Donation):
+            report.months_recorded.append(
+                MonthRecorded(str(gift_id), invoice.invoice_id, str(month.pk), month.status)
+            )
+
+
+def subscriptions_reconcile(*, report: ReconcileReport) -> None:
+    """Read the subscription of each monthly gift that may still charge (or is ending) and
+    apply its state as Stripe has it now: cancellations and failed renewals whose events were
+    lost."""
+    gifts = (
+        MonthlyGift.objects.exclude(status__in=MONTHLY_FINAL)
+        .exclude(stripe_subscription_id__isnull=True)
+        .exclude(stripe_subscription_id__startswith=DEMO_PREFIX)
+        .values_list("pk", "stripe_subscription_id", "status")
+        .order_by("created_at")
+    )
+    for gift_id, subscription_id, status in gifts:
+        try:
+            subscription = gateway.retrieve_subscription(subscription_id)
+        except gateway.NotFoundError:
+            logger.warning("Stripe does not know subscription %s of %s.", subscription_id, gift_id)
+            continue
+        gift = monthly_gift_record_subscription(subscription=subscription, origin=RECONCILIATION)
+        if gift is not None and gift.status != status:
+            report.monthly_changes.append(MonthlyChange(str(gift_id), status, gift.status))
 
 
 def events_reconcile(*, since: datetime.datetime, report: ReconcileReport) -> None:

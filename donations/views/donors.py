@@ -10,25 +10,43 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from config.clients import client_ip, client_key
 from donations import throttle
 from donations.donor_links import DonorLinkError, donor_link_email, link_days
-from donations.forms.donors import DonorGiftForm, LinkRequestForm
-from donations.selectors.donors import donor_gift, donor_gifts, donor_statement, statement_years
+from donations.forms.donors import DonorGiftForm, DonorMonthlyForm, LinkRequestForm
+from donations.selectors.donors import (
+    donor_gift,
+    donor_gifts,
+    donor_monthly_gift,
+    donor_statement,
+    statement_years,
+)
 from donations.services.donors import (
     donation_receipt_again,
     donation_update_by_donor,
     donor_link_send,
+    monthly_gift_stop_by_donor,
+    monthly_gift_update_by_donor,
 )
+from donations.stripe_gateway import GatewayError
 
 # Link requests per address and per client an hour: enough for a person, useless to a bot
 # that would use the page to send mail to strangers.
 LINKS_PER_ADDRESS = 3
 LINKS_PER_CLIENT = 10
 HOUR = 60 * 60
+STOPPED = gettext_lazy(
+    "Your monthly gift is stopped: nothing more will be charged. A confirmation is on its way "
+    "to your email."
+)
+STOP_UNAVAILABLE = gettext_lazy(
+    "The payment service did not answer, so your monthly gift is not stopped yet. Try again "
+    "in a few minutes."
+)
 
 
 def _link_allowed(request: HttpRequest, email: str) -> bool:
@@ -63,7 +81,40 @@ def _link_owner(request: HttpRequest, token: str) -> str | HttpResponse:
         return render(request, "donations/manage/invalid.html", context, status=403)
 
 
+def _form_errors(form) -> str:
+    return " ".join(error for errors in form.errors.values() for error in errors)
+
+
+def _monthly_change(request: HttpRequest, email: str) -> None:
+    """Stop a monthly gift, or change its public side."""
+    try:
+        gift = donor_monthly_gift(email=email, gift_id=uuid.UUID(request.POST.get("monthly", "")))
+    except ValueError:
+        gift = None
+    if gift is None:
+        raise Http404("Not one of your monthly gifts.")
+    if request.POST.get("action") == "stop":
+        try:
+            monthly_gift_stop_by_donor(gift=gift, email=email)
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        except GatewayError:
+            messages.error(request, STOP_UNAVAILABLE)
+        else:
+            messages.success(request, STOPPED)
+        return
+    form = DonorMonthlyForm(request.POST, instance=gift, prefix=f"monthly-{gift.pk}")
+    if form.is_valid():
+        monthly_gift_update_by_donor(gift=gift, email=email, values=form.cleaned_data)
+        messages.success(request, _("Saved. The campaign page shows it now."))
+    else:
+        messages.error(request, _form_errors(form))
+
+
 def _gift_change(request: HttpRequest, email: str) -> None:
+    if request.POST.get("monthly"):
+        _monthly_change(request, email)
+        return
     try:
         gift = donor_gift(email=email, donation_id=uuid.UUID(request.POST.get("gift", "")))
     except ValueError:
@@ -83,9 +134,7 @@ def _gift_change(request: HttpRequest, email: str) -> None:
         donation_update_by_donor(donation=gift, email=email, values=form.cleaned_data)
         messages.success(request, _("Saved. The campaign page shows it now."))
     else:
-        messages.error(
-            request, " ".join(error for errors in form.errors.values() for error in errors)
-        )
+        messages.error(request, _form_errors(form))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -101,6 +150,10 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     for group in groups:
         for gift in group.gifts:
             gift.form = DonorGiftForm(instance=gift, prefix=str(gift.pk))
+        for monthly in group.monthly:
+            monthly.gift.form = DonorMonthlyForm(
+                instance=monthly.gift, prefix=f"monthly-{monthly.gift.pk}"
+            )
     context = {"groups": groups, "token": token, "years": statement_years(email=owner)}
     return render(request, "donations/manage/gifts.html", context)
 

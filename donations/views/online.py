@@ -94,6 +94,7 @@ def _start_checkout(form: DonateForm, language: str) -> online.CheckoutStart:
         message=data["message"],
         cover_fees=data["cover_fees"],
         language=language,
+        frequency=data["frequency"],
     )
 
 

@@ -40,6 +40,9 @@ ORGANIZER_CODENAMES = {
     "delete_update",
     "view_update",
     "view_sharecount",
+    "change_monthlygift",
+    "view_monthlygift",
+    "view_monthlygiftchange",
 }
 
 

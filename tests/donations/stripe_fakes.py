@@ -54,10 +54,13 @@ class RecordedRequest:
 class FakeStripeHTTP(stripe.HTTPClient):
     """Answers the few API calls we make from dicts the test filled in, and records each call.
 
-    `sessions` and `charges` hold what Stripe "has" now, by id. `errors` maps a path to an HTTP
+    `sessions` and `charges` hold what Stripe "has" now, by id; so do `invoices`,
+    `subscriptions` and `payment_intents` (monthly gifts). `errors` maps a path to an HTTP
     status to answer with instead (e.g. {"/v1/checkout/sessions": 400}). Listing sessions
-    answers newest first in pages of at most `page_size`, with `has_more` and `starting_after`
-    as Stripe does; objects come back as stored (store them expanded as the caller asks).
+    (and invoices) answers newest first in pages of at most `page_size`, with `has_more` and
+    `starting_after` as Stripe does; objects come back as stored (store them expanded as the
+    caller asks). Cancelling a subscription, ending it at its period's end and voiding an
+    invoice change the stored object as Stripe would.
     """
 
     name = "fake"
@@ -70,6 +73,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.errors: dict[str, int] = {}
         self.events: list[tuple[dict, bool]] = []  # (event, delivered), oldest first
         self.refunds: dict[str, dict] = {}
+        self.invoices: dict[str, dict] = {}
+        self.subscriptions: dict[str, dict] = {}
+        self.payment_intents: dict[str, dict] = {}
         self.page_size = 100
         self._lock = threading.Lock()
 
@@ -94,7 +100,66 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
             return self._known(self.charges, path.rsplit("/", 1)[1])
+        return self._monthly(method.upper(), path, recorded)
+
+    def _monthly(self, method: str, path: str, recorded: RecordedRequest):
+        """Invoices, subscriptions and payment intents: what monthly gifts ask of Stripe."""
+        parts = path.split("/")[2:]  # e.g. ["invoices", "in_1", "void"]
+        if method == "GET" and parts == ["invoices"]:
+            return self._list_invoices(recorded.query)
+        if method == "GET" and parts == ["invoice_payments"]:
+            wanted = recorded.query.get("payment[payment_intent]", [""])[0]
+            found = [
+                payment
+                for invoice in self.invoices.values()
+                for payment in (invoice.get("payments") or {}).get("data", [])
+                if payment["payment"].get("payment_intent") == wanted
+            ]
+            return _ok({"object": "list", "url": "/v1/invoice_payments", "has_more": False,
+                        "data": found[:1]})  # fmt: skip
+        if method == "GET" and len(parts) == 2 and parts[0] == "invoices":
+            return self._known(self.invoices, parts[1])
+        if method == "POST" and len(parts) == 3 and parts[0] == "invoices" and parts[2] == "void":
+            if parts[1] not in self.invoices:
+                return _error(404)
+            self.invoices[parts[1]]["status"] = "void"
+            return _ok(self.invoices[parts[1]])
+        if method == "POST" and len(parts) == 2 and parts[0] == "invoices":
+            if parts[1] not in self.invoices:
+                return _error(404)
+            self.invoices[parts[1]]["auto_advance"] = recorded.form.get("auto_advance") == "true"
+            return _ok(self.invoices[parts[1]])
+        if method == "GET" and len(parts) == 2 and parts[0] == "payment_intents":
+            return self._known(self.payment_intents, parts[1])
+        if len(parts) == 2 and parts[0] == "subscriptions":
+            subscription = self.subscriptions.get(parts[1])
+            if subscription is None:
+                return _error(404)
+            if method == "DELETE":
+                subscription.update(status="canceled", canceled_at=int(time.time()))
+            elif method == "POST" and recorded.form.get("cancel_at_period_end") == "true":
+                subscription["cancel_at_period_end"] = True
+            return _ok(subscription)
         return _error(404)
+
+    def _list_invoices(self, query: dict[str, list[str]]):
+        since = int(query.get("created[gte]", ["0"])[0])
+        status = query.get("status", [None])[0]
+        limit = min(int(query.get("limit", ["10"])[0]), self.page_size)
+        listed = sorted(
+            (
+                invoice
+                for invoice in self.invoices.values()
+                if invoice["created"] >= since and status in (None, invoice["status"])
+            ),
+            key=lambda invoice: (invoice["created"], invoice["id"]),
+            reverse=True,
+        )
+        if "starting_after" in query:
+            ids = [invoice["id"] for invoice in listed]
+            listed = listed[ids.index(query["starting_after"][0]) + 1 :]
+        return _ok({"object": "list", "url": "/v1/invoices", "has_more": len(listed) > limit,
+                    "data": listed[:limit]})  # fmt: skip
 
     def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
         raise NotImplementedError("The fake answers no streaming calls.")
@@ -111,6 +176,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
             client_reference_id=form.get("client_reference_id"),
             metadata={"donation_id": form.get("metadata[donation_id]")},
             currency=form.get("line_items[0][price_data][currency]"),
+            mode=form.get("mode", "payment"),
         )
         return session
 
@@ -292,3 +358,175 @@ def refund(*, charge_id: str = "ch_fake_1", amount: int, status: str = "succeede
     obj.update(id=refund_id or f"re_fake{next(_ids)}", charge=charge_id, amount=amount,
                currency=currency, status=status, payment_intent="pi_fake_1")  # fmt: skip
     return obj
+
+
+# Monthly gifts: Stripe's example subscription, invoice and invoice payment, set for one gift.
+
+
+def subscription(
+    *,
+    gift,
+    subscription_id: str = "sub_fake_1",
+    status: str = "active",
+    cancel_at_period_end: bool = False,
+    period_end: int | None = None,
+    latest_invoice: str | dict | None = None,
+) -> dict:
+    obj = example("subscription")
+    obj.update(
+        id=subscription_id,
+        status=status,
+        cancel_at_period_end=cancel_at_period_end,
+        cancel_at=None,
+        canceled_at=None,
+        ended_at=None,
+        currency=gift.currency.lower(),
+        metadata={"monthly_gift_id": str(gift.pk), "campaign_id": str(gift.campaign_id)},
+        latest_invoice=latest_invoice,
+    )
+    end = period_end or int(time.time()) + 30 * 24 * 60 * 60
+    for item in obj["items"]["data"]:
+        item.update(subscription=subscription_id, current_period_end=end,
+                    current_period_start=end - 30 * 24 * 60 * 60)  # fmt: skip
+    return obj
+
+
+def invoice_payment(*, invoice_id: str, payment_intent_id: str, amount: int, currency: str,
+                    status: str = "paid") -> dict:  # fmt: skip
+    obj = example("invoice_payment")
+    obj.update(
+        id=f"inpay_fake{next(_ids)}",
+        invoice=invoice_id,
+        amount_paid=amount if status == "paid" else None,
+        amount_requested=amount,
+        currency=currency.lower(),
+        is_default=True,
+        status=status,
+        payment={"type": "payment_intent", "payment_intent": payment_intent_id},
+    )
+    return obj
+
+
+def invoice(
+    *,
+    gift,
+    invoice_id: str,
+    amount: int,
+    currency: str = "usd",
+    status: str = "paid",
+    subscription_id: str = "sub_fake_1",
+    payment_intent_id: str | None = None,
+    billing_reason: str = "subscription_cycle",
+    created: int | None = None,
+    with_payments: bool = True,
+) -> dict:
+    """An invoice of the gift's subscription in the shape of the pinned API version: no
+    `subscription` or `charge` of its own, its subscription under `parent` and its payment
+    under `payments` (present only when expanded: `with_payments`)."""
+    obj = example("invoice")
+    now = int(time.time())
+    obj.update(
+        id=invoice_id,
+        status=status,
+        billing_reason=billing_reason,
+        currency=currency.lower(),
+        amount_due=amount,
+        amount_paid=amount if status == "paid" else 0,
+        amount_remaining=0 if status == "paid" else amount,
+        total=amount,
+        subtotal=amount,
+        created=now if created is None else created,
+        customer_email=gift.email,
+        parent={
+            "type": "subscription_details",
+            "quote_details": None,
+            "subscription_details": {
+                "subscription": subscription_id,
+                "metadata": {"monthly_gift_id": str(gift.pk), "campaign_id": str(gift.campaign_id)},
+            },
+        },
+        status_transitions={"finalized_at": now, "marked_uncollectible_at": None,
+                            "paid_at": now if status == "paid" else None, "voided_at": None},
+    )  # fmt: skip
+    obj.pop("subscription", None)
+    if with_payments:
+        payment_intent_id = payment_intent_id or f"pi_{invoice_id}"
+        payment_status = "paid" if status == "paid" else "open"
+        obj["payments"] = {
+            "object": "list",
+            "has_more": False,
+            "url": f"/v1/invoices/{invoice_id}/payments",
+            "data": [invoice_payment(invoice_id=invoice_id, payment_intent_id=payment_intent_id,
+                                     amount=amount, currency=currency, status=payment_status)],
+        }  # fmt: skip
+    return obj
+
+
+def monthly_session(
+    *,
+    donation,
+    amount_total: int,
+    currency: str = "usd",
+    status: str = "complete",
+    payment_status: str = "paid",
+    subscription_obj: dict | str | None = "sub_fake_1",
+    invoice_id: str | None = None,
+    created: int | None = None,
+) -> dict:
+    """The Checkout Session of a monthly gift (subscription mode): no payment intent; the
+    subscription it started (expanded, as the gateway asks) and its first invoice."""
+    session = checkout_session(
+        donation=donation, amount_total=amount_total, currency=currency, status=status,
+        payment_status=payment_status, payment_intent=None, created=created,
+    )  # fmt: skip
+    session.update(mode="subscription", submit_type=None, subscription=subscription_obj,
+                   invoice=invoice_id)  # fmt: skip
+    return session
+
+
+class MonthlyStripe:
+    """What Stripe holds for one monthly gift: its subscription, invoices paid (each with a
+    payment intent and a charge with its settlement), as a test builds them up month by month."""
+
+    def __init__(self, fake: FakeStripeHTTP, gift, *, subscription_id: str = "sub_fake_1",
+                 prefix: str = "month"):  # fmt: skip
+        self.fake, self.gift, self.subscription_id = fake, gift, subscription_id
+        self.prefix = prefix  # ids in_<prefix>_<n>, pi_<prefix>_<n>, ch_<prefix>_<n>
+        fake.subscriptions[subscription_id] = subscription(
+            gift=gift, subscription_id=subscription_id
+        )
+
+    def pay(self, number: int, *, amount: int = 2500, currency: str = "usd", fee: int = 103,
+            status: str = "paid", created: int | None = None) -> dict:  # fmt: skip
+        """Invoice `number` of the subscription, paid (or `open` after a failed attempt),
+        with its payment intent and charge stored as Stripe would hold them."""
+        invoice_id, intent_id = f"in_{self.prefix}_{number}", f"pi_{self.prefix}_{number}"
+        obj = invoice(
+            gift=self.gift,
+            invoice_id=invoice_id,
+            amount=amount,
+            currency=currency,
+            status=status,
+            subscription_id=self.subscription_id,
+            payment_intent_id=intent_id,
+            created=created,
+            billing_reason="subscription_create" if number == 1 else "subscription_cycle",
+        )
+        self.fake.invoices[invoice_id] = obj  # fmt: skip
+        if status == "paid":
+            settled = balance_transaction(amount=amount, currency=currency, fee=fee)
+            charge_obj = charge(donation=self.gift, amount=amount, currency=currency,
+                                charge_id=f"ch_{self.prefix}_{number}", payment_intent_id=intent_id,
+                                settlement=settled)  # fmt: skip
+            charge_obj["metadata"] = {}  # a subscription's charges carry no metadata of ours
+            self.fake.charges[charge_obj["id"]] = charge_obj
+            self.fake.payment_intents[intent_id] = expanded_intent(charge_obj=charge_obj)
+        self.fake.subscriptions[self.subscription_id]["latest_invoice"] = invoice_id
+        return obj
+
+    def webhook_invoice(self, number: int) -> dict:
+        """The invoice as a webhook carries it: without its payments (not included by
+        default), so the code must ask Stripe for them."""
+        obj = copy.deepcopy(self.fake.invoices[f"in_{self.prefix}_{number}"])
+        obj.pop("payments", None)
+        return obj

@@ -142,7 +142,10 @@ def test_retrieved_session_reads_charge_and_settlement_without_floats(stripe_htt
         fee=Decimal("1.09"),
         net=Decimal("26.04"),
     )
-    assert stripe_http.requests[0].query["expand[0]"] == list(gateway.SESSION_EXPAND)
+    query = stripe_http.requests[0].query
+    assert [query[f"expand[{n}]"][0] for n in range(len(gateway.SESSION_EXPAND))] == list(
+        gateway.SESSION_EXPAND
+    )
 
 
 def test_webhook_event_with_a_wrong_signature_is_refused(settings):

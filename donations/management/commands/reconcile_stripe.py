@@ -26,8 +26,9 @@ def duration(text: str) -> datetime.timedelta:
 
 class Command(BaseCommand):
     help = (
-        "Re-feed the Checkout Sessions created in the last --since (default 72h) through the "
-        "webhook's recording logic and fill in missing settlement details. Idempotent."
+        "Re-feed the Checkout Sessions and paid invoices created in the last --since (default "
+        "72h) through the webhook's recording logic, apply the state of every monthly gift's "
+        "subscription, and fill in missing settlement details. Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -58,6 +59,19 @@ class Command(BaseCommand):
                     f"donation {change.donation_id}: refunded "
                     f"{change.refunded_before} → {change.refunded_after}"
                 )
+        for month in report.months_recorded:
+            self.stdout.write(
+                f"monthly gift {month.monthly_gift_id}: invoice {month.invoice_id} recorded as "
+                f"donation {month.donation_id} ({month.status})"
+            )
+        for change in report.monthly_changes:
+            self.stdout.write(
+                f"monthly gift {change.monthly_gift_id}: {change.old_status} → {change.new_status}"
+            )
+        self.stdout.write(
+            f"Paid invoices checked: {report.invoices_seen}; months recorded: "
+            f"{len(report.months_recorded)}; monthly gifts changed: {len(report.monthly_changes)}."
+        )
         self.stdout.write(
             f"Checked {report.sessions_seen} Checkout Sessions since "
             f"{timezone.localtime(start):%Y-%m-%d %H:%M %Z} ({report.sessions_ours} ours); "

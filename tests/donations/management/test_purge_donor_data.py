@@ -11,10 +11,16 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from donations.models import Donation, DonationChange, Receipt
+from donations.models import Donation, DonationChange, MonthlyGift, Receipt
 from donations.services.cash import donation_update_cash
 from donations.services.privacy import REMOVED
-from tests.factories import CampaignFactory, DonationFactory, OfflineDonationFactory
+from tests.factories import (
+    CampaignFactory,
+    DonationFactory,
+    MonthlyGiftFactory,
+    OfflineDonationFactory,
+    months_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +143,20 @@ def test_bad_arguments_are_refused():
         purge("--older-than", "365d", "--campaign", "nope")
     with pytest.raises(CommandError):
         purge("--older-than", "a year")
+
+
+def test_monthly_gifts_forget_their_donors_emails_too():
+    campaign = ended("monthly-drive", 400)
+    gift = MonthlyGiftFactory(campaign=campaign, email="rosa@example.org", status="canceled")
+    months_of(gift, 2)
+
+    purge("--older-than", "365d")
+    again = purge("--older-than", "365d")
+
+    gift = MonthlyGift.objects.get(pk=gift.pk)
+    assert gift.email == ""
+    assert set(gift.months_given.values_list("email", flat=True)) == {""}
+    assert gift.changes.get(action="purge").changes == {"email": [REMOVED, ""]}
+    assert "rosa@example.org" not in json.dumps(list(gift.changes.values_list("changes")))
+    assert (gift.months, gift.raised) == (2, Decimal("40.00"))
+    assert again.startswith("Nothing to remove")
