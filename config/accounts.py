@@ -22,6 +22,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -57,6 +58,15 @@ class TwoFactorSignIn(forms.Form):
     """Asks people who turned two-factor sign-in on for a current code from their app."""
 
     otp_token = _token_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # AuthenticationForm sets the username's max_length after the field is built, so
+        # nothing checks it: an over-long name would reach django-axes, whose record of the
+        # failure cannot hold it (a database error on PostgreSQL). No account has such a name.
+        username = self.fields.get("username")
+        if username is not None and username.max_length:
+            username.validators.append(MaxLengthValidator(username.max_length))
 
     def clean(self):
         cleaned = super().clean()

@@ -7,6 +7,7 @@ and a missing number means one (`m` is `1m`).
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import re
 
@@ -35,3 +36,11 @@ def parse_duration(text: str, *, units: str = COMMAND_UNITS, number_required: bo
         )
     number = int(match["number"] or 1)
     return datetime.timedelta(seconds=number * UNIT_SECONDS[match["unit"]])
+
+
+def duration_argument(text: str) -> datetime.timedelta:
+    """parse_duration as an argparse `type=`: a bad duration is a usage error, not a crash."""
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error

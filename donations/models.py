@@ -112,7 +112,25 @@ class DonationQuerySet(models.QuerySet):
         )
 
 
-class Donation(models.Model):
+class PublicFace:
+    """What the public may see of a gift, a monthly gift or a giver-list entry: the name
+    unless the giver asked for anonymity or an organizer hid it, the message unless hidden."""
+
+    anonymous: bool
+    name_hidden_by_organizer: bool
+    message: str
+    message_hidden_by_organizer: bool
+
+    @property
+    def public_name_hidden(self) -> bool:
+        return self.anonymous or self.name_hidden_by_organizer
+
+    @property
+    def public_message(self) -> str:
+        return "" if self.message_hidden_by_organizer else self.message
+
+
+class Donation(PublicFace, models.Model):
     Source = DonationSource
     Status = DonationStatus
     DisputeStatus = DisputeStatus
@@ -316,14 +334,6 @@ class Donation(models.Model):
         return f"{source} {self.amount} {self.currency} ({status})"
 
     @property
-    def public_name_hidden(self) -> bool:
-        return self.anonymous or self.name_hidden_by_organizer
-
-    @property
-    def public_message(self) -> str:
-        return "" if self.message_hidden_by_organizer else self.message
-
-    @property
     def counted_amount(self):
         return self.amount_converted - self.amount_refunded_converted
 
@@ -406,7 +416,7 @@ class MonthlyGiftEnd(models.TextChoices):
     CHECKOUT = "checkout", _("Checkout not completed")
 
 
-class MonthlyGift(models.Model):
+class MonthlyGift(PublicFace, models.Model):
     """A gift given every month through a Stripe subscription, with the giver's choices.
 
     Each paid invoice is one counted gift (a Donation with this gift and the invoice id), so
@@ -506,14 +516,6 @@ class MonthlyGift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} a month ({self.get_status_display()})"
-
-    @property
-    def public_name_hidden(self) -> bool:
-        return self.anonymous or self.name_hidden_by_organizer
-
-    @property
-    def public_message(self) -> str:
-        return "" if self.message_hidden_by_organizer else self.message
 
     @property
     def is_active(self) -> bool:

@@ -92,6 +92,17 @@ def test_fewer_failures_than_the_limit_do_not_lock(client):
     assert sign_in(client, "rosa", PASSWORD).status_code == 302
 
 
+@pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
+def test_a_name_longer_than_any_account_is_refused_by_the_form(client, url):
+    """Django's sign-in form does not check the name's length; django-axes' record of the
+    failure holds 255 characters, and PostgreSQL refused a longer one with a server error."""
+    response = sign_in(client, "0" * 256, "guess", url=url)
+
+    assert response.status_code == 200
+    assert "Ensure this value has at most 150 characters" in response.content.decode()
+    assert not signed_in(client)
+
+
 def test_a_failed_sign_in_is_logged_with_the_account_and_address(client, caplog):
     UserFactory(username="rosa")
     with caplog.at_level(logging.WARNING, logger="solidaria.security"):

@@ -13,7 +13,7 @@ from django.db import connection, models
 from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Cast
 
-from donations.models import Donation, GiftTally, MonthlyGift
+from donations.models import Donation, GiftTally, MonthlyGift, PublicFace
 from money import quantize
 
 GIVERS_PER_PAGE = 50
@@ -55,7 +55,7 @@ class CampaignTotals:
 
 
 @dataclass(frozen=True)
-class Giver:
+class Giver(PublicFace):
     """One entry of the giver list: a gift, or a monthly gift once (`months` > 0) with the
     running total of its months in `counted_amount` and its first month in `received_at`."""
 
@@ -76,14 +76,6 @@ class Giver:
     @property
     def monthly(self) -> bool:
         return self.months > 0
-
-    @property
-    def public_name_hidden(self) -> bool:
-        return self.anonymous or self.name_hidden_by_organizer
-
-    @property
-    def public_message(self) -> str:
-        return "" if self.message_hidden_by_organizer else self.message
 
 
 @dataclass(frozen=True)

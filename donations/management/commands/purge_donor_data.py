@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from donations.durations import DurationError, parse_duration
+from donations.durations import duration_argument as duration
 from donations.services.privacy import donor_data_purge
-
-
-def duration(text: str) -> datetime.timedelta:
-    """An argparse type for the one duration grammar (donations/durations.py)."""
-    try:
-        return parse_duration(text)
-    except DurationError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 class Command(BaseCommand):

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from donations.durations import DurationError, parse_duration
+from donations.durations import duration_argument as duration
 from donations.services.online import demo_mode
 from donations.services.reconcile import donations_reconcile
 from donations.stripe_gateway import GatewayError
 
 DEMO_MODE = "No STRIPE_SECRET_KEY: the site runs in demo mode and there is no Stripe to ask."
-
-
-def duration(text: str) -> datetime.timedelta:
-    """An argparse type for the one duration grammar (donations/durations.py)."""
-    try:
-        return parse_duration(text)
-    except DurationError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 class Command(BaseCommand):
