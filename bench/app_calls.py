@@ -58,8 +58,14 @@ def cash_gift_record(*, campaign: Campaign, recorder, amount: Decimal) -> Decima
         name="Bench giver",
         location="Benchmark",
     )
+    # Every gift of the stream is the same on purpose; the volunteer's "this is another gift"
+    # answer lets the cash service's twin check record each one.
     donation = donation_record_cash(
-        campaign=campaign, entered_by=recorder, gift=gift, form_token=uuid.uuid4()
+        campaign=campaign,
+        entered_by=recorder,
+        gift=gift,
+        form_token=uuid.uuid4(),
+        another_gift=True,
     )
     return donation.amount_converted - donation.amount_refunded_converted
 

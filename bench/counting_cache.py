@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from django.core.cache.backends.redis import RedisCache
+from config.cache import RedisCache
 
 READS = ("get", "get_many", "has_key")
 WRITES = ("set", "add", "set_many", "delete", "delete_many", "incr", "decr", "touch", "clear")

@@ -118,6 +118,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # timeouts below and each user of the cache carries on without it (config/ratelimit.py).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://solidaria")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # one redis client per pool
     CACHES["default"].setdefault("OPTIONS", {}).update(
         {
             "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=0.25),
