@@ -8,7 +8,9 @@ It runs `migrate` and `seed_demo --givers N` (idempotent: a second run adds noth
 requests each page N times through Django's test Client, in process, and prints the median
 and 95th percentile in milliseconds with the number of SQL queries per request. The timings
 include Django's whole request cycle (middleware, view, template) but no network or WSGI
-server.
+server. Each page is timed as a cache miss (the cache is cleared before each request,
+outside the timing) and as a hit. Use the cache the site uses (CACHE_URL=redis://...) for
+hits that include the round trip to Redis.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -58,20 +61,29 @@ class QueryTimer:
             self.statements.append(((time.perf_counter() - start) * 1000, sql))
 
 
+def _timed(client: Client, path: str, *, miss: bool) -> float:
+    if miss:
+        cache.clear()  # outside the timing: every cached page and version is gone
+    start = time.perf_counter()
+    client.get(path)
+    return (time.perf_counter() - start) * 1000
+
+
 def measure(client: Client, label: str, path: str, requests: int, *, verbose: bool) -> None:
+    """A cache miss (the page rendered) and a hit (the cached page served), each `requests`
+    times, with the queries of one miss."""
+    cache.clear()
     timer = QueryTimer()
     with connection.execute_wrapper(timer):
         response = client.get(path)
     if response.status_code != 200:
         raise SystemExit(f"{path} answered {response.status_code}")
-    timings = []
-    for _ in range(requests):
-        start = time.perf_counter()
-        client.get(path)
-        timings.append((time.perf_counter() - start) * 1000)
+    misses = [_timed(client, path, miss=True) for _ in range(requests)]
+    hits = [_timed(client, path, miss=False) for _ in range(requests)]
     print(
-        f"{label:<34} median {statistics.median(timings):7.1f} ms   "
-        f"p95 {percentile(timings, 0.95):7.1f} ms   {len(timer.statements):2d} queries"
+        f"{label:<27} miss median {statistics.median(misses):6.1f} ms  "
+        f"p95 {percentile(misses, 0.95):6.1f} ms  {len(timer.statements):2d} queries   "
+        f"hit median {statistics.median(hits):5.2f} ms  p95 {percentile(hits, 0.95):5.2f} ms"
     )
     if verbose:
         for duration, sql in timer.statements:

@@ -27,6 +27,8 @@ from campaigns.sharing import network_url, share_links
 from config.clients import client_ip, client_key
 from donations.models import CASH_BATCH_MAX_ROWS
 from donations.selectors.givers import (
+    GIVERS_PER_PAGE,
+    RECENT_GIVERS,
     InvalidCursorError,
     campaign_totals,
     giver_page,
@@ -43,9 +45,13 @@ def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
     )
 
 
-def _giver_page(campaign: Campaign, request: HttpRequest, member: TeamMember | None = None):
+def _giver_page(
+    campaign: Campaign, request: HttpRequest, member: TeamMember | None = None, *, size: int
+):
     try:
-        return giver_page(campaign=campaign, member=member, after=request.GET.get("after"))
+        return giver_page(
+            campaign=campaign, member=member, after=request.GET.get("after"), size=size
+        )
     except InvalidCursorError as error:
         raise Http404("Unknown page of givers.") from error
 
@@ -72,7 +78,13 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
             campaign_slug=campaign.slug, member_slug=member.slug if member else None
         ),
         "updates": campaign_updates_preview(campaign=campaign),
-        "page": _giver_page(campaign, request, member),
+        # The most recent gifts; a member page's older gifts come a full page at a time.
+        "page": _giver_page(
+            campaign,
+            request,
+            member,
+            size=GIVERS_PER_PAGE if request.GET.get("after") else RECENT_GIVERS,
+        ),
         "closed_on": campaign.closed_on(today),
         "open_for_giving": campaign.is_open_for_giving(today),
         "days_left": campaign.days_left(today),
@@ -148,7 +160,11 @@ def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
 @cached_public_page
 def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
-    context = {"campaign": campaign, "page": _giver_page(campaign, request), "now": timezone.now()}
+    context = {
+        "campaign": campaign,
+        "page": _giver_page(campaign, request, size=GIVERS_PER_PAGE),
+        "now": timezone.now(),
+    }
     return render(request, "campaigns/givers.html", context)
 
 

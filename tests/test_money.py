@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from babel import Locale
 
 from money import (
     SUPPORTED_CURRENCIES,
@@ -63,6 +64,17 @@ def test_format_money_in_english_and_spanish(locale, currency, expected):
 def test_format_money_rounds_half_up_where_babel_alone_would_round_half_even():
     assert format_money(Decimal("0.125"), "USD", "en_US") == "$0.13"
     assert format_money(Decimal("2.5"), "JPY", "en_US") == "¥3"
+
+
+def test_a_zero_is_never_shown_negative_even_after_a_negative_zero_was_formatted():
+    assert format_money(Decimal("-0.001"), "USD", "en_US") == "$0.00"
+    assert format_money(Decimal("0"), "USD", "en_US") == "$0.00"
+    assert format_money(Decimal("-1.5"), "USD", "en_US") == "-$1.50"
+
+
+def test_a_locale_object_formats_like_its_name_and_both_are_kept_apart():
+    assert format_money(Decimal("7"), "EUR", Locale.parse("es_US")) == "EUR7.00"
+    assert format_money(Decimal("7"), "EUR", "en_US") == "€7.00"
 
 
 def test_format_number_groups_thousands():

@@ -17,6 +17,9 @@ from donations.models import Donation, GiftTally, MonthlyGift, PublicFace
 from money import quantize
 
 GIVERS_PER_PAGE = 50
+# The campaign and member pages open with the most recent gifts only: a short page on a
+# phone, and a cheap one to render again after every gift (docs/performance.md).
+RECENT_GIVERS = 10
 # The columns of a giver list entry, in the same order for both kinds of entry (a UNION
 # ALL needs it): a single gift, or a monthly gift with the running total of its months.
 ENTRY_COLUMNS = (

@@ -129,7 +129,7 @@ def test_the_campaign_page_costs_the_same_few_queries_with_1_or_30_monthly_gifts
     assert data_values(many_html, "monthly-count")[0][0] == "30"
     assert data_values(many_html, "monthly-amount")[0][0] == "600.00"
     assert data_values(many_html, "donor-count")[0][0] == str(5 + 30 * 12)
-    assert len(texts(many_html, ".giver-monthly")) == 30
+    assert len(texts(many_html, ".giver-monthly")) == 10  # the ten latest entries
     assert texts(few_html, ".giver-monthly-label") == ["Monthly · 1 month so far"]
 
 
