@@ -9,6 +9,11 @@ page lives at most a minute.
 
 A hit costs one round trip to the cache (`get_many` of the version and the page) and no
 query; a repeat visitor's conditional GET is answered 304 after that same single read.
+When a change makes the page stale while many visitors are reading it, one request renders
+the new page and the others wait for it (at most `RENDER_WAIT_SECONDS`) instead of each
+rendering the same page again: under a steady stream of gifts, renders that pile up take the
+CPU the cached hits need, and finish too late to be served.
+
 Requests that carry a session cookie (signed-in volunteers and organizers, or a giver
 straight after giving) are rendered afresh and never stored, so per-visitor content never
 reaches the cache. Only the query parameters that change the page (`after`) are in the key;
@@ -40,6 +45,10 @@ PAGE_SECONDS = 60
 PAGE_PARAMETERS = ("after",)
 # Response headers kept with a cached page (the rest are added on the way out each time).
 KEPT_HEADERS = ("Content-Type", "Content-Language")
+# A request that finds another one rendering its page waits this long for it, then renders
+# the page itself (the other may have failed or died).
+RENDER_WAIT_SECONDS = 1.0
+RENDER_POLL_SECONDS = 0.005
 
 
 def _version_key(slug: str) -> str:
@@ -98,6 +107,36 @@ def _etag(page_key: str, version: str) -> str:
     return quote_etag(hashlib.sha256(f"{page_key}|{version}".encode()).hexdigest()[:32])
 
 
+def _newer_or_same(stored, version: str) -> bool:
+    """A stored page at this version, or a later one, is exact for a request that read this
+    version: it holds every change committed before the request."""
+    return stored is not None and (
+        stored[0] == version or _version_time(stored[0]) > _version_time(version)
+    )
+
+
+def _page_rendered_by_another(page_key: str, version: str):
+    """Claim the render of this page at this version; if another request holds the claim,
+    wait for the page it stores. None: render the page here."""
+    if cache.add(f"{page_key}:render:{version}", 1, int(RENDER_WAIT_SECONDS) + 1):
+        return None
+    deadline = time.monotonic() + RENDER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(RENDER_POLL_SECONDS)
+        stored = cache.get(page_key)
+        if _newer_or_same(stored, version):
+            return stored
+    return None
+
+
+def _served(stored, page_key: str) -> HttpResponse:
+    version, content, headers = stored
+    response = HttpResponse(content)
+    for name, value in headers.items():
+        response[name] = value
+    return _headers(response, _etag(page_key, version), version)
+
+
 def _personal(request: HttpRequest) -> bool:
     return settings.SESSION_COOKIE_NAME in request.COOKIES or request.method not in ("GET", "HEAD")
 
@@ -133,11 +172,14 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             return _headers(HttpResponseNotModified(), etag, version)
         stored = found.get(page_key)
         if stored is not None and stored[0] == version:
-            _version, content, headers = stored
-            response = HttpResponse(content)
-            for name, value in headers.items():
-                response[name] = value
-            return _headers(response, etag, version)
+            return _served(stored, page_key)
+        try:
+            stored = _page_rendered_by_another(page_key, version)
+        except Exception:  # the cache failed between two calls: render
+            logger.warning("Page cache unavailable; rendering %s afresh", slug, exc_info=True)
+            stored = None
+        if stored is not None:
+            return _served(stored, page_key)
         response = view(request, slug, **kwargs)
         if response.status_code == 200 and not response.streaming:
             headers = {name: response[name] for name in KEPT_HEADERS if name in response}

@@ -1,6 +1,8 @@
 """Cached campaign pages: cheap to serve, and exact the first time after any change."""
 
 import datetime
+import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -8,10 +10,12 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import resolve, reverse
+from django.utils import timezone, translation
 
+from campaigns import pagecache
 from campaigns.models import Update
 from campaigns.services import campaign_update_save
 from donations.services.cash import CashGift, donation_record_cash, donation_void
@@ -233,3 +237,48 @@ def test_an_older_givers_page_is_its_own_entry(client, campaign):
     older = client.get(reverse("campaigns:givers", kwargs={"slug": "coats"}) + "?after=x")
 
     assert older.status_code == 404
+
+
+def _claim_render(path: str) -> tuple[str, str]:
+    """Claim the render of the English page at `path` at the campaign's current version, as
+    a request busy rendering it would. Returns the page's key and that version."""
+    request = RequestFactory().get(path)
+    request.resolver_match = match = resolve(path)
+    with translation.override("en"):
+        page_key = pagecache._page_key(request, match.kwargs["slug"], {})
+    version = cache.get(pagecache._version_key(match.kwargs["slug"]))
+    assert cache.add(f"{page_key}:render:{version}", 1)
+    return page_key, version
+
+
+def test_a_request_waits_for_the_page_another_request_is_rendering(client, campaign):
+    assert raised(client) == "25.00"
+    give_cash(campaign)  # the stored page is stale now
+    page_key, version = _claim_render("/c/coats/")
+    other = threading.Timer(
+        0.1,
+        lambda: cache.set(
+            page_key, (version, b"<p>rendered by another</p>", {"Content-Type": "text/html"})
+        ),
+    )
+    other.start()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/c/coats/")
+    other.join()
+
+    assert response.content == b"<p>rendered by another</p>"
+    assert len(queries) == 0
+    assert response["ETag"]
+
+
+def test_a_request_renders_itself_when_the_other_render_never_comes(client, campaign, monkeypatch):
+    monkeypatch.setattr(pagecache, "RENDER_WAIT_SECONDS", 0.05)
+    assert raised(client) == "25.00"
+    give_cash(campaign)
+    _claim_render("/c/coats/")
+
+    started = time.monotonic()
+    assert raised(client) == "35.00"
+
+    assert time.monotonic() - started >= 0.05
