@@ -13,7 +13,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from campaigns.demo_pictures import road_north_jpeg, winter_coats_jpeg
-from campaigns.models import Campaign, StorySection, TeamMember
+from campaigns.models import Campaign, StorySection, TeamMember, Update
+from campaigns.services import campaign_update_save
 
 SEED_SLUG = "solidarity-with-the-migrant-caravan"
 LIVE_SLUG = "winter-coats-for-new-neighbors"
@@ -181,6 +182,51 @@ LIVE_MEMBERS = [
 ]
 
 
+# The live campaign's news: (days before today, title, text, Spanish title, Spanish text).
+LIVE_UPDATES = [
+    (
+        12,
+        "The first forty coats are out",
+        "On Sunday the pantry volunteers handed out 40 coats and 60 pairs of gloves. Small "
+        "children's sizes went first, so most of the next order is for kids.\n\nThank you "
+        "to everyone who gave, and to the soccer league for carrying boxes all morning.",
+        "Ya repartimos los primeros cuarenta abrigos",
+        "El domingo, el voluntariado de la despensa repartió 40 abrigos y 60 pares de "
+        "guantes. Las tallas para niñas y niños pequeños se acabaron primero, así que casi "
+        "todo el próximo pedido es para ellos.\n\nGracias a todas las personas que donaron, y "
+        "a la liga de fútbol por cargar cajas toda la mañana.",
+    ),
+    (
+        3,
+        "Boots are next",
+        "The store on 26th Street offered us its wholesale price on winter boots. Gifts from "
+        "this week on buy boots, and we will post the count after the next pantry day.",
+        "Ahora siguen las botas",
+        "La tienda de la calle 26 nos ofreció su precio de mayoreo en botas de invierno. Las "
+        "donaciones de esta semana en adelante se usan para botas; publicaremos cuántas "
+        "compramos después del próximo día de despensa.",
+    ),
+]
+
+
+def _updates_add(*, campaign: Campaign, updates: list, today: datetime.date) -> None:
+    for days_ago, title, body, title_es, body_es in updates:
+        published = datetime.datetime.combine(
+            today - datetime.timedelta(days=days_ago), datetime.time(17, 0), tzinfo=datetime.UTC
+        )
+        campaign_update_save(
+            update=Update(
+                campaign=campaign,
+                title=title,
+                body=body,
+                title_es=title_es,
+                body_es=body_es,
+                status=Update.Status.PUBLISHED,
+                published_at=published,
+            )
+        )
+
+
 def _content_upsert(
     *, slug: str, fields: dict, sections: list, members: list, picture
 ) -> tuple[Campaign, bool]:
@@ -216,11 +262,13 @@ def demo_campaigns_load(*, today: datetime.date) -> tuple[Campaign, Campaign]:
             picture=road_north_jpeg,
         )
         live_fields = {**LIVE_CAMPAIGN, "launched_on": today - datetime.timedelta(days=20)}
-        live, _ = _content_upsert(
+        live, created = _content_upsert(
             slug=LIVE_SLUG,
             fields=live_fields,
             sections=LIVE_SECTIONS,
             members=LIVE_MEMBERS,
             picture=winter_coats_jpeg,
         )
+        if created:
+            _updates_add(campaign=live, updates=LIVE_UPDATES, today=today)
     return seed, live

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from campaigns.demo import LIVE_SLUG, SEED_SLUG
-from campaigns.models import Campaign, StorySection, TeamMember
+from campaigns.models import Campaign, StorySection, TeamMember, Update
 from donations.models import Donation, ExchangeRate
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +24,7 @@ def counts() -> dict[str, int]:
         "campaigns": Campaign.objects.count(),
         "sections": StorySection.objects.count(),
         "members": TeamMember.objects.count(),
+        "updates": Update.objects.count(),
         "donations": Donation.objects.count(),
         "rates": ExchangeRate.objects.count(),
     }
@@ -93,6 +94,17 @@ def test_live_demo_campaign_is_open_in_usd(seeded):
     assert live.status == Campaign.Status.LIVE
     assert live.currency == "USD"
     assert Donation.objects.filter(campaign=live).exists()
+
+
+def test_live_demo_campaign_shows_its_news_in_both_languages(client, seeded):
+    live = Campaign.objects.get(slug=LIVE_SLUG)
+    english = client.get(live.get_absolute_url()).content.decode()
+    client.cookies["solidaria_language"] = "es"
+    spanish = client.get(live.get_absolute_url()).content.decode()
+
+    assert live.updates.published().count() == 2
+    assert "Boots are next" in english and "The first forty coats are out" in english
+    assert "Ahora siguen las botas" in spanish
 
 
 def test_extra_givers_are_added_once(client, seeded):
