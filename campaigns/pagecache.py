@@ -115,18 +115,27 @@ def _newer_or_same(stored, version: str) -> bool:
     )
 
 
-def _page_rendered_by_another(page_key: str, version: str):
-    """Claim the render of this page at this version; if another request holds the claim,
-    wait for the page it stores. None: render the page here."""
-    if cache.add(f"{page_key}:render:{version}", 1, int(RENDER_WAIT_SECONDS) + 1):
-        return None
+def _claim_key(page_key: str, version: str) -> str:
+    return f"{page_key}:render:{version}"
+
+
+def _claim_or_wait(page_key: str, version: str) -> tuple[tuple | None, bool]:
+    """Claim the render of this page at this version, or wait for the request that holds
+    the claim to store the page. Returns (the stored page or None, whether we hold the
+    claim); with no page, render it here. A claim given up (a 404, an error) ends the wait
+    at once, so a page that cannot be stored never keeps anyone waiting."""
+    claim = _claim_key(page_key, version)
+    if cache.add(claim, 1, int(RENDER_WAIT_SECONDS) + 1):
+        return None, True
     deadline = time.monotonic() + RENDER_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(RENDER_POLL_SECONDS)
-        stored = cache.get(page_key)
-        if _newer_or_same(stored, version):
-            return stored
-    return None
+        found = cache.get_many([page_key, claim])
+        if _newer_or_same(found.get(page_key), version):
+            return found[page_key], False
+        if claim not in found:
+            break
+    return None, False
 
 
 def _served(stored, page_key: str) -> HttpResponse:
@@ -174,18 +183,25 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         if stored is not None and stored[0] == version:
             return _served(stored, page_key)
         try:
-            stored = _page_rendered_by_another(page_key, version)
+            stored, claimed = _claim_or_wait(page_key, version)
         except Exception:  # the cache failed between two calls: render
             logger.warning("Page cache unavailable; rendering %s afresh", slug, exc_info=True)
-            stored = None
+            stored, claimed = None, False
         if stored is not None:
             return _served(stored, page_key)
-        response = view(request, slug, **kwargs)
-        if response.status_code == 200 and not response.streaming:
-            headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-            with contextlib.suppress(Exception):  # a page not stored is only rendered again
-                cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
-            _headers(response, etag, version)
+        kept = False
+        try:
+            response = view(request, slug, **kwargs)
+            if response.status_code == 200 and not response.streaming:
+                headers = {name: response[name] for name in KEPT_HEADERS if name in response}
+                with contextlib.suppress(Exception):  # a page not stored is only rendered again
+                    cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
+                    kept = True
+                _headers(response, etag, version)
+        finally:
+            if claimed and not kept:  # give the claim up: nobody waits for a page never stored
+                with contextlib.suppress(Exception):
+                    cache.delete(_claim_key(page_key, version))
         return response
 
     return wrapper

@@ -247,7 +247,7 @@ def _claim_render(path: str) -> tuple[str, str]:
     with translation.override("en"):
         page_key = pagecache._page_key(request, match.kwargs["slug"], {})
     version = cache.get(pagecache._version_key(match.kwargs["slug"]))
-    assert cache.add(f"{page_key}:render:{version}", 1)
+    assert cache.add(pagecache._claim_key(page_key, version), 1)
     return page_key, version
 
 
@@ -282,3 +282,13 @@ def test_a_request_renders_itself_when_the_other_render_never_comes(client, camp
     assert raised(client) == "35.00"
 
     assert time.monotonic() - started >= 0.05
+
+
+@pytest.mark.parametrize("path", ["/c/coats/givers/?after=not-a-cursor", "/c/no-such-campaign/"])
+def test_a_page_that_cannot_be_stored_keeps_nobody_waiting(client, campaign, reads, path):
+    assert client.get(path).status_code == 404
+    reads.reads = 0
+
+    assert client.get(path).status_code == 404
+
+    assert reads.reads == 1  # no wait for a render that gave up its claim
