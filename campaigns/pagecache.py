@@ -84,8 +84,10 @@ def page_version_bump(campaign_id: int) -> None:
 
 def _fresh_version(key: str) -> str:
     """A version for a campaign whose version the cache lost: new, never an old one."""
-    cache.add(key, _new_version(), VERSION_TIMEOUT)
-    return cache.get(key)
+    version = _new_version()
+    if cache.add(key, version, VERSION_TIMEOUT):
+        return version
+    return cache.get(key) or version  # another request's, unless the cache lost it again
 
 
 def _page_key(request: HttpRequest, slug: str, kwargs: dict) -> str:
@@ -107,32 +109,30 @@ def _etag(page_key: str, version: str) -> str:
     return quote_etag(hashlib.sha256(f"{page_key}|{version}".encode()).hexdigest()[:32])
 
 
-def _newer_or_same(stored, version: str) -> bool:
-    """A stored page at this version, or a later one, is exact for a request that read this
-    version: it holds every change committed before the request."""
-    return stored is not None and (
-        stored[0] == version or _version_time(stored[0]) > _version_time(version)
-    )
-
-
 def _claim_key(page_key: str, version: str) -> str:
     return f"{page_key}:render:{version}"
 
 
-def _claim_or_wait(page_key: str, version: str) -> tuple[tuple | None, bool]:
+def _claim_or_wait(version_key: str, page_key: str, version: str) -> tuple[tuple | None, bool]:
     """Claim the render of this page at this version, or wait for the request that holds
     the claim to store the page. Returns (the stored page or None, whether we hold the
-    claim); with no page, render it here. A claim given up (a 404, an error) ends the wait
-    at once, so a page that cannot be stored never keeps anyone waiting."""
+    claim); with no page, render it here.
+
+    A page stored at the version this request read, or at the campaign's version now, holds
+    every change committed before the request, and is served. The claim is given up as soon
+    as its render ends (stored or not), which ends the wait: a page that cannot be stored,
+    or one replaced by a late render of an older version, never keeps anyone waiting.
+    """
     claim = _claim_key(page_key, version)
     if cache.add(claim, 1, int(RENDER_WAIT_SECONDS) + 1):
         return None, True
     deadline = time.monotonic() + RENDER_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(RENDER_POLL_SECONDS)
-        found = cache.get_many([page_key, claim])
-        if _newer_or_same(found.get(page_key), version):
-            return found[page_key], False
+        found = cache.get_many([version_key, page_key, claim])
+        stored = found.get(page_key)
+        if stored is not None and stored[0] in (version, found.get(version_key)):
+            return stored, False
         if claim not in found:
             break
     return None, False
@@ -183,23 +183,21 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         if stored is not None and stored[0] == version:
             return _served(stored, page_key)
         try:
-            stored, claimed = _claim_or_wait(page_key, version)
+            stored, claimed = _claim_or_wait(version_key, page_key, version)
         except Exception:  # the cache failed between two calls: render
             logger.warning("Page cache unavailable; rendering %s afresh", slug, exc_info=True)
             stored, claimed = None, False
         if stored is not None:
             return _served(stored, page_key)
-        kept = False
         try:
             response = view(request, slug, **kwargs)
             if response.status_code == 200 and not response.streaming:
                 headers = {name: response[name] for name in KEPT_HEADERS if name in response}
                 with contextlib.suppress(Exception):  # a page not stored is only rendered again
                     cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
-                    kept = True
                 _headers(response, etag, version)
         finally:
-            if claimed and not kept:  # give the claim up: nobody waits for a page never stored
+            if claimed:  # the render is over, stored or not: nobody waits on it any more
                 with contextlib.suppress(Exception):
                     cache.delete(_claim_key(page_key, version))
         return response

@@ -239,14 +239,19 @@ def test_an_older_givers_page_is_its_own_entry(client, campaign):
     assert older.status_code == 404
 
 
-def _claim_render(path: str) -> tuple[str, str]:
-    """Claim the render of the English page at `path` at the campaign's current version, as
-    a request busy rendering it would. Returns the page's key and that version."""
+def _page_key_and_version(path: str) -> tuple[str, str]:
+    """The cache key of the English page at `path` and the campaign's current version."""
     request = RequestFactory().get(path)
     request.resolver_match = match = resolve(path)
     with translation.override("en"):
         page_key = pagecache._page_key(request, match.kwargs["slug"], {})
-    version = cache.get(pagecache._version_key(match.kwargs["slug"]))
+    return page_key, cache.get(pagecache._version_key(match.kwargs["slug"]))
+
+
+def _claim_render(path: str) -> tuple[str, str]:
+    """Claim the render of the English page at `path` at the campaign's current version, as
+    a request busy rendering it would. Returns the page's key and that version."""
+    page_key, version = _page_key_and_version(path)
     assert cache.add(pagecache._claim_key(page_key, version), 1)
     return page_key, version
 
@@ -292,3 +297,36 @@ def test_a_page_that_cannot_be_stored_keeps_nobody_waiting(client, campaign, rea
     assert client.get(path).status_code == 404
 
     assert reads.reads == 1  # no wait for a render that gave up its claim
+
+
+def test_a_waiting_request_takes_no_page_of_another_version(client, campaign, monkeypatch):
+    monkeypatch.setattr(pagecache, "RENDER_WAIT_SECONDS", 0.2)
+    assert raised(client) == "25.00"
+    give_cash(campaign)
+    page_key, _version = _claim_render("/c/coats/")
+    # A page stamped with a later time than the campaign's version, but not its version
+    # (another host's clock ahead, say): never exact for this request.
+    elsewhere = f"{time.time_ns() + 10**12}.000000000000"
+    other = threading.Timer(
+        0.05, lambda: cache.set(page_key, (elsewhere, b"<p>another version</p>", {}))
+    )
+    other.start()
+
+    response = client.get("/c/coats/")
+    other.join()
+
+    assert data_value(response.content.decode(), "raised")[0] == "35.00"
+
+
+def test_a_page_replaced_by_a_late_older_render_keeps_nobody_waiting(client, campaign, reads):
+    assert raised(client) == "25.00"
+    page_key, _version = _page_key_and_version("/c/coats/")
+    older = cache.get(page_key)
+    give_cash(campaign)
+    assert raised(client) == "35.00"  # rendered and stored at the new version
+    cache.set(page_key, older)  # a slow render of the older version lands last
+    reads.reads = 0
+
+    assert raised(client) == "35.00"
+
+    assert reads.reads == 1  # rendered again at once, no wait on a finished render's claim
