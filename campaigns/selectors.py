@@ -49,13 +49,17 @@ class UpdatesPreview:
 
 
 def campaign_updates_preview(*, campaign: Campaign, size: int = LATEST_UPDATES) -> UpdatesPreview:
-    """The newest published updates and how many there are, in one query."""
-    published = list(Update.objects.filter(campaign=campaign).published()[: size + 1])
+    """The newest published updates and how many there are, in one query.
+
+    Read through the campaign's related manager, so each update knows its campaign and
+    showing it (its language comes from the campaign) costs no query per update.
+    """
+    published = list(campaign.updates.published()[: size + 1])
     count = len(published)
     if count > size:
-        count = Update.objects.filter(campaign=campaign).published().count()
+        count = campaign.updates.published().count()
     return UpdatesPreview(latest=published[:size], count=count)
 
 
 def campaign_updates(*, campaign: Campaign) -> list[Update]:
-    return list(Update.objects.filter(campaign=campaign).published())
+    return list(campaign.updates.published())

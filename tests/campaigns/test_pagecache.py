@@ -111,6 +111,26 @@ def test_a_miss_runs_the_same_few_queries_at_any_number_of_gifts(client, campaig
     assert len(few) == len(many) <= 6
 
 
+def test_a_miss_runs_no_query_per_update_shown(client, campaign):
+    with CaptureQueriesContext(connection) as without:
+        client.get("/c/coats/")
+    for number in range(3):
+        campaign_update_save(
+            update=Update(
+                campaign=campaign, title=f"News {number}", body="Yes.", status="published"
+            )
+        )
+    cache.clear()
+    with CaptureQueriesContext(connection) as shown:
+        html = client.get("/c/coats/").content.decode()
+    with CaptureQueriesContext(connection) as listed:
+        assert client.get("/c/coats/updates/").status_code == 200
+
+    assert "News 2" in html
+    assert len(shown) == len(without) <= 6
+    assert len(listed) <= 3
+
+
 def test_a_repeat_visitor_gets_304_after_one_cache_read(client, campaign, reads):
     first = client.get("/c/coats/")
     reads.reads = 0
