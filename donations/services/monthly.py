@@ -87,6 +87,7 @@ SUBSCRIPTION_STATUSES = {
     gateway.SubscriptionState.CANCELED: Status.CANCELED,
     gateway.SubscriptionState.EXPIRED: Status.EXPIRED,
 }
+# Demo checkouts, subscriptions and invoices carry ids that start with this; Stripe's never do.
 DEMO_PREFIX = "demo_"
 CAMPAIGN_CLOSED_NOTE = "charged after its campaign closed on {date}; not counted: refund it"
 NOT_STOPPABLE = _("This monthly gift is not charging any more.")

@@ -32,7 +32,7 @@ from donations.services.history import (
     monthly_gift_change_recorded,
     monthly_gift_snapshot,
 )
-from donations.services.monthly import monthly_gift_record_checkout
+from donations.services.monthly import DEMO_PREFIX, monthly_gift_record_checkout
 from donations.services.payments import donation_record_checkout
 from donations.services.rates import (
     RateUnavailableError,
@@ -57,7 +57,6 @@ CHECKOUT_UNAVAILABLE = _("The payment service did not answer. Nothing was charge
 FREQUENCY_INVALID = _("Choose to give once or every month.")
 CHECKOUT_REFUSED = "Stripe refused or did not answer the Checkout Session request"
 DEMO_DECLINED = _("Demo payment declined. Nothing was charged; you can try again.")
-DEMO_SESSION_PREFIX = "demo_"
 
 
 class Frequency(models.TextChoices):
@@ -260,7 +259,7 @@ def donation_start_checkout(
     demo = demo_mode()
     if demo:
         # Like Stripe's own session ids, unguessable: the thank-you page shows the email.
-        donation.stripe_checkout_session_id = f"{DEMO_SESSION_PREFIX}{secrets.token_urlsafe(24)}"
+        donation.stripe_checkout_session_id = f"{DEMO_PREFIX}{secrets.token_urlsafe(24)}"
     donation.full_clean(exclude=["monthly_gift"])
     with transaction.atomic():
         if monthly is not None:
@@ -395,7 +394,7 @@ def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     )
     if donation.status in STATUS_OUTCOMES:
         return ReturnFromCheckout(donation, STATUS_OUTCOMES[donation.status])
-    if session_id.startswith(DEMO_SESSION_PREFIX):  # back from the demo page without paying
+    if session_id.startswith(DEMO_PREFIX):  # back from the demo page without paying
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.OPEN)
     try:
         session = gateway.retrieve_checkout_session(session_id)
@@ -439,7 +438,7 @@ def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
 
 def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
     gift_id = donation.monthly_gift_id.hex
-    subscription_id = f"{DEMO_SESSION_PREFIX}sub_{gift_id}"
+    subscription_id = f"{DEMO_PREFIX}sub_{gift_id}"
     session = gateway.CheckoutFacts(
         session_id=donation.stripe_checkout_session_id or "",
         donation_id=str(donation.pk),
@@ -452,7 +451,7 @@ def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
     invoice = None
     if paid:
         invoice = gateway.InvoiceFacts(
-            invoice_id=f"{DEMO_SESSION_PREFIX}in_{gift_id}_1",
+            invoice_id=f"{DEMO_PREFIX}in_{gift_id}_1",
             subscription_id=subscription_id,
             status="paid",
             billing_reason="subscription_create",

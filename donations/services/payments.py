@@ -16,7 +16,7 @@ import uuid
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 import money
@@ -32,6 +32,7 @@ from donations.models import (
 )
 from donations.services.history import donation_snapshot
 from donations.services.monthly import (
+    DEMO_PREFIX,
     monthly_gift_record_checkout,
     monthly_gift_record_invoice,
     monthly_gift_record_subscription,
@@ -444,6 +445,24 @@ def _record_invoice_event(event: gateway.WebhookEvent) -> Donation | MonthlyGift
     return recorded
 
 
+def _pending_session_reread(pending: QuerySet, *, news: str) -> gateway.CheckoutFacts | None:
+    """The Checkout Session of the pending gift or monthly gift in `pending`, as Stripe has
+    it now; None when there is no such gift, its session is a demo one, or Stripe does not
+    know it (logged, naming the `news` that pointed at it)."""
+    session_id = (
+        pending.filter(stripe_checkout_session_id__isnull=False)
+        .values_list("stripe_checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id or session_id.startswith(DEMO_PREFIX):
+        return None
+    try:
+        return gateway.retrieve_checkout_session(session_id)
+    except gateway.NotFoundError:
+        logger.warning("%s, whose session Stripe does not know.", news)
+        return None
+
+
 def _record_subscription_first(invoice: gateway.InvoiceFacts) -> None:
     """An invoice of a subscription no monthly gift holds yet, whose metadata names a pending
     one of ours: record that gift's session as Stripe has it now (it names the subscription),
@@ -453,22 +472,11 @@ def _record_subscription_first(invoice: gateway.InvoiceFacts) -> None:
         return
     if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
         return
-    session_id = (
-        MonthlyGift.objects.filter(
-            pk=gift_id, status=MonthlyGift.Status.PENDING, stripe_checkout_session_id__isnull=False
-        )
-        .values_list("stripe_checkout_session_id", flat=True)
-        .first()
+    session = _pending_session_reread(
+        MonthlyGift.objects.filter(pk=gift_id, status=MonthlyGift.Status.PENDING),
+        news=f"Invoice {invoice.invoice_id} names monthly gift {gift_id}",
     )
-    if not session_id or session_id.startswith("demo_"):
-        return
-    try:
-        session = gateway.retrieve_checkout_session(session_id)
-    except gateway.NotFoundError:
-        logger.warning("Invoice %s names monthly gift %s, whose session Stripe does not know.",
-                       invoice.invoice_id, gift_id)  # fmt: skip
-        return
-    if session.subscription_id == invoice.subscription_id:
+    if session is not None and session.subscription_id == invoice.subscription_id:
         monthly_gift_record_checkout(session=session, origin=SUBSCRIPTION_FIRST)
 
 
@@ -546,25 +554,14 @@ def _record_payment_first(
         if months:
             _record_month_first(payment_intent_id)
         return
-    session_id = (
+    session = _pending_session_reread(
         Donation.objects.filter(
-            pk=gift_id,
-            source=Donation.Source.ONLINE,
-            status=Donation.Status.PENDING,
-            stripe_checkout_session_id__isnull=False,
-        )
-        .values_list("stripe_checkout_session_id", flat=True)
-        .first()
+            pk=gift_id, source=Donation.Source.ONLINE, status=Donation.Status.PENDING
+        ),
+        news=f"Charge {charge_id} names gift {gift_id}",
     )
-    if not session_id or session_id.startswith("demo_"):
-        return
-    try:
-        session = gateway.retrieve_checkout_session(session_id)
-    except gateway.NotFoundError:
-        logger.warning("Charge %s names gift %s, whose session Stripe does not know.",
-                       charge_id, gift_id)  # fmt: skip
-        return
-    donation_record_checkout(session=session, origin=PAYMENT_FIRST)
+    if session is not None:
+        donation_record_checkout(session=session, origin=PAYMENT_FIRST)
 
 
 def _record_month_first(payment_intent_id: str | None) -> None:
