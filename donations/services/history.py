@@ -32,9 +32,6 @@ from donations.services.totals import monthly_totals_apply, totals_apply
 IGNORED_FIELDS = frozenset({"updated_at", "created_at"})
 # A monthly gift's running totals move with its months (services/totals.py), not by itself.
 MONTHLY_IGNORED_FIELDS = IGNORED_FIELDS | {"raised", "months"}
-# Foreign keys are compared by their column (`team_member_id`) and named by their field.
-FIELD_NAMES = {field.attname: field.name for field in Donation._meta.concrete_fields}
-MONTHLY_FIELD_NAMES = {field.attname: field.name for field in MonthlyGift._meta.concrete_fields}
 
 
 def history_value(field: str, value: Any, model=Donation) -> Any:
@@ -49,31 +46,41 @@ def history_value(field: str, value: Any, model=Donation) -> Any:
     return value
 
 
+def _snapshot(instance: Model, ignored: frozenset[str]) -> dict[str, Any]:
+    """The stored field values, by column name (foreign keys as `team_member_id`)."""
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in type(instance)._meta.concrete_fields
+        if field.attname not in ignored
+    }
+
+
+def _changes(
+    before: dict[str, Any] | None, instance: Model, ignored: frozenset[str]
+) -> dict[str, list]:
+    """{field name: [old, new]} for every column that differs from the snapshot. For a new
+    row (no snapshot) only its status is named: it came into being with it."""
+    if before is None:
+        return {"status": [None, instance.status]}
+    model = type(instance)
+    return {
+        model._meta.get_field(column).name: [
+            history_value(column, before.get(column), model),
+            history_value(column, value, model),
+        ]
+        for column, value in _snapshot(instance, ignored).items()
+        if before.get(column) != value
+    }
+
+
 def donation_snapshot(donation: Donation) -> dict[str, Any]:
     """The gift's stored field values, by column name, to compare against after a change."""
-    return {
-        field.attname: getattr(donation, field.attname)
-        for field in Donation._meta.concrete_fields
-        if field.attname not in IGNORED_FIELDS
-    }
+    return _snapshot(donation, IGNORED_FIELDS)
 
 
 def donation_changes(before: dict[str, Any] | None, donation: Donation) -> dict[str, list]:
-    """{field: [old, new]} for every field whose value differs from the snapshot.
-
-    For a new gift (no snapshot) only its status is named: it came into being with it.
-    """
-    if before is None:
-        return {"status": [None, donation.status]}
-    after = donation_snapshot(donation)
-    return {
-        FIELD_NAMES[column]: [
-            history_value(column, before.get(column)),
-            history_value(column, value),
-        ]
-        for column, value in after.items()
-        if before.get(column) != value
-    }
+    """{field: [old, new]} for every field whose value differs from the snapshot."""
+    return _changes(before, donation, IGNORED_FIELDS)
 
 
 def _bump_on_commit(donation: Donation) -> None:
@@ -118,26 +125,12 @@ def donation_change_recorded(
 
 def monthly_gift_snapshot(gift: MonthlyGift) -> dict[str, Any]:
     """The monthly gift's stored values by column, less its running totals."""
-    return {
-        field.attname: getattr(gift, field.attname)
-        for field in MonthlyGift._meta.concrete_fields
-        if field.attname not in MONTHLY_IGNORED_FIELDS
-    }
+    return _snapshot(gift, MONTHLY_IGNORED_FIELDS)
 
 
 def monthly_gift_changes(before: dict[str, Any] | None, gift: MonthlyGift) -> dict[str, list]:
-    """{field: [old, new]} for every column that differs from the snapshot (a new monthly
-    gift names its status only)."""
-    if before is None:
-        return {"status": [None, gift.status]}
-    return {
-        MONTHLY_FIELD_NAMES[column]: [
-            history_value(column, before.get(column), MonthlyGift),
-            history_value(column, value, MonthlyGift),
-        ]
-        for column, value in monthly_gift_snapshot(gift).items()
-        if before.get(column) != value
-    }
+    """{field: [old, new]} for every column that differs from the snapshot."""
+    return _changes(before, gift, MONTHLY_IGNORED_FIELDS)
 
 
 def monthly_gift_change_recorded(
