@@ -20,13 +20,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 messages: $(STAMP)
 	$(BIN)/pybabel compile --domain django --directory locale --use-fuzzy --statistics
 
-# The receipt worker runs beside the development server, so a gift's receipt appears in this
-# terminal (console email) a few seconds after giving; Ctrl-C stops both.
+# The task worker runs beside the development server (Stripe events, receipts, emails), so a
+# gift's receipt appears in this terminal (console email) a second or two after giving;
+# Ctrl-C stops both.
 RUN_ADDR ?= 127.0.0.1:8000
 run: $(STAMP) .env messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py send_receipts --loop --interval 5 & worker=$$!; \
+	$(BIN)/python manage.py db_worker --no-reload --no-startup-delay & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(RUN_ADDR)
 

@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import django
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -45,9 +46,14 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Django 6 ships the Tasks API (django.tasks); on 5.2 the django-tasks backport provides it.
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),
     "config.apps.ConfigConfig",
     "campaigns",
     "donations",
+    # After donations: Django runs the first app's command of a name, so `db_worker` is
+    # donations' own (the library's worker plus the sweep).
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +99,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The task worker and the web server write to one SQLite file: a writer waits for the
+    # other (up to `timeout` seconds) instead of failing with "database is locked", and
+    # write-ahead logging lets readers go on while one of them writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 # The test run's own database is named after the real one (test_<name>) unless this says.
 if env.str("DATABASE_TEST_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME")}
@@ -194,6 +207,24 @@ if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+# Work that runs later (Stripe events, receipts, emails, Stripe calls): Django's Tasks API.
+# The default backend keeps tasks in the database (django-tasks-db), run by `manage.py
+# db_worker`; TASKS_BACKEND=rq moves them to Redis (django-tasks-rq and `manage.py rqworker`,
+# docs/operations.md). The worker sweeps every TASKS_SWEEP_SECONDS for work whose task was
+# lost (received events not processed, receipts overdue) that is older than
+# TASKS_SWEEP_AFTER_SECONDS, and enqueues it again.
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
+if TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif TASKS_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": env.str("RQ_URL", default="redis://127.0.0.1:6379/0")}}
+else:
+    raise ImproperlyConfigured("TASKS_BACKEND must be 'database' or 'rq'.")
+TASKS_SWEEP_SECONDS = env.int("TASKS_SWEEP_SECONDS", default=60)
+TASKS_SWEEP_AFTER_SECONDS = env.int("TASKS_SWEEP_AFTER_SECONDS", default=60)
 
 # Payments. Without a Stripe secret key the site runs in demo mode (no money moves).
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

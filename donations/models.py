@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -638,42 +639,77 @@ class Refund(models.Model):
 
 
 class WebhookOutcome(models.TextChoices):
+    QUEUED = "queued", _("Received: waiting for the worker")
     RECORDED = "recorded", _("Recorded")
     REPEATED = "repeated", _("Repeated: recorded before")
     IGNORED = "ignored", _("Ignored: a type the site does not use")
     UNMATCHED = "unmatched", _("No matching gift")
     REJECTED = "rejected", _("Rejected: bad or missing signature")
-    FAILED = "failed", _("Failed while recording (Stripe retries)")
+    FAILED = "failed", _("Failed while recording (retried)")
 
 
 class WebhookDelivery(models.Model):
-    """One request to the Stripe webhook and what became of it, for the payment health
-    panel. Written after the delivery's own transaction, so failures are kept too.
-    `payments_check` drops the ones older than its --keep period."""
+    """The inbox: each Stripe event the webhook accepted, stored once by its id with its
+    verified body, then processed by a task (`stripe_event_process`). The row is the record:
+    `processed_at` says it is done, `attempts` and `last_error` say how processing went, and
+    the sweep enqueues again an event whose task was lost. `payments_check` drops the ones
+    older than its --keep period. Refused deliveries are counted (WebhookRejection), not kept."""
 
     Outcome = WebhookOutcome
 
-    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
-    event_id = models.CharField(_("event id"), max_length=255, blank=True)
-    event_type = models.CharField(_("type"), max_length=100, blank=True)
-    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
-    reason = models.TextField(_("reason"), blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    event_type = models.CharField(_("type"), max_length=100)
+    object_id = models.CharField(_("object"), max_length=255, blank=True)
+    payload = models.TextField(_("payload"), blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    reason = models.TextField(_("last error"), blank=True)
+    enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     donation = models.ForeignKey(
         Donation, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("donation")
     )
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        verbose_name = _("webhook delivery")
-        verbose_name_plural = _("webhook deliveries")
+        verbose_name = _("Stripe event received")
+        verbose_name_plural = _("Stripe events received")
         constraints = [
             models.CheckConstraint(
                 condition=Q(outcome__in=WebhookOutcome.values), name="webhook_outcome_valid"
             ),
         ]
+        indexes = [
+            models.Index(
+                fields=["enqueued_at"],
+                condition=Q(processed_at__isnull=True),
+                name="webhook_unprocessed",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.event_type or '?'} {self.event_id or ''} ({self.outcome})"
+        return f"{self.event_type} {self.event_id} ({self.outcome})"
+
+
+class WebhookRejection(models.Model):
+    """Deliveries refused for their signature (or a body we cannot read), counted per hour:
+    a flood of forged requests costs one row an hour, and never pushes a real failure off
+    the payment health panel."""
+
+    hour = models.DateTimeField(_("hour"), unique=True)
+    count = models.PositiveIntegerField(_("count"), default=0)
+    last_reason = models.TextField(_("last reason"), blank=True)
+
+    class Meta:
+        ordering = ["-hour"]
+        verbose_name = _("refused webhook deliveries")
+        verbose_name_plural = _("refused webhook deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00}: {self.count}"
 
 
 class PaymentAlert(models.Model):

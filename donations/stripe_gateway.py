@@ -286,6 +286,8 @@ class WebhookEvent:
     event_id: str
     type: str
     created: int = 0
+    # The id of the object the event names (a session, charge, invoice...), for the inbox.
+    object_id: str = ""
     session: CheckoutFacts | None = None
     charge: ChargeFacts | None = None
     dispute: DisputeFacts | None = None
@@ -546,9 +548,15 @@ def construct_webhook_event(*, payload: bytes, signature: str) -> WebhookEvent:
         )
     except (stripe.SignatureVerificationError, ValueError) as error:
         raise InvalidWebhookError(str(error)) from error
+    return read_webhook_event(payload)
+
+
+def read_webhook_event(payload: bytes | str) -> WebhookEvent:
+    """An event's body read again, without its signature: for a body whose signature was
+    verified when it arrived (the webhook's inbox). MalformedEventError as above."""
     try:
         data = _json(payload)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise MalformedEventError(str(error)) from error
     return webhook_event(data)
 
@@ -574,6 +582,7 @@ def webhook_event(data: Any) -> WebhookEvent:
             event_id=event_id,
             type=event_type,
             created=0 if created is None else _units(created, "created"),
+            object_id=str(obj.get("id") or "")[:EVENT_ID_MAX_LENGTH],
             session=checkout_facts(obj) if kind == "checkout.session" else None,
             charge=charge_facts(obj) if kind == "charge" else None,
             dispute=dispute_facts(obj) if kind == "dispute" else None,

@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from config.tasks import IMMEDIATE_BACKEND
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -19,6 +21,16 @@ def _test_settings(settings, tmp_path):
     settings.SITE_URL = "http://testserver"
     # Hashing passwords properly takes most of a second per user; tests need no protection.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tasks run as they are enqueued, so a test sees their effect at once; the tests of the
+    # inbox and the worker use the database backend (the `task_queue` fixture).
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE_BACKEND}}
+
+
+@pytest.fixture
+def task_queue(settings):
+    """The database task backend, as in production: enqueued tasks wait for a worker
+    (`call_command("db_worker", "--batch")` runs them)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Min, Q, QuerySet
 
-from donations.models import Donation, Receipt, WebhookDelivery
+from donations.models import Donation, Receipt, WebhookDelivery, WebhookRejection
 
 WINDOW = datetime.timedelta(hours=24)
 SILENCE = datetime.timedelta(hours=1)
@@ -55,6 +55,10 @@ class PaymentHealth:
     pending_over_an_hour: int
     oldest_pending_at: datetime.datetime | None
     problems: list[WebhookDelivery]
+    rejections: list[WebhookRejection]
+    rejected: int
+    events_waiting: int
+    oldest_waiting_at: datetime.datetime | None
     receipts_failing: int
     failed_receipts: list[Receipt]
     silent: list[SilentCampaign]
@@ -66,8 +70,8 @@ def _gifts(campaigns: QuerySet | None) -> QuerySet:
 
 
 def last_accepted_webhook_at() -> datetime.datetime | None:
-    accepted = WebhookDelivery.objects.exclude(outcome=WebhookDelivery.Outcome.REJECTED)
-    return accepted.aggregate(last=Max("received_at"))["last"]
+    """Refused deliveries are only counted, so every row of the inbox was accepted."""
+    return WebhookDelivery.objects.aggregate(last=Max("received_at"))["last"]
 
 
 def silent_campaigns(
@@ -110,9 +114,13 @@ def payment_health(*, now: datetime.datetime, campaigns: QuerySet | None = None)
         .order_by("event_type", "outcome")
     ]
     problems = list(
-        deliveries.filter(
-            outcome__in=[WebhookDelivery.Outcome.REJECTED, WebhookDelivery.Outcome.FAILED]
+        WebhookDelivery.objects.filter(
+            outcome=WebhookDelivery.Outcome.FAILED, processed_at__isnull=True
         )[:SHOWN]
+    )
+    rejections = list(WebhookRejection.objects.filter(hour__gte=since)[:SHOWN])
+    waiting = WebhookDelivery.objects.filter(processed_at__isnull=True).aggregate(
+        count=Count("id"), oldest=Min("received_at")
     )
     gifts = _gifts(campaigns)
     recent = gifts.filter(created_at__gte=since).aggregate(
@@ -127,16 +135,24 @@ def payment_health(*, now: datetime.datetime, campaigns: QuerySet | None = None)
     failing = Receipt.objects.filter(status=Receipt.Status.FAILED)
     if campaigns is not None:
         failing = failing.filter(donation__campaign__in=campaigns)
+    last_accepted_at = last_accepted_webhook_at()
+    last_rejected_hour = rejections[0].hour if rejections else None
     return PaymentHealth(
         now=now,
-        last_webhook_at=WebhookDelivery.objects.aggregate(last=Max("received_at"))["last"],
-        last_accepted_at=last_accepted_webhook_at(),
+        last_webhook_at=max(
+            (at for at in (last_accepted_at, last_rejected_hour) if at is not None), default=None
+        ),
+        last_accepted_at=last_accepted_at,
         events=events,
         checkouts_started=recent["started"],
         checkouts_completed=recent["completed"],
         pending_over_an_hour=pending["count"],
         oldest_pending_at=pending["oldest"],
         problems=problems,
+        rejections=rejections,
+        rejected=sum(row.count for row in rejections),
+        events_waiting=waiting["count"],
+        oldest_waiting_at=waiting["oldest"],
         receipts_failing=failing.count(),
         failed_receipts=list(failing.select_related("donation__campaign")[:SHOWN]),
         silent=silent_campaigns(now=now, campaigns=campaigns),

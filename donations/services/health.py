@@ -18,7 +18,7 @@ from django.utils import translation
 
 from campaigns.models import Campaign
 from donations import permissions
-from donations.models import PaymentAlert, WebhookDelivery
+from donations.models import PaymentAlert, WebhookDelivery, WebhookRejection
 from donations.selectors.health import SilentCampaign, silent_campaigns
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ def payment_alerts_send(
 
 
 def webhook_deliveries_prune(*, before: datetime.datetime) -> int:
-    """Forget webhook deliveries older than `before`; returns how many."""
-    deleted, _by_model = WebhookDelivery.objects.filter(received_at__lt=before).delete()
+    """Forget processed events and counts of refused deliveries older than `before`; returns
+    how many events. An event still waiting is kept, however old: it is still to do."""
+    old = WebhookDelivery.objects.filter(received_at__lt=before, processed_at__isnull=False)
+    deleted, _by_model = old.delete()
+    WebhookRejection.objects.filter(hour__lt=before).delete()
     return deleted

@@ -35,6 +35,7 @@ import money
 from campaigns.models import Campaign
 from campaigns.services import campaign_content_changed
 from config.i18n import babel_locale
+from config.tasks import enqueue_on_commit, task
 from donations import permissions
 from donations import stripe_gateway as gateway
 from donations.donor_links import donor_link_url
@@ -477,11 +478,12 @@ def monthly_gift_stop(
         changed = locked.status == target and before["status"] != target
         if changed:
             template = "monthly_ended" if end == MonthlyGift.End.CAMPAIGN else "monthly_stopped"
-            transaction.on_commit(lambda: _monthly_email(locked.pk, template))
+            enqueue_on_commit(monthly_email_task, str(locked.pk), template)
     return Stopped(locked, changed)
 
 
-def _monthly_email(gift_id, template: str) -> None:
+@task()
+def monthly_email_task(gift_id: str, template: str) -> None:
     """Tell the donor, in their language. A mail server that refuses is logged, never
     undoes the stop (it happened at Stripe already)."""
     gift = MonthlyGift.objects.select_related("campaign").get(pk=gift_id)

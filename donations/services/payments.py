@@ -13,13 +13,15 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 import money
+from config.tasks import enqueue, task
 from donations import stripe_gateway as gateway
 from donations.models import (
     REFUND_HOLDS,
@@ -29,6 +31,7 @@ from donations.models import (
     RefundStatus,
     StripeEvent,
     WebhookDelivery,
+    WebhookRejection,
 )
 from donations.services.history import donation_snapshot
 from donations.services.monthly import (
@@ -597,89 +600,143 @@ HANDLED_EVENTS = (
 Outcome = WebhookDelivery.Outcome
 
 
-def _delivery_recorded(
-    *,
+def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookReceipt:
+    """One request to the webhook: verified, stored once in the inbox, enqueued. No call to
+    Stripe and no gift lock here: the worker processes the event (`stripe_event_process`).
+
+    A bad or missing signature is refused and counted per hour (WebhookRejection), never
+    stored one by one. A signed body we cannot read is refused too (400, so it stays among the
+    endpoint's failed deliveries to be replayed once the code can read it). A type we do not
+    use is accepted and not stored. An event already in the inbox is accepted again without
+    a second row; if it is still waiting, its task is enqueued again (the row keeps the first
+    body Stripe sent, which is the same event).
+    """
+    try:
+        event = gateway.construct_webhook_event(payload=payload, signature=signature)
+    except gateway.MalformedEventError as error:
+        logger.error("Refused a signed Stripe event we cannot read: %s", error)
+        return _rejected(f"malformed event: {error}")
+    except gateway.InvalidWebhookError as error:
+        return _rejected(str(error) or "invalid signature")
+    if event.type not in HANDLED_EVENTS:
+        logger.info("payment_event event_id=%s type=%s outcome=ignored", event.event_id, event.type)
+        return WebhookReceipt(accepted=True, outcome=Outcome.IGNORED)
+    body = payload.decode("utf-8")
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                event_id=event.event_id,
+                event_type=event.type,
+                object_id=event.object_id,
+                payload=body,
+                enqueued_at=timezone.now(),
+            )
+    except IntegrityError:
+        delivery = WebhookDelivery.objects.get(event_id=event.event_id)
+        if delivery.processed_at is not None:
+            return WebhookReceipt(accepted=True, outcome=Outcome.REPEATED)
+        if not delivery.payload:  # kept by an earlier version without its body
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=body)
+    enqueue(stripe_event_process_task, delivery.event_id)
+    return WebhookReceipt(accepted=True, outcome=Outcome.QUEUED)
+
+
+def stripe_event_process(*, event_id: str) -> WebhookDelivery | None:
+    """Process one event of the inbox exactly once (`stripe_event_handle`), keeping the
+    outcome on its row. A second run for a processed event does nothing. An error is kept on
+    the row (`reason`, `attempts`) and propagates, so the task fails and the sweep retries
+    it later; exactly-once still rests on the unique event claim and Stripe ids."""
+    delivery = WebhookDelivery.objects.filter(event_id=event_id).first()
+    if delivery is None or delivery.processed_at is not None or not delivery.payload:
+        return delivery
+    started_at = timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    try:
+        event = gateway.read_webhook_event(delivery.payload)
+        recorded = stripe_event_handle(event=event)
+    except Exception as error:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            outcome=Outcome.FAILED, reason=f"{type(error).__name__}: {error}"[:2000]
+        )
+        _log_outcome(delivery, Outcome.FAILED, reason=str(error), level=logging.ERROR)
+        raise
+    if recorded is not None:
+        outcome = Outcome.RECORDED
+    elif _claimed_before(event, started_at):
+        outcome = Outcome.REPEATED
+    else:
+        outcome = Outcome.UNMATCHED
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        outcome=outcome,
+        reason="",
+        processed_at=timezone.now(),
+        donation=recorded if isinstance(recorded, Donation) else None,
+    )
+    _log_outcome(delivery, outcome, recorded=recorded)
+    delivery.refresh_from_db()
+    return delivery
+
+
+@task()
+def stripe_event_process_task(event_id: str) -> None:
+    """The worker's side of the inbox (see `stripe_event_process`)."""
+    stripe_event_process(event_id=event_id)
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """What the webhook answers: accepted (200) or refused (400), and why."""
+
+    accepted: bool
+    outcome: str
+
+
+def _log_outcome(
+    delivery: WebhookDelivery,
     outcome: str,
-    event: gateway.WebhookEvent | None = None,
+    *,
     recorded: Donation | MonthlyGift | None = None,
     reason: str = "",
-) -> WebhookDelivery:
-    """Keep the delivery for the health panel and write its one log line (key=value): the
-    gift it recorded, or the monthly gift when its news made no gift (`monthly=`)."""
-    donation = recorded if isinstance(recorded, Donation) else None
+    level: int = logging.INFO,
+) -> None:
+    """One log line (key=value) per processed event: the gift it recorded, or the monthly
+    gift when its news made no gift (`monthly=`)."""
     monthly = recorded if isinstance(recorded, MonthlyGift) else None
-    delivery = WebhookDelivery.objects.create(
-        event_id=event.event_id if event else "",
-        event_type=event.type if event else "",
-        outcome=outcome,
-        reason=reason[:2000],
-        donation=donation,
-    )
-    level = {Outcome.FAILED: logging.ERROR, Outcome.REJECTED: logging.WARNING}.get(
-        outcome, logging.INFO
-    )
     logger.log(
         level,
         "payment_event event_id=%s type=%s outcome=%s donation=%s campaign=%s status=%s "
         "reason=%r%s",
-        delivery.event_id or "-",
-        delivery.event_type or "-",
+        delivery.event_id,
+        delivery.event_type,
         outcome,
-        donation.pk if donation else "-",
+        recorded.pk if isinstance(recorded, Donation) else "-",
         recorded.campaign_id if recorded else "-",
         recorded.status if recorded else "-",
         reason,
         f" monthly={monthly.pk}" if monthly else "",
     )
-    return delivery
-
-
-def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookDelivery:
-    """One request to the webhook: verified, applied once (`stripe_event_handle`), kept.
-
-    Every delivery leaves a WebhookDelivery row and one log line with its outcome:
-    rejected (bad signature; nothing applied), recorded, repeated, ignored (a type we do not
-    use) or unmatched (no gift of ours). An error while applying is kept as failed, after
-    its transaction rolled back, and then propagates, so the webhook answers 500 and Stripe
-    delivers again. (Two deliveries of one event at the same instant may both read as new;
-    the second then shows as unmatched, while the gift is still recorded once.)
-    """
-    try:
-        event = gateway.construct_webhook_event(payload=payload, signature=signature)
-    except gateway.MalformedEventError as error:
-        # Signed by Stripe, but not an event we can read: refused (400, so it stays among
-        # the endpoint's failed deliveries to be replayed once the code can read it).
-        logger.error("Refused a signed Stripe event we cannot read: %s", error)
-        return _delivered_rejected(f"malformed event: {error}")
-    except gateway.InvalidWebhookError as error:
-        return _delivered_rejected(str(error))
-    received_at = timezone.now()
-    try:
-        recorded = stripe_event_handle(event=event)
-    except Exception as error:
-        try:
-            _delivery_recorded(
-                outcome=Outcome.FAILED, event=event, reason=f"{type(error).__name__}: {error}"
-            )
-        except Exception:  # the database itself may be what failed: keep the first error
-            logger.exception("Could not keep the failed delivery of %s.", event.event_id)
-        raise
-    if recorded is not None:
-        outcome = Outcome.RECORDED
-    elif event.type not in HANDLED_EVENTS:
-        outcome = Outcome.IGNORED
-    elif _claimed_before(event, received_at):
-        outcome = Outcome.REPEATED
-    else:
-        outcome = Outcome.UNMATCHED
-    return _delivery_recorded(outcome=outcome, event=event, recorded=recorded)
 
 
 def _claimed_before(event: gateway.WebhookEvent, moment) -> bool:
-    """Whether the event id was stored before this delivery arrived (a repeat), as opposed
-    to by this delivery (news about no gift of ours). Asked only when nothing was recorded."""
+    """Whether the event id was claimed before processing started (by reconciliation, say),
+    as opposed to news about no gift of ours. Asked only when nothing was recorded."""
     return StripeEvent.objects.filter(event_id=event.event_id, processed_at__lt=moment).exists()
 
 
-def _delivered_rejected(reason: str) -> WebhookDelivery:
-    return _delivery_recorded(outcome=Outcome.REJECTED, reason=reason or "invalid signature")
+def _rejected(reason: str) -> WebhookReceipt:
+    """Count a refused delivery in its hour's row (one row an hour, however many come)."""
+    logger.warning("payment_event outcome=rejected reason=%r", reason)
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    try:
+        counted = WebhookRejection.objects.filter(hour=hour).update(
+            count=F("count") + 1, last_reason=reason[:500]
+        )
+        if not counted:
+            try:
+                with transaction.atomic():
+                    WebhookRejection.objects.create(hour=hour, count=1, last_reason=reason[:500])
+            except IntegrityError:  # another request created the hour's row first
+                WebhookRejection.objects.filter(hour=hour).update(count=F("count") + 1)
+    except DatabaseError:  # counting is for the panel; refusing must not fail with it
+        logger.exception("Could not count a refused webhook delivery.")
+    return WebhookReceipt(accepted=False, outcome=Outcome.REJECTED)

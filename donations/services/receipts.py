@@ -1,11 +1,14 @@
-"""Receipts: queued with the gift's success, sent later by `send_receipts`.
+"""Receipts: queued with the gift's success, sent later by a task.
 
-The webhook never waits on SMTP: it only queues a row (`receipt_queue`), in the transaction
-that records the gift. A worker (`manage.py send_receipts`) then claims due receipts one at a
-time with a conditional UPDATE, so two workers never send the same receipt, and retries a
-failed send with back-off. A worker that dies between sending and marking leaves the receipt
-in `sending`; after `STALE_CLAIM_AFTER` another worker reclaims it, so that receipt may be sent
-twice. We accept that: a duplicate receipt is better than a missing one.
+Recording a gift never waits on SMTP: it only queues a row (`receipt_queue`), in the
+transaction that records the gift, and enqueues its task once that commits. The task
+(`receipt_send`) claims the receipt with a conditional UPDATE, so two workers never send the
+same receipt, and a failed send is retried with back-off: the worker's sweep enqueues again
+every receipt that is due (`receipts_due`), which also covers a task that was lost.
+`send_receipts` sends every due receipt in its own process and exits. A worker that dies
+between sending and marking leaves the receipt in `sending`; after `STALE_CLAIM_AFTER` it is
+due again, so that receipt may be sent twice. We accept that: a duplicate receipt is better
+than a missing one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 import money
 from config.i18n import babel_locale
+from config.tasks import enqueue_on_commit, task
 from donations.donor_links import donor_link_url, link_days
 from donations.models import Donation, Receipt
 
@@ -66,9 +70,11 @@ def receipt_queue(*, donation: Donation) -> Receipt | None:
     """
     if not donation.email:
         return None
-    receipt, _created = Receipt.objects.get_or_create(
+    receipt, created = Receipt.objects.get_or_create(
         donation=donation, defaults={"next_attempt_at": timezone.now()}
     )
+    if created:
+        enqueue_on_commit(receipt_send_task, receipt.pk)
     return receipt
 
 
@@ -92,38 +98,61 @@ def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
     if not requeued:
         raise ValidationError(RESEND_WHILE_SENDING)
     logger.info("Receipt %s requeued by %s", receipt.pk, by_user)
+    enqueue_on_commit(receipt_send_task, receipt.pk)
     receipt.refresh_from_db()
     return receipt
 
 
-def receipt_send_due(*, now: datetime.datetime, limit: int = 100) -> SendReport:
-    """Send up to `limit` due receipts, claiming each one before sending it.
+def receipt_send(*, receipt_id: int, now: datetime.datetime) -> Receipt | None:
+    """Send one receipt if it is due, claiming it first; None when it is not due (sent
+    already, waiting for its next attempt, or being sent by another worker).
 
     Guarantees: a receipt is sent only by the worker whose conditional UPDATE moved it to
-    `sending` (so concurrent workers never send the same one); a sent receipt is `sent` with
-    `sent_at`; a failed one is `failed` with `attempts`, `last_error` and the next attempt
-    after back-off, or no next attempt once `MAX_ATTEMPTS` is reached. Any exception from the
-    mail backend counts as a failure; it never stops the other receipts. Call it outside a
-    transaction (the command does), so that each claim is committed before its send.
+    `sending`; a sent receipt is `sent` with `sent_at`; a failed one is `failed` with
+    `attempts`, `last_error` and the next attempt after back-off, or no next attempt once
+    `MAX_ATTEMPTS` is reached. Any exception from the mail backend counts as a failure. Call
+    it outside a transaction, so that the claim is committed before the send.
     """
+    receipt = _claim(receipt_id=receipt_id, now=now)
+    if receipt is None:
+        return None
+    if receipt.attempts > MAX_ATTEMPTS:
+        _mark_failed(receipt=receipt, now=now, error=GAVE_UP_AFTER_CRASHES)
+        return receipt
+    try:
+        _deliver(receipt.donation)
+    except Exception as error:  # any backend failure (SMTPException, OSError, ...) retries
+        logger.warning("Receipt %s failed: %r", receipt.pk, error)
+        _mark_failed(receipt=receipt, now=now, error=f"{type(error).__name__}: {error}")
+    else:
+        _mark_sent(receipt=receipt, now=now)
+    return receipt
+
+
+@task()
+def receipt_send_task(receipt_id: int) -> None:
+    """The worker's side of `receipt_send`."""
+    receipt_send(receipt_id=receipt_id, now=timezone.now())
+
+
+def receipts_due(*, now: datetime.datetime, limit: int) -> list[int]:
+    """The ids of up to `limit` receipts due at `now`, oldest first."""
+    due = Receipt.objects.filter(_due(now)).order_by("next_attempt_at", "pk")
+    return list(due.values_list("pk", flat=True)[:limit])
+
+
+def receipt_send_due(*, now: datetime.datetime, limit: int = 100) -> SendReport:
+    """Send up to `limit` due receipts one by one (`receipt_send`); a failure never stops
+    the others. `send_receipts` runs it in its own process."""
     report = SendReport()
-    while len(report.sent) + len(report.failed) < limit:
-        receipt = _claim_next(now=now)
+    for receipt_id in receipts_due(now=now, limit=limit):
+        receipt = receipt_send(receipt_id=receipt_id, now=now)
         if receipt is None:
-            break
-        if receipt.attempts > MAX_ATTEMPTS:
-            _mark_failed(receipt=receipt, now=now, error=GAVE_UP_AFTER_CRASHES)
-            report.failed.append(receipt)
             continue
-        try:
-            _deliver(receipt.donation)
-        except Exception as error:  # any backend failure (SMTPException, OSError, ...) retries
-            logger.warning("Receipt %s failed: %r", receipt.pk, error)
-            _mark_failed(receipt=receipt, now=now, error=f"{type(error).__name__}: {error}")
-            report.failed.append(receipt)
-        else:
-            _mark_sent(receipt=receipt, now=now)
+        if receipt.status == Receipt.Status.SENT:
             report.sent.append(receipt)
+        else:
+            report.failed.append(receipt)
     return report
 
 
@@ -183,29 +212,19 @@ def _stale_claim(now: datetime.datetime) -> Q:
     return Q(status=Receipt.Status.SENDING, claimed_at__lte=now - STALE_CLAIM_AFTER)
 
 
-def _claim_next(*, now: datetime.datetime) -> Receipt | None:
-    """Claim the oldest due receipt: the UPDATE re-checks the due condition, so it wins once.
+def _claim(*, receipt_id: int, now: datetime.datetime) -> Receipt | None:
+    """Claim one due receipt: the UPDATE re-checks the due condition, so it wins once.
 
     On PostgreSQL a concurrent UPDATE of the same row waits for the first to commit, then
     re-evaluates its WHERE clause and matches nothing; SQLite serializes writers. Either way
     exactly one worker sees a row count of 1.
     """
-    while True:
-        candidates = list(
-            Receipt.objects.filter(_due(now))
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:10]
-        )
-        if not candidates:
-            return None
-        for receipt_id in candidates:
-            claimed = Receipt.objects.filter(_due(now), pk=receipt_id).update(
-                status=Receipt.Status.SENDING,
-                claimed_at=now,
-                attempts=F("attempts") + 1,
-            )
-            if claimed:
-                return Receipt.objects.select_related("donation__campaign").get(pk=receipt_id)
+    claimed = Receipt.objects.filter(_due(now), pk=receipt_id).update(
+        status=Receipt.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return Receipt.objects.select_related("donation__campaign").get(pk=receipt_id)
 
 
 def _deliver(donation: Donation) -> None:

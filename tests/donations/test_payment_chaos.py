@@ -7,7 +7,10 @@ refunded (in part or in full) or disputed (won or lost). Their events (about 7,0
 duplicates up to 10,000 deliveries, are shuffled and posted by 8 concurrent senders that
 retry on a 5xx or a broken connection, as Stripe does. So refunds, disputes, `expired` and
 `async_payment_failed` arrive before and after `paid`. Halfway, one gunicorn worker gets
-SIGKILL. At the end the database must hold exactly what the plan says: every paid session
+SIGKILL. The webhook only stores each event in the inbox; two task workers (`db_worker`,
+4 threads each) process them, and once a third of the events are recorded one task worker
+gets SIGKILL mid-batch and another takes its place: its sweep must finish the lost tasks.
+At the end the database must hold exactly what the plan says: every paid session
 recorded once with one receipt, refunds applied once, every event stored once, and the
 raised total, gift count and per-member totals equal to a ground truth computed here from
 the plan alone; `totals_verify` finds no drift.
@@ -45,7 +48,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench import measure, stripe_standin, webhooks
-from donations.models import Donation, DonationChange, Receipt, StripeEvent
+from donations.models import Donation, DonationChange, Receipt, StripeEvent, WebhookDelivery
 from donations.selectors.givers import campaign_totals
 from donations.services.totals import totals_recount
 from tests.factories import CampaignFactory, TeamMemberFactory, donations_bulk_create
@@ -314,9 +317,8 @@ def stand_in():
 
 
 @pytest.fixture
-def gunicorn(transactional_db, stand_in, tmp_path):
-    """gunicorn with 2 sync workers, DEBUG off, on the test database; stopped before the
-    database is flushed."""
+def app_env(transactional_db) -> dict:
+    """The environment of the app's processes (web and task workers), on the test database."""
     db = connection.settings_dict
     database_url = (
         f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -338,6 +340,52 @@ def gunicorn(transactional_db, stand_in, tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("PAYMENTS_DEMO", None)
+    return env
+
+
+def _task_worker(env: dict, log) -> subprocess.Popen:
+    # A short sweep, so the lost tasks of a killed worker are enqueued again within seconds
+    # of the minute they wait for (they may still be running elsewhere until then).
+    env = {**env, "TASKS_SWEEP_SECONDS": "5"}
+    command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--threads", "4",
+               "--interval", "0.1", "--verbosity", "0"]  # fmt: skip
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def task_workers(app_env, tmp_path):
+    """Two task workers; the list holds every one started (the test adds a replacement)."""
+    log = (tmp_path / "workers.log").open("w")
+    workers = [_task_worker(app_env, log) for _ in range(2)]
+    try:
+        time.sleep(3)
+        if any(process.poll() is not None for process in workers):
+            pytest.fail(f"a task worker exited: {(tmp_path / 'workers.log').read_text()[-2000:]}")
+        yield workers, lambda: _task_worker(app_env, log)
+    finally:
+        for process in workers:
+            _stop(process)
+        log.close()
+
+
+@pytest.fixture
+def gunicorn(app_env, stand_in, tmp_path):
+    """gunicorn with 2 sync workers, DEBUG off, on the test database; stopped before the
+    database is flushed."""
+    env = app_env
     log = (tmp_path / "gunicorn.log").open("w")
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
@@ -367,7 +415,36 @@ def gunicorn(transactional_db, stand_in, tmp_path):
         log.close()
 
 
-def test_payment_chaos_loses_no_gift_and_counts_none_twice(gunicorn, stand_in, capsys):
+def _kill_a_task_worker_mid_batch(task_workers, target: int, report: dict) -> None:
+    """SIGKILL one task worker once `target` events are recorded, then start another."""
+    workers, start = task_workers
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if StripeEvent.objects.count() >= target:
+            victim = workers[0]
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait()
+            report["killed_at"] = StripeEvent.objects.count()
+            workers.append(start())
+            break
+        time.sleep(0.1)
+    connection.close()
+
+
+def _drained(timeout: float) -> float:
+    """Wait until every event in the inbox is processed; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if not WebhookDelivery.objects.filter(processed_at__isnull=True).exists():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    waiting = WebhookDelivery.objects.filter(processed_at__isnull=True)
+    pytest.fail(f"{waiting.count()} events still waiting after {timeout} s: {list(waiting[:5])}")
+
+
+def test_payment_chaos_loses_no_gift_and_counts_none_twice(
+    gunicorn, task_workers, stand_in, capsys
+):
     started = time.monotonic()
     rng = random.Random(int(os.environ.get("CHAOS_SEED") or 13))
     campaign = CampaignFactory(slug="chaos", currency="USD")
@@ -395,8 +472,17 @@ def test_payment_chaos_loses_no_gift_and_counts_none_twice(gunicorn, stand_in, c
     rng.shuffle(deliveries)
     prepared = time.monotonic()
 
+    killed: dict = {}
+    killer = threading.Thread(
+        target=_kill_a_task_worker_mid_batch, args=(task_workers, len(distinct) // 3, killed)
+    )
+    killer.start()
     storm = _storm(deliveries, port=PORT, master_pid=gunicorn.pid)
     stormed = time.monotonic()
+    killer.join()
+    drain = _drained(timeout=600)
+    assert "killed_at" in killed
+    assert WebhookDelivery.objects.count() == len(distinct)
 
     # Every delivery ended in a 200; nothing was refused as malformed.
     assert storm.sent == Counter({200: len(deliveries)})
@@ -454,7 +540,9 @@ def test_payment_chaos_loses_no_gift_and_counts_none_twice(gunicorn, stand_in, c
             f"{len(duplicates)} duplicates) for {len(plans)} sessions by {SENDERS} senders; "
             f"{storm.retries} retries ({storm.server_errors} answered 5xx, "
             f"{storm.connection_errors} broken connections); {storm.kills} worker killed with "
-            f"SIGKILL after {storm.killed_at} deliveries; totals compared: raised "
+            f"SIGKILL after {storm.killed_at} deliveries; a task worker killed with SIGKILL "
+            f"after {killed['killed_at']} events recorded, the inbox drained {drain:.0f} s "
+            f"after the storm; totals compared: raised "
             f"{totals.raised} = {truth_raised}, gifts {totals.donor_count} = {truth_count}, "
             f"{len(members)} members equal, totals_verify: no drift; {len(plans)} sessions "
             f"checked one by one. Set-up {prepared - started:.0f} s, storm "

@@ -16,7 +16,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from donations.models import Donation, PaymentAlert, Receipt, WebhookDelivery
+from donations.models import (
+    Donation,
+    PaymentAlert,
+    Receipt,
+    WebhookDelivery,
+    WebhookRejection,
+)
 from donations.services.access import organizer_assign
 from tests.donations import stripe_fakes as fakes
 from tests.factories import CampaignFactory, PendingOnlineDonationFactory, UserFactory
@@ -49,7 +55,7 @@ def event_lines(caplog) -> list[str]:
     ]
 
 
-def test_each_delivery_is_kept_and_logged_on_one_line_with_its_outcome(
+def test_each_event_is_kept_once_and_logged_on_one_line_with_its_outcome(
     client, stripe_http, gift, caplog
 ):
     payload, session = completed(gift, event_id="evt_paid")
@@ -69,21 +75,41 @@ def test_each_delivery_is_kept_and_logged_on_one_line_with_its_outcome(
 
     assert bad.status_code == 400
     deliveries = list(WebhookDelivery.objects.order_by("id"))
-    assert [(d.event_id, d.outcome) for d in deliveries] == [
-        ("evt_paid", Outcome.RECORDED),
-        ("evt_paid", Outcome.REPEATED),
-        ("evt_other", Outcome.IGNORED),
-        ("evt_unknown", Outcome.UNMATCHED),
-        ("", Outcome.REJECTED),
+    assert [(d.event_id, d.outcome, d.attempts) for d in deliveries] == [
+        ("evt_paid", Outcome.RECORDED, 1),
+        ("evt_unknown", Outcome.UNMATCHED, 1),
     ]
     assert deliveries[0].donation == gift
+    assert deliveries[0].object_id == gift.stripe_checkout_session_id
+    assert all(d.processed_at is not None for d in deliveries)
+    assert WebhookRejection.objects.get().count == 1
     lines = event_lines(caplog)
-    assert len(lines) == 5
+    assert len(lines) == 4
     assert lines[0] == (
         f"payment_event event_id=evt_paid type=checkout.session.completed outcome=recorded "
         f"donation={gift.pk} campaign={gift.campaign_id} status=succeeded reason=''"
     )
-    assert lines[4].startswith("payment_event event_id=- type=- outcome=rejected")
+    assert lines[1] == "payment_event event_id=evt_other type=customer.created outcome=ignored"
+    assert lines[3].startswith("payment_event outcome=rejected")
+
+
+def test_a_flood_of_unsigned_posts_is_counted_not_stored_and_keeps_the_real_failure_shown(
+    client, stripe_http, gift
+):
+    payload, _session = completed(gift, event_id="evt_breaks")
+    stripe_http.errors[f"/v1/checkout/sessions/{gift.stripe_checkout_session_id}"] = 500
+    fakes.deliver(client, payload)
+    for _ in range(300):
+        client.post("/stripe/webhook/", data="{}", content_type="application/json")
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+
+    health = client.get(reverse(PANEL)).context["health"]
+
+    assert WebhookDelivery.objects.count() == 1
+    assert WebhookRejection.objects.count() == 1
+    assert health.rejected == 300
+    assert [delivery.event_id for delivery in health.problems] == ["evt_breaks"]
+    assert health.events_waiting == 1
 
 
 def test_a_failure_while_recording_is_kept_after_the_rollback(stripe_http, gift, caplog):
@@ -93,11 +119,15 @@ def test_a_failure_while_recording_is_kept_after_the_rollback(stripe_http, gift,
     with caplog.at_level(logging.INFO, logger="donations.services.payments"):
         response = fakes.deliver(Client(raise_request_exception=False), payload)
 
-    assert response.status_code == 500
+    assert response.status_code == 200  # in the inbox: the worker failed, not the webhook
     gift.refresh_from_db()
     assert gift.status == Donation.Status.PENDING
     failed = WebhookDelivery.objects.get()
-    assert (failed.event_id, failed.outcome) == ("evt_breaks", Outcome.FAILED)
+    assert (failed.event_id, failed.outcome, failed.processed_at) == (
+        "evt_breaks",
+        Outcome.FAILED,
+        None,
+    )
     assert failed.reason.startswith("GatewayError")
     assert "outcome=failed" in event_lines(caplog)[0]
 
@@ -121,7 +151,11 @@ def test_the_panel_shows_webhooks_checkouts_pending_gifts_and_failing_receipts(c
     succeeded = PendingOnlineDonationFactory(campaign=gift.campaign, status="succeeded")
     Receipt.objects.create(donation=succeeded, status="failed", last_error="SMTP 451 later")
     PendingOnlineDonationFactory(campaign=other_campaign)  # not this organizer's
-    WebhookDelivery.objects.create(outcome=Outcome.REJECTED, reason="No signatures found")
+    WebhookRejection.objects.create(
+        hour=timezone.now().replace(minute=0, second=0, microsecond=0),
+        count=3,
+        last_reason="No signatures found",
+    )
     client.force_login(organizer_of(gift.campaign))
 
     response = client.get(reverse(PANEL))
@@ -157,9 +191,11 @@ def test_the_campaign_admin_warns_when_checkouts_got_no_webhook_for_an_hour(clie
     assert "Stripe has not sent the site a webhook" not in client.get(change).content.decode()
     started_ago(gift, 2)
     assert "Stripe has not sent the site a webhook" in client.get(change).content.decode()
-    WebhookDelivery.objects.create(outcome=Outcome.REJECTED, reason="wrong secret")
+    WebhookRejection.objects.create(hour=timezone.now(), count=1, last_reason="wrong secret")
     assert "Stripe has not sent the site a webhook" in client.get(change).content.decode()
-    WebhookDelivery.objects.create(outcome=Outcome.RECORDED, event_type="charge.updated")
+    WebhookDelivery.objects.create(
+        event_id="evt_1", outcome=Outcome.RECORDED, event_type="charge.updated"
+    )
     assert "Stripe has not sent the site a webhook" not in client.get(change).content.decode()
 
 
@@ -208,12 +244,21 @@ def test_without_organizers_the_superusers_hear_of_it(gift):
     assert [message.to for message in mail.outbox] == [["root@example.org"]]
 
 
-def test_the_check_forgets_old_deliveries(db):
-    old = WebhookDelivery.objects.create(outcome=Outcome.RECORDED)
-    WebhookDelivery.objects.filter(pk=old.pk).update(
-        received_at=timezone.now() - datetime.timedelta(days=91)
+def test_the_check_forgets_old_processed_events_and_keeps_those_still_waiting(db):
+    long_ago = timezone.now() - datetime.timedelta(days=91)
+    old = WebhookDelivery.objects.create(
+        event_id="evt_old", outcome=Outcome.RECORDED, processed_at=long_ago
     )
-    WebhookDelivery.objects.create(outcome=Outcome.RECORDED)
+    waiting = WebhookDelivery.objects.create(event_id="evt_waiting", payload="{}")
+    WebhookDelivery.objects.filter(pk__in=[old.pk, waiting.pk]).update(received_at=long_ago)
+    WebhookDelivery.objects.create(
+        event_id="evt_new", outcome=Outcome.RECORDED, processed_at=timezone.now()
+    )
+    WebhookRejection.objects.create(hour=long_ago, count=4)
 
     assert "1 old webhook deliveries removed" in check()
-    assert WebhookDelivery.objects.count() == 1
+    assert set(WebhookDelivery.objects.values_list("event_id", flat=True)) == {
+        "evt_waiting",
+        "evt_new",
+    }
+    assert WebhookRejection.objects.count() == 0

@@ -1,8 +1,5 @@
 import datetime
-import os
-import signal
 import threading
-import time
 from decimal import Decimal
 from io import StringIO
 
@@ -346,34 +343,6 @@ def test_organizer_resends_a_failed_receipt_from_the_admin(client, gift, flaky_m
     flaky_mail.failures = 0
     receipt_send_due(now=timezone.now(), limit=10)
     assert len(mail.outbox) == 1
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_loop_stops_after_the_given_number_of_passes():
-    queued(DonationFactory())
-    out = StringIO()
-
-    call_command("send_receipts", "--loop", "--iterations", "2", "--interval", "0.01", stdout=out)
-
-    assert out.getvalue().count("1 sent, 0 failed.") == 1
-    assert out.getvalue().endswith("Stopped.\n")
-    assert len(mail.outbox) == 1
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_loop_stops_cleanly_on_sigterm_and_restores_the_handler():
-    handler_before = signal.getsignal(signal.SIGTERM)
-    timer = threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGTERM))
-    out = StringIO()
-    started = time.monotonic()
-
-    timer.start()
-    call_command("send_receipts", "--loop", "--interval", "30", stdout=out)
-    timer.join()
-
-    assert time.monotonic() - started < 10
-    assert out.getvalue().endswith("Stopped.\n")
-    assert signal.getsignal(signal.SIGTERM) is handler_before
 
 
 @pytest.mark.postgres

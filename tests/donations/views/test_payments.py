@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from donations.models import Donation, Receipt, StripeEvent
+from donations.models import Donation, Receipt, StripeEvent, WebhookDelivery
 from donations.selectors.givers import campaign_totals
 from tests.donations import stripe_fakes as fakes
 from tests.factories import CampaignFactory, PendingOnlineDonationFactory
@@ -417,17 +417,21 @@ def test_webhook_only_accepts_post(client):
     assert client.get("/stripe/webhook/").status_code == 405
 
 
-def test_fault_mid_way_answers_5xx_writes_nothing_and_the_retry_records_it(
+def test_fault_mid_way_keeps_the_event_failed_writes_nothing_and_the_retry_records_it(
     client, stripe_http, gift
 ):
+    """The webhook answers 200 once the event is in the inbox; processing fails in the
+    worker, rolled back and kept as failed; Stripe's redelivery (or the sweep) retries it."""
     stripe_http.errors[f"/v1/checkout/sessions/{gift.stripe_checkout_session_id}"] = 400
     payload = _completed(gift)
-    client.raise_request_exception = False
 
     failed = fakes.deliver(client, payload)
 
     gift.refresh_from_db()
-    assert failed.status_code == 500
+    inbox = WebhookDelivery.objects.get(event_id=payload["id"])
+    assert failed.status_code == 200
+    assert (inbox.outcome, inbox.attempts, inbox.processed_at) == ("failed", 1, None)
+    assert "400" in inbox.reason
     assert gift.status == Donation.Status.PENDING
     assert StripeEvent.objects.count() == 0
     assert Receipt.objects.count() == 0
@@ -437,6 +441,10 @@ def test_fault_mid_way_answers_5xx_writes_nothing_and_the_retry_records_it(
     retried = fakes.deliver(client, payload)
 
     gift.refresh_from_db()
+    inbox.refresh_from_db()
     assert retried.status_code == 200
+    assert (inbox.outcome, inbox.attempts, inbox.reason) == ("recorded", 2, "")
+    assert inbox.processed_at is not None
     assert gift.status == Donation.Status.SUCCEEDED
     assert Receipt.objects.count() == 1
+    assert WebhookDelivery.objects.count() == 1

@@ -1,0 +1,65 @@
+"""The sweep: work whose task was lost is enqueued again, because the rows are the record.
+
+A task can be lost: a worker killed mid-task leaves it claimed forever (the database
+backend), a queue can be down when a request tries to enqueue, a deployment can lose Redis.
+None of that may cost a gift or a receipt, so each kind of later work keeps a row that says
+it is still to do, and the worker runs this sweep when it starts and every
+`TASKS_SWEEP_SECONDS` (`manage.py db_worker`; `tasks_sweep` for other backends):
+
+- an event in the inbox not processed, whose task was enqueued more than
+  `TASKS_SWEEP_AFTER_SECONDS` ago (doubling the wait after each failed attempt, up to an hour),
+- a receipt due for that long (first sends, retries after back-off, stale claims).
+
+Enqueuing twice is harmless: each task re-checks its row before doing anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from config.tasks import enqueue
+from donations.models import WebhookDelivery
+from donations.services.payments import stripe_event_process_task
+from donations.services.receipts import receipt_send_task, receipts_due
+
+# How much work one sweep enqueues at most; the next sweep takes the rest.
+SWEEP_LIMIT = 1000
+LONGEST_WAIT = datetime.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    events: int
+    receipts: int
+
+
+def _retry_wait(attempts: int) -> datetime.timedelta:
+    """Wait before enqueuing again: the sweep's delay for a task that never ran or was
+    lost mid-run (0 or 1 attempts), doubled after each further failure, at most an hour."""
+    base = datetime.timedelta(seconds=settings.TASKS_SWEEP_AFTER_SECONDS)
+    return min(base * 2 ** max(0, attempts - 1), LONGEST_WAIT)
+
+
+def work_sweep(*, now: datetime.datetime) -> SweepReport:
+    """Enqueue again the events and receipts whose task was lost (see the module docstring).
+    Returns how many of each were enqueued."""
+    after = datetime.timedelta(seconds=settings.TASKS_SWEEP_AFTER_SECONDS)
+    waiting = (
+        WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - after)
+        .exclude(payload="")
+        .order_by("enqueued_at")
+        .values_list("pk", "event_id", "attempts", "enqueued_at")[:SWEEP_LIMIT]
+    )
+    events = 0
+    for pk, event_id, attempts, enqueued_at in waiting:
+        if enqueued_at > now - _retry_wait(attempts):
+            continue
+        WebhookDelivery.objects.filter(pk=pk).update(enqueued_at=now)
+        events += enqueue(stripe_event_process_task, event_id)
+    receipts = 0
+    for receipt_id in receipts_due(now=now - after, limit=SWEEP_LIMIT):
+        receipts += enqueue(receipt_send_task, receipt_id)
+    return SweepReport(events=events, receipts=receipts)
