@@ -217,8 +217,8 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
 if TASKS_BACKEND == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-elif TASKS_BACKEND == "rq":
-    INSTALLED_APPS += ["django_rq"]
+elif TASKS_BACKEND == "rq":  # pip install ".[rq]"; workers: manage.py rqworker (see above)
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": env.str("RQ_URL", default="redis://127.0.0.1:6379/0")}}
 else:

@@ -339,16 +339,29 @@ def app_env(transactional_db) -> dict:
         "LOG_LEVEL": "ERROR",
         "PYTHONUNBUFFERED": "1",
     }
+    if RQ:
+        env.update(TASKS_BACKEND="rq", RQ_URL=os.environ["TEST_REDIS_URL"])
     env.pop("PAYMENTS_DEMO", None)
     return env
 
 
+# CHAOS_TASKS_BACKEND=rq runs the same storm with the tasks in Redis (django-tasks-rq):
+# RQ's workers, plus `tasks_sweep --loop` for what a killed one lost (.ci/run runs it once).
+RQ = os.environ.get("CHAOS_TASKS_BACKEND") == "rq"
+
+
 def _task_worker(env: dict, log) -> subprocess.Popen:
-    # A short sweep, so the lost tasks of a killed worker are enqueued again within seconds
-    # of the minute they wait for (they may still be running elsewhere until then).
+    """One task worker process: db_worker with 4 threads, or an RQ worker with its sweeper.
+    A short sweep period, so a killed worker's tasks are enqueued again within seconds of
+    the minute they wait for (they may still be running elsewhere until then)."""
     env = {**env, "TASKS_SWEEP_SECONDS": "5"}
-    command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--threads", "4",
-               "--interval", "0.1", "--verbosity", "0"]  # fmt: skip
+    if RQ:
+        command = [sys.executable, "manage.py", "rqworker", "default", "--job-class",
+                   "django_tasks_rq.Job", "--worker-class", "rq.worker.SimpleWorker",
+                   "--verbosity", "0"]  # fmt: skip
+    else:
+        command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--threads", "4",
+                   "--interval", "0.1", "--verbosity", "0"]  # fmt: skip
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -370,6 +383,12 @@ def task_workers(app_env, tmp_path):
     """Two task workers; the list holds every one started (the test adds a replacement)."""
     log = (tmp_path / "workers.log").open("w")
     workers = [_task_worker(app_env, log) for _ in range(2)]
+    if RQ:  # RQ's workers do not sweep; the sweeper runs beside them and is never killed
+        sweeper = [sys.executable, "manage.py", "tasks_sweep", "--loop"]
+        workers.insert(0, subprocess.Popen(
+            sweeper, cwd=ROOT, env={**app_env, "TASKS_SWEEP_SECONDS": "5"}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        ))  # fmt: skip
     try:
         time.sleep(3)
         if any(process.poll() is not None for process in workers):
@@ -379,6 +398,12 @@ def task_workers(app_env, tmp_path):
         for process in workers:
             _stop(process)
         log.close()
+        if RQ:  # the queues, jobs and worker records this run's RQ workers made
+            import redis
+
+            connection_ = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+            for key in connection_.scan_iter("rq:*", count=1000):
+                connection_.delete(key)
 
 
 @pytest.fixture
@@ -421,7 +446,7 @@ def _kill_a_task_worker_mid_batch(task_workers, target: int, report: dict) -> No
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if StripeEvent.objects.count() >= target:
-            victim = workers[0]
+            victim = workers[-1]
             os.killpg(victim.pid, signal.SIGKILL)
             victim.wait()
             report["killed_at"] = StripeEvent.objects.count()
