@@ -147,7 +147,9 @@ class Donation(PublicFace, models.Model):
     team_member = models.ForeignKey(
         "campaigns.TeamMember",
         verbose_name=_("team member"),
-        on_delete=models.SET_NULL,
+        # A member with gifts is retired, or its gifts moved (services/members.py), never
+        # deleted: a gift losing its member would leave the member's tally counting it.
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="donations",
@@ -440,7 +442,9 @@ class MonthlyGift(PublicFace, models.Model):
     team_member = models.ForeignKey(
         "campaigns.TeamMember",
         verbose_name=_("team member"),
-        on_delete=models.SET_NULL,
+        # A member with gifts is retired, or its gifts moved (services/members.py), never
+        # deleted: a gift losing its member would leave the member's tally counting it.
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="monthly_gifts",
@@ -820,6 +824,7 @@ class DonationChangeAction(models.TextChoices):
     MODERATE = "moderate", _("Moderated")
     DONOR_EDIT = "donor", _("Changed by the donor")
     PURGE = "purge", _("Personal data removed")
+    MEMBER_MOVE = "member", _("Moved to another team member")
 
 
 class DonationChange(models.Model):
@@ -873,6 +878,7 @@ class MonthlyGiftChangeAction(models.TextChoices):
     DONOR_EDIT = "donor", _("Changed by the donor")
     MODERATE = "moderate", _("Moderated")
     PURGE = "purge", _("Personal data removed")
+    MEMBER_MOVE = "member", _("Moved to another team member")
 
 
 class MonthlyGiftChange(models.Model):
