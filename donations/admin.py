@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -138,8 +139,10 @@ class DonationAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and "team_member" in self.fields:
+            # Retired members take no more gifts; the entry's own member stays choosable.
             self.fields["team_member"].queryset = TeamMember.objects.filter(
-                campaign_id=self.instance.campaign_id
+                Q(retired=False) | Q(pk=self.instance.team_member_id),
+                campaign_id=self.instance.campaign_id,
             )
 
     def clean(self):

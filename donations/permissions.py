@@ -137,3 +137,14 @@ def may_void_cash(*, donation: Donation, user, now: datetime.datetime) -> bool:
         return True
     assigned = may_record_cash(user=user, campaign=donation.campaign)
     return volunteer_may_void(donation=donation, user=user, now=now, assigned=assigned)
+
+
+def may_move_member_gifts(*, user, member) -> bool:
+    """Organizers of the member's campaign (and superusers) move its gifts to another
+    member or to none (services/members.py)."""
+    return is_organizer(user) and may_manage_campaign(user=user, campaign=member.campaign)
+
+
+def may_reopen_campaign(user) -> bool:
+    """A completed campaign is final; only a superuser reopens one, with a written reason."""
+    return _manages_all(user)

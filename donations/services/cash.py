@@ -69,6 +69,7 @@ DECIMALS_ERROR = ngettext_lazy(
 WHOLE_UNITS_ERROR = _("Enter %(currency)s as a whole number, without decimals.")
 AMOUNT_ERROR = _("The amount must be more than zero.")
 TEAM_MEMBER_ERROR = _("This team member is not part of this campaign.")
+TEAM_MEMBER_RETIRED_ERROR = _("This team member has retired and takes no more gifts.")
 TOKEN_ERROR = _("This form was already used by someone else. Reload the page.")
 BATCH_EMPTY_ERROR = _("Fill in at least one row.")
 BATCH_TOO_LONG_ERROR = _("A tally sheet has at most %(max)s rows.")
@@ -162,6 +163,8 @@ def cash_gift_convert(*, campaign: Campaign, gift: CashGift) -> ConvertedAmount:
     Writes nothing: the recording services call it before they store anything.
     """
     errors = _cash_gift_errors(campaign=campaign, gift=gift, today=timezone.localdate())
+    if gift.team_member is not None and gift.team_member.retired:  # a new gift, not an edit
+        errors.setdefault("team_member", TEAM_MEMBER_RETIRED_ERROR)
     if errors:
         raise ValidationError(errors)
     return cash_convert(

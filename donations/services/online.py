@@ -52,6 +52,7 @@ AMOUNT_BELOW_MINIMUM = _("The smallest gift online is %(minimum)s.")
 AMOUNT_ABOVE_MAXIMUM = _("The largest gift online is %(maximum)s.")
 CURRENCY_NOT_ACCEPTED = _("This campaign does not accept %(value)s.")
 TEAM_MEMBER_NOT_IN_CAMPAIGN = _("This team member is not part of this campaign.")
+TEAM_MEMBER_RETIRED = _("This team member has retired and takes no more gifts.")
 CAMPAIGN_CLOSED = _("This campaign has closed and no longer takes gifts. Thank you for caring.")
 CHECKOUT_UNAVAILABLE = _("The payment service did not answer. Nothing was charged; try again.")
 FREQUENCY_INVALID = _("Choose to give once or every month.")
@@ -147,8 +148,8 @@ def gift_check(
     """Raise ValidationError, by field, unless this gift may be started online today.
 
     The rules: the campaign is open for giving; it accepts `currency`; the team member is
-    one of its own; Stripe can charge `amount` exactly, within the bounds (DONATION_MIN_USD,
-    DONATION_MAX_USD and Stripe's minimum charge, at the stored rate).
+    one of its own, not retired; Stripe can charge `amount` exactly, within the bounds
+    (DONATION_MIN_USD, DONATION_MAX_USD and Stripe's minimum charge, at the stored rate).
     """
     if not campaign.is_open_for_giving(today):
         raise ValidationError({NON_FIELD_ERRORS: [ValidationError(CAMPAIGN_CLOSED, "closed")]})
@@ -163,6 +164,8 @@ def gift_check(
         errors["amount"] = amount_error
     if team_member is not None and team_member.campaign_id != campaign.pk:
         errors["team_member"] = ValidationError(TEAM_MEMBER_NOT_IN_CAMPAIGN, code="team_member")
+    elif team_member is not None and team_member.retired:
+        errors["team_member"] = ValidationError(TEAM_MEMBER_RETIRED, code="retired")
     if errors:
         raise ValidationError(errors)
 

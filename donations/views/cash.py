@@ -76,7 +76,7 @@ def volunteer_home_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _recording_campaign(request, slug)
-    members = list(campaign.team_members.all())
+    members = list(campaign.team_members.on_team())
     saved = None
     if request.method == "POST":
         form = CashForm(request.POST, campaign=campaign, members=members)
@@ -136,7 +136,7 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _recording_campaign(request, slug)
     row_kwargs = {
         "campaign": campaign,
-        "members": list(campaign.team_members.all()),
+        "members": list(campaign.team_members.on_team()),
         "initial": _next_initial(campaign, None),
     }
     data = request.POST if request.method == "POST" else None

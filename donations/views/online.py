@@ -139,7 +139,7 @@ def _donate_form(request: HttpRequest, campaign: Campaign, presets, currency) ->
         request.POST or None,
         initial=initial,
         campaign=campaign,
-        members=list(campaign.team_members.all()),
+        members=list(campaign.team_members.on_team()),
         today=timezone.localdate(),
     )
 
