@@ -24,8 +24,6 @@ ORGANIZER_CODENAMES = {
     "view_teammember",
     "change_donation",
     "view_donation",
-    "add_exchangerate",
-    "change_exchangerate",
     "view_exchangerate",
     "add_volunteerassignment",
     "change_volunteerassignment",
@@ -43,6 +41,7 @@ ORGANIZER_CODENAMES = {
     "change_monthlygift",
     "view_monthlygift",
     "view_monthlygiftchange",
+    "view_campaignchange",
 }
 
 
