@@ -40,7 +40,7 @@ from donations import permissions
 from donations.selectors.health import silent_campaigns
 from donations.services.access import organizer_assign
 from donations.services.members import team_member_gifts_move
-from donations.services.monthly import campaign_complete, monthly_gifts_stop_for_campaign
+from donations.services.monthly import campaign_complete, campaign_completed_by_edit
 
 WEBHOOK_SILENT_WARNING = _(
     "%(count)s card payments were started on this campaign since %(since)s, and Stripe has "
@@ -290,8 +290,13 @@ class CampaignAdmin(admin.ModelAdmin):
         if not change and not request.user.is_superuser:
             organizer_assign(user=request.user, campaign=obj)  # keeps seeing what they made
         if obj.status == Campaign.Status.COMPLETED:
-            # Completed by editing its status: its monthly gifts stop as with the action.
-            self._report_monthly(request, obj, monthly_gifts_stop_for_campaign(campaign=obj))
+            # Completed by editing its status: recorded, and its monthly gifts stop, as with
+            # the action.
+            before = form.initial.get("status", "") if change else ""
+            stopped = campaign_completed_by_edit(
+                campaign=obj, before_status=before, by=request.user
+            )
+            self._report_monthly(request, obj, stopped)
 
     def _report_monthly(self, request, campaign: Campaign, result) -> None:
         if result.stopped:

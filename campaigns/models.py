@@ -402,10 +402,12 @@ class TeamMember(TranslatedContent, models.Model):
 
 class CampaignChangeAction(models.TextChoices):
     REOPEN = "reopen", _("Reopened")
+    COMPLETE = "complete", _("Campaign completed")
 
 
 class CampaignChange(models.Model):
-    """A change of a campaign that needs a written reason: who made it, when and why."""
+    """A change of a campaign's state that matters to its money (completed, reopened with a
+    written reason): who made it (a user, or none for a command), when, what and why."""
 
     Action = CampaignChangeAction
 
@@ -416,12 +418,14 @@ class CampaignChange(models.Model):
         settings.AUTH_USER_MODEL,
         verbose_name=_("changed by"),
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="campaign_changes",
     )
     changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     changes = models.JSONField(_("changes"), default=dict)
-    reason = models.TextField(_("reason"))
+    reason = models.TextField(_("reason"), blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]

@@ -28,6 +28,7 @@ from donations.models import (
     Donation,
     DonationChange,
     ExchangeRate,
+    ExchangeRateChange,
     ExportLog,
     MonthlyGift,
     MonthlyGiftChange,
@@ -40,9 +41,8 @@ from donations.models import (
 from donations.selectors.health import payment_health
 from donations.services.access import organizer_assign
 from donations.services.cash import (
+    ABOVE_MAXIMUM_REASON_FIELD,
     CASH_EDITABLE_FIELDS,
-    CONVERSION_INPUTS,
-    cash_convert,
     cash_edit_validate,
     donation_mark_deposited,
     donation_moderate,
@@ -51,6 +51,7 @@ from donations.services.cash import (
     volunteer_assign,
 )
 from donations.services.monthly import monthly_gift_moderate
+from donations.services.rates import exchange_rate_delete, exchange_rate_set
 from donations.services.receipts import receipt_resend
 
 STRIPE_FIELDS = [
@@ -132,6 +133,15 @@ class DonationActionForm(ActionForm):
 
 
 class DonationAdminForm(forms.ModelForm):
+    above_maximum_reason = forms.CharField(
+        label=_("Reason for a gift above the largest gift"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    # Who edits (set by DonationAdmin.get_form): the largest gift's rule depends on it.
+    editor = None
+
     class Meta:
         model = Donation
         fields = list(CASH_EDITABLE_FIELDS)
@@ -153,15 +163,14 @@ class DonationAdminForm(forms.ModelForm):
             return data
         edited = copy.copy(donation)
         for field in self.changed_data:
-            setattr(edited, field, data.get(field))
-        cash_edit_validate(edited)
-        if set(self.changed_data) & set(CONVERSION_INPUTS):
-            cash_convert(
-                campaign=edited.campaign,
-                amount=edited.amount,
-                currency=edited.currency,
-                received_on=timezone.localdate(edited.received_at),
-            )
+            if field != ABOVE_MAXIMUM_REASON_FIELD:
+                setattr(edited, field, data.get(field))
+        cash_edit_validate(
+            edited,
+            by=self.editor,
+            reason=data.get(ABOVE_MAXIMUM_REASON_FIELD, ""),
+            changed=set(self.changed_data),
+        )
         return data
 
 
@@ -298,6 +307,25 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.editor = request.user
+        return form
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.source != Donation.Source.OFFLINE:
+            return fieldsets
+        if obj.status == Donation.Status.VOIDED:
+            return fieldsets
+        # An editable cash entry: the organizer may give a reason for a larger amount.
+        return [
+            (name, {**options, "fields": [*options["fields"], ABOVE_MAXIMUM_REASON_FIELD]})
+            if name == _("Amount")
+            else (name, options)
+            for name, options in fieldsets
+        ]
+
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.source == Donation.Source.ONLINE:
             # What Stripe reported is the record: organizers may only moderate.
@@ -307,11 +335,16 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Donation, form, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        reason = form.cleaned_data.get(ABOVE_MAXIMUM_REASON_FIELD, "")
+        values = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name != ABOVE_MAXIMUM_REASON_FIELD
+        }
         if not values:
             return
         if obj.source == Donation.Source.OFFLINE:
-            donation_update_cash(donation=obj, by=request.user, values=values)
+            donation_update_cash(donation=obj, by=request.user, values=values, reason=reason)
         elif obj.monthly_gift_id:
             # A month of a monthly gift: the giver list shows the monthly gift, so it and
             # every month of it are moderated together.
@@ -582,12 +615,81 @@ class ExportLogAdmin(ManagedCampaignsOnly, RecordAdmin):
     list_select_related = ["user", "campaign"]
 
 
+class ExchangeRateChangeInline(admin.TabularInline):
+    """A rate's history: who (or which import) set it, and its old and new values."""
+
+    model = ExchangeRateChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "action", "changed_by", "changes", "reason"]
+    readonly_fields = fields
+    ordering = ["-changed_at", "-id"]
+    verbose_name_plural = _("History")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return permissions.may_see_rates(request.user)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates convert every campaign's gifts: superusers set them (the rates services keep
+    who did); organizers only see them and their history."""
+
     list_display = ["date", "currency", "per_euro", "source"]
     list_filter = ["currency", "source"]
     search_fields = ["currency"]
     date_hierarchy = "date"
+    fields = ["date", "currency", "per_euro", "source"]
+    readonly_fields = ["source"]
+    inlines = [ExchangeRateChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["date", "currency", "source"] if obj is not None else self.readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return permissions.may_change_rates(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return permissions.may_change_rates(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return permissions.may_change_rates(request.user)
+
+    def save_model(self, request: HttpRequest, obj: ExchangeRate, form, change: bool) -> None:
+        saved = exchange_rate_set(
+            date=obj.date, currency=obj.currency, per_euro=obj.per_euro, by=request.user
+        )
+        obj.pk, obj.source = saved.pk, saved.source
+
+    def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
+        exchange_rate_delete(rate=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for rate in queryset:
+            exchange_rate_delete(rate=rate, by=request.user)
+
+
+@admin.register(ExchangeRateChange)
+class ExchangeRateChangeAdmin(RecordAdmin):
+    """Every change of every rate, deleted rates' too."""
+
+    list_display = ["changed_at", "date", "currency", "action", "changed_by", "reason"]
+    list_filter = ["action", "currency"]
+    search_fields = ["currency", "changed_by__username", "reason"]
+    list_select_related = ["changed_by"]
+    date_hierarchy = "changed_at"
+
+    def has_module_permission(self, request) -> bool:
+        return permissions.may_see_rates(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return permissions.may_see_rates(request.user)
 
 
 @admin.register(Refund)

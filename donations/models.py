@@ -568,6 +568,58 @@ class ExchangeRate(models.Model):
         return f"1 EUR = {self.per_euro} {self.currency} on {self.date}"
 
 
+class ExchangeRateChangeAction(models.TextChoices):
+    ADD = "add", _("Added by hand")
+    EDIT = "edit", _("Changed by hand")
+    DELETE = "delete", _("Deleted")
+    IMPORT = "import", _("Imported")
+
+
+class ExchangeRateChange(models.Model):
+    """One change of a stored rate: its old and new values, and who (a superuser) or what
+    (the ECB import) made it. The day and currency are kept, so the row outlives the rate."""
+
+    Action = ExchangeRateChangeAction
+
+    rate = models.ForeignKey(
+        ExchangeRate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="changes",
+        verbose_name=_("exchange rate"),
+    )
+    date = models.DateField(_("date"))
+    currency = models.CharField(_("currency"), max_length=3)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exchange_rate_changes",
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("exchange rate change")
+        verbose_name_plural = _("exchange rate changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=ExchangeRateChangeAction.values),
+                name="exchange_rate_change_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.changed_by or self.reason
+        return f"{self.get_action_display()} of {self.currency} on {self.date} ({who})"
+
+
 class StripeEvent(models.Model):
     """Each Stripe event id, stored in the same transaction as its effects: exactly once."""
 
@@ -825,6 +877,7 @@ class DonationChangeAction(models.TextChoices):
     DONOR_EDIT = "donor", _("Changed by the donor")
     PURGE = "purge", _("Personal data removed")
     MEMBER_MOVE = "member", _("Moved to another team member")
+    RECEIPT_RESEND = "receipt", _("Receipt sent again")
 
 
 class DonationChange(models.Model):

@@ -148,3 +148,27 @@ def may_move_member_gifts(*, user, member) -> bool:
 def may_reopen_campaign(user) -> bool:
     """A completed campaign is final; only a superuser reopens one, with a written reason."""
     return _manages_all(user)
+
+
+RATE_VIEW_PERMISSION = "donations.view_exchangerate"
+
+
+def may_change_rates(user) -> bool:
+    """Only superusers add, change or delete exchange rates by hand (the ECB import runs as
+    a command): a rate converts the gifts of every campaign."""
+    return _manages_all(user)
+
+
+def may_see_rates(user) -> bool:
+    """Staff who may read the stored rates (Organizers, by the roles migration) and their
+    history; superusers."""
+    return _active(user) and (
+        user.is_superuser or (user.is_staff and user.has_perm(RATE_VIEW_PERMISSION))
+    )
+
+
+def may_record_cash_above_maximum(*, user, campaign: Campaign) -> bool:
+    """A cash gift above the largest gift (DONATION_MAX_USD) is entered only by an organizer
+    of its campaign (or a superuser), with a reason; volunteers split it into gifts within
+    the bounds."""
+    return is_organizer(user) and may_manage_campaign(user=user, campaign=campaign)

@@ -18,6 +18,7 @@ from babel.dates import format_date
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -26,7 +27,8 @@ from django.utils.translation import gettext_lazy as _
 import money
 from config.i18n import babel_locale
 from donations.donor_links import donor_link_url, link_days
-from donations.models import Donation, Receipt
+from donations.models import Donation, DonationChange, Receipt
+from donations.services.history import donation_event_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -76,21 +78,36 @@ def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
     """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action).
 
     Refuses a receipt that a worker is sending right now, so a resend never races a send.
+    The gift's history keeps who asked for it (`by_user`, a user, or who else in words, such
+    as the donor through their link), with the receipt's state before.
     """
+    user, origin = (None, by_user) if isinstance(by_user, str) else (by_user, "")
     if not receipt.donation.email:
         raise ValidationError(RESEND_WITHOUT_EMAIL)
     now = timezone.now()
-    requeued = Receipt.objects.filter(
-        Q(pk=receipt.pk) & (~Q(status=Receipt.Status.SENDING) | _stale_claim(now))
-    ).update(
-        status=Receipt.Status.QUEUED,
-        attempts=0,
-        next_attempt_at=now,
-        claimed_at=None,
-        last_error="",
-    )
-    if not requeued:
-        raise ValidationError(RESEND_WHILE_SENDING)
+    with transaction.atomic():
+        before = Receipt.objects.filter(pk=receipt.pk).values("status", "attempts").first()
+        requeued = Receipt.objects.filter(
+            Q(pk=receipt.pk) & (~Q(status=Receipt.Status.SENDING) | _stale_claim(now))
+        ).update(
+            status=Receipt.Status.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_at=None,
+            last_error="",
+        )
+        if not requeued:
+            raise ValidationError(RESEND_WHILE_SENDING)
+        donation_event_recorded(
+            donation=receipt.donation,
+            action=DonationChange.Action.RECEIPT_RESEND,
+            by=user,
+            reason=origin,
+            changes={
+                "receipt_status": [before["status"], Receipt.Status.QUEUED.value],
+                "receipt_attempts": [before["attempts"], 0],
+            },
+        )
     logger.info("Receipt %s requeued by %s", receipt.pk, by_user)
     receipt.refresh_from_db()
     return receipt

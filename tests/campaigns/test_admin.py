@@ -24,8 +24,6 @@ ORGANIZER_CODENAMES = {
     "view_teammember",
     "change_donation",
     "view_donation",
-    "add_exchangerate",
-    "change_exchangerate",
     "view_exchangerate",
     "add_volunteerassignment",
     "change_volunteerassignment",
