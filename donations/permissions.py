@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from campaigns.models import Campaign
+from donations.donor_links import same_address
 from donations.models import Donation, OrganizerAssignment, VolunteerAssignment
 
 ORGANIZERS_GROUP = "Organizers"
@@ -137,3 +138,10 @@ def may_void_cash(*, donation: Donation, user, now: datetime.datetime) -> bool:
         return True
     assigned = may_record_cash(user=user, campaign=donation.campaign)
     return volunteer_may_void(donation=donation, user=user, now=now, assigned=assigned)
+
+
+def link_reaches(*, email: str, gift) -> bool:
+    """A donor's signed link (made for `email`) reaches a gift, a month of one or a monthly
+    gift only when it was given with that address: ASCII letters in any case, nothing else
+    folded. Whatever the database matched to find candidates, this decides."""
+    return same_address(gift.email, email)

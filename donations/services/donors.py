@@ -23,7 +23,8 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from donations.donor_links import donor_link_url, link_days, normal_email
+from donations import permissions
+from donations.donor_links import donor_link_url, link_days
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
 from donations.services.history import (
     donation_change_recorded,
@@ -42,18 +43,32 @@ NOT_YOUR_GIFT = _("This gift was not given with this link's email address.")
 DONOR_REASON = "changed by the donor through their link"
 
 
-def _gifts_of(email: str):
-    return Donation.objects.filter(email__iexact=normal_email(email))
+def _stored_address(email: str) -> str | None:
+    """The address stored on the newest gift given with `email` (permissions.link_reaches),
+    or None when it never gave. The database only narrows the candidates: its case folding
+    (PostgreSQL's UPPER makes a dotless i, U+0131, an I) would take one address for another."""
+    candidates = (
+        Donation.objects.filter(email__iexact=email.strip())
+        .order_by("-created_at", "-pk")
+        .only("email")
+    )
+    for gift in candidates.iterator():
+        if permissions.link_reaches(email=email, gift=gift):
+            return gift.email
+    return None
 
 
 def donor_link_send(*, email: str, language: str) -> bool:
-    """Email a fresh link to `email` if it ever gave; True if a message went out.
+    """Email a fresh link if `email` ever gave; True if a message went out.
 
-    The caller answers the same either way, so nobody learns whether an address gave.
+    The link goes to the address stored on the gifts, never to the one typed (as Django's
+    password reset does since CVE-2019-19844): only that mailbox gets a link to them. The
+    caller answers the same either way, so nobody learns whether an address gave.
     """
-    email = normal_email(email)
-    if not email or not _gifts_of(email).exists():
+    stored = _stored_address(email) if email.strip() else None
+    if stored is None:
         return False
+    email = stored
     with translation.override(language):
         context = {"link": donor_link_url(email=email), "days": link_days()}
         subject = " ".join(render_to_string("donations/email/manage_subject.txt", context).split())
@@ -69,7 +84,7 @@ def donor_link_send(*, email: str, language: str) -> bool:
 
 
 def _own_gift(donation: Donation | MonthlyGift, email: str):
-    if normal_email(donation.email) != normal_email(email):
+    if not permissions.link_reaches(email=email, gift=donation):
         raise PermissionDenied(NOT_YOUR_GIFT)
     return donation
 

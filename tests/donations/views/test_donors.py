@@ -39,9 +39,64 @@ def test_asking_for_a_link_answers_the_same_whether_or_not_the_address_gave(clie
 
     assert known.status_code == unknown.status_code == 200
     assert texts(known.content.decode(), "main") == texts(unknown.content.decode(), "main")
-    assert [message.to for message in mail.outbox] == [["rosa@example.org"]]
+    assert [message.to for message in mail.outbox] == [["Rosa@Example.org"]]
     link = re.search(r"http://testserver(/donations/manage/\S+/)", mail.outbox[0].body).group(1)
     assert client.get(link).status_code == 200
+
+
+def test_a_link_goes_to_the_address_stored_on_the_gifts_not_to_the_one_typed(client, gifts):
+    client.post(reverse("donations:manage-request"), {"email": " ROSA@example.ORG "})
+
+    assert [message.to for message in mail.outbox] == [["Rosa@Example.org"]]
+
+
+# Addresses that Unicode case folding (Python's lower(), PostgreSQL's UPPER) takes for
+# another one: (the address that gave, a lookalike someone else may own).
+LOOKALIKES = {
+    "dotless i": ("alice@example.com", "al\u0131ce@example.com"),
+    "dotted capital I": ("alice@example.com", "al\u0130ce@example.com"),
+    "long s": ("sam@example.org", "\u017fam@example.org"),
+    "Kelvin sign": ("kim@example.org", "\u212aim@example.org"),
+    "fullwidth letters": ("kim@example.org", "kim@\uff45xample.org"),
+}
+
+
+@pytest.mark.parametrize("case", list(LOOKALIKES))
+def test_a_lookalike_address_is_mailed_no_link_to_anothers_gifts(client, case):
+    given, lookalike = LOOKALIKES[case]
+    DonationFactory(email=given, giver_name="The real donor")
+
+    response = client.post(reverse("donations:manage-request"), {"email": lookalike})
+
+    assert response.status_code == 200
+    assert "Check your email" in response.content.decode()
+    recipients = [message.to for message in mail.outbox]
+    assert recipients in ([], [[given]])  # if at all, only to the address that gave
+    assert recipients == []  # and as only ASCII letters are folded, not at all
+
+
+@pytest.mark.parametrize("case", list(LOOKALIKES))
+def test_a_link_for_a_lookalike_address_reaches_none_of_anothers_gifts(client, case):
+    """Someone who gave with the lookalike holds a link for it: it lists their gift alone."""
+    given, lookalike = LOOKALIKES[case]
+    real = DonationFactory(email=given, giver_name="The real donor")
+    DonationFactory(campaign=real.campaign, email=lookalike, giver_name="The lookalike")
+    Receipt.objects.create(donation=real, status=Receipt.Status.SENT)
+    url = manage_url(email=lookalike)
+    year = timezone.localdate().year
+
+    page = client.get(url).content.decode()
+    statement = client.get(f"{url}statement/{year}/").content.decode()
+    edit = client.post(url, {"gift": str(real.pk), "action": "save", f"{real.pk}-giver_name": "X"})
+    resend = client.post(url, {"gift": str(real.pk), "action": "receipt"})
+
+    assert "The lookalike" in page
+    assert "The real donor" not in page
+    assert len(texts(statement, "tbody tr")) == 1
+    assert edit.status_code == resend.status_code == 404
+    real.refresh_from_db()
+    real.receipt.refresh_from_db()
+    assert (real.giver_name, real.receipt.status) == ("The real donor", Receipt.Status.SENT)
 
 
 def test_link_requests_are_limited_per_address(client, gifts):
