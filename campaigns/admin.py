@@ -181,8 +181,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
-            organizer_assign(user=request.user, campaign=obj)  # keeps seeing what they made
+        if not change and permissions.assigned_to_what_they_create(request.user):
+            organizer_assign(by=request.user, user=request.user, campaign=obj)
         campaign_content_changed(campaign=obj)
         if obj.status == Campaign.Status.COMPLETED:
             # Completed by editing its status: its monthly gifts stop as with the action.

@@ -192,7 +192,7 @@ def donation_receipt_again(*, donation: Donation, email: str) -> None:
     receipt = getattr(donation, "receipt", None)
     if receipt is None:
         raise ValidationError(_("This gift has no receipt to send."))
-    receipt_resend(receipt=receipt, by_user="the donor, through their link")
+    receipt_resend(receipt=receipt, by=permissions.DonorLink(email))
 
 
 def monthly_gift_update_by_donor(*, gift: MonthlyGift, email: str, values: dict) -> MonthlyGift:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from babel.dates import format_date
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 import money
 from config.i18n import babel_locale
+from donations import permissions
 from donations.donor_links import donor_link_url, link_days
 from donations.models import Donation, Receipt
 
@@ -72,11 +73,15 @@ def receipt_queue(*, donation: Donation) -> Receipt | None:
     return receipt
 
 
-def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
-    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action).
+def receipt_resend(*, receipt: Receipt, by) -> Receipt:
+    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action,
+    or a donor's through their link: permissions.may_resend_receipt, else PermissionDenied;
+    `by` None is the operator at the shell).
 
     Refuses a receipt that a worker is sending right now, so a resend never races a send.
     """
+    if by is not None and not permissions.may_resend_receipt(by=by, receipt=receipt):
+        raise PermissionDenied
     if not receipt.donation.email:
         raise ValidationError(RESEND_WITHOUT_EMAIL)
     now = timezone.now()
@@ -91,7 +96,7 @@ def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
     )
     if not requeued:
         raise ValidationError(RESEND_WHILE_SENDING)
-    logger.info("Receipt %s requeued by %s", receipt.pk, by_user)
+    logger.info("Receipt %s requeued by %s", receipt.pk, by or "the operator")
     receipt.refresh_from_db()
     return receipt
 
