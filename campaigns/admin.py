@@ -287,8 +287,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         campaign_save(campaign=obj, by=request.user, reason=form.cleaned_data.get("reason", ""))
-        if not change and not request.user.is_superuser:
-            organizer_assign(user=request.user, campaign=obj)  # keeps seeing what they made
+        if not change and permissions.assigned_to_what_they_create(request.user):
+            organizer_assign(by=request.user, user=request.user, campaign=obj)
         if obj.status == Campaign.Status.COMPLETED:
             # Completed by editing its status: recorded, and its monthly gifts stop, as with
             # the action.

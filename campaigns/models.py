@@ -102,9 +102,6 @@ class CampaignQuerySet(models.QuerySet):
     def public(self) -> CampaignQuerySet:
         return self.exclude(status=Campaign.Status.DRAFT)
 
-    def visible_to(self, user) -> CampaignQuerySet:
-        return self if user.is_staff else self.public()
-
     def with_counted_shares(self) -> CampaignQuerySet:
         """Annotate `shares_counted`: every share counted on this site, all networks."""
         counted = (

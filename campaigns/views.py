@@ -25,6 +25,7 @@ from campaigns.selectors import (
 from campaigns.services import share_record
 from campaigns.sharing import network_url, share_links
 from config.clients import client_ip, client_key
+from donations import permissions
 from donations.models import CASH_BATCH_MAX_ROWS
 from donations.selectors.givers import (
     GIVERS_PER_PAGE,
@@ -41,7 +42,7 @@ CAMPAIGNS_PER_PAGE = 12
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
     return get_object_or_404(
-        Campaign.objects.visible_to(request.user).with_counted_shares(), slug=slug
+        permissions.visible_campaigns(request.user).with_counted_shares(), slug=slug
     )
 
 

@@ -11,7 +11,6 @@ import copy
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect
@@ -305,7 +304,7 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.may_delete_gift_records(request.user)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -561,7 +560,7 @@ class VolunteerAssignmentAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: VolunteerAssignment, form, change: bool):
         if change:
             return
-        assignment = volunteer_assign(user=obj.user, campaign=obj.campaign)
+        assignment = volunteer_assign(by=request.user, user=obj.user, campaign=obj.campaign)
         obj.pk = assignment.pk
         obj.created_at = assignment.created_at
 
@@ -597,11 +596,11 @@ class OrganizerAssignmentAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
-            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True)
+            kwargs["queryset"] = permissions.organizer_candidates()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: OrganizerAssignment, form, change: bool):
-        assignment = organizer_assign(user=obj.user, campaign=obj.campaign)
+        assignment = organizer_assign(by=request.user, user=obj.user, campaign=obj.campaign)
         obj.pk = assignment.pk
         obj.created_at = assignment.created_at
 
@@ -743,7 +742,8 @@ class StripeEventAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
 
 @admin.register(Receipt)
 class ReceiptAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
-    """Each gift's receipt state. Whoever may see receipts (Organizers) may resend one."""
+    """Each gift's receipt state. Organizers resend the receipts of their campaigns' gifts
+    (permissions.may_resend_receipts, then may_resend_receipt for each)."""
 
     list_display = [
         "created_at",
@@ -775,18 +775,20 @@ class ReceiptAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.may_delete_gift_records(request.user)
 
-    @admin.action(description=_("Resend the selected receipts"), permissions=["view"])
+    def has_resend_permission(self, request) -> bool:
+        return permissions.may_resend_receipts(request.user)
+
+    @admin.action(description=_("Resend the selected receipts"), permissions=["resend"])
     def resend(self, request, queryset) -> None:
         requeued = 0
-        for receipt in queryset.select_related("donation"):
+        for receipt in queryset.select_related("donation__campaign"):
             try:
-                receipt_resend(receipt=receipt, by_user=request.user)
-            except ValidationError as error:
-                self.message_user(
-                    request, f"{receipt}: {' '.join(error.messages)}", messages.WARNING
-                )
+                receipt_resend(receipt=receipt, by=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                text = " ".join(getattr(error, "messages", [str(error)]))
+                self.message_user(request, f"{receipt}: {text}", messages.WARNING)
             else:
                 requeued += 1
         self.message_user(

@@ -799,6 +799,32 @@ class Receipt(models.Model):
         return f"Receipt for {self.donation_id} ({self.get_status_display()})"
 
 
+class DonorLinkEmail(models.Model):
+    """A donor's link, waiting to be emailed (the outbox of donations/services/donors.py).
+
+    Queued by the request page, so the page answers the same whether the address gave or
+    the mail server is down; sent by the receipts worker (`send_receipts`) with the
+    receipts' retries, and deleted once sent or given up, so no address stays here.
+    """
+
+    email = models.EmailField(_("email"))  # as stored on the donor's gifts
+    language = models.CharField(_("language"), max_length=10)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["next_attempt_at", "pk"]
+        verbose_name = _("donor link email")
+        verbose_name_plural = _("donor link emails")
+        indexes = [models.Index(fields=["next_attempt_at"], name="donor_link_email_due")]
+
+    def __str__(self) -> str:
+        return f"Donor link email {self.pk}"
+
+
 class VolunteerAssignment(models.Model):
     """Which campaigns a volunteer may record cash for; managed by organizers in the admin."""
 

@@ -83,7 +83,7 @@ def cash_volunteer(cash_campaign):
     from tests.factories import UserFactory
 
     user = UserFactory(username="vol-assigned")
-    volunteer_assign(user=user, campaign=cash_campaign)
+    volunteer_assign(by=None, user=user, campaign=cash_campaign)
     return user
 
 
@@ -110,7 +110,7 @@ def cash_organizer(cash_campaign):
 
     user = UserFactory(username="organizer-cash", is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
-    organizer_assign(user=user, campaign=cash_campaign)
+    organizer_assign(by=None, user=user, campaign=cash_campaign)
     return user
 
 

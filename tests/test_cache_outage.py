@@ -166,7 +166,7 @@ def test_signing_in_and_staying_signed_in_work(client, outage, request):
 def test_the_organizers_report_renders(client, redis_hung, cash_organizer, cash_campaign):
     from donations.services.access import organizer_assign
 
-    organizer_assign(user=cash_organizer, campaign=cash_campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=cash_campaign)
     client.force_login(cash_organizer)
 
     response, seconds = timed(lambda: client.get("/organize/cash-drive/report/"))

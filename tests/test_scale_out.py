@@ -160,7 +160,7 @@ def test_two_app_servers_share_gifts_limits_sessions_and_csrf(rates_today, tmp_p
     # The servers hash with the site's own hasher, not the tests' fast one.
     volunteer.password = PBKDF2PasswordHasher().encode(PASSWORD, "scaleoutsalt")
     volunteer.save()
-    volunteer_assign(user=volunteer, campaign=campaign)
+    volunteer_assign(by=None, user=volunteer, campaign=campaign)
 
     with two_servers(tmp_path / "static") as (one, other):
         visitor = Browser()

@@ -639,11 +639,14 @@ def donation_moderate(
     return donation
 
 
-def volunteer_assign(*, user, campaign: Campaign) -> VolunteerAssignment:
+def volunteer_assign(*, by, user, campaign: Campaign) -> VolunteerAssignment:
     """Let `user` record cash for `campaign`: joins the Volunteers group and gets the assignment.
 
-    Idempotent. Grants no model permission and no admin access.
+    Idempotent. Grants no model permission and no admin access. `by` is who asks (None: the
+    operator at the shell); permissions.may_assign_volunteers decides, or PermissionDenied.
     """
+    if not permissions.may_assign_volunteers(by=by, campaign=campaign):
+        raise PermissionDenied
     with transaction.atomic():
         group, _created = Group.objects.get_or_create(name=permissions.VOLUNTEERS_GROUP)
         user.groups.add(group)

@@ -672,9 +672,7 @@ def monthly_gift_moderate(
 ) -> MonthlyGift:
     """Hide a monthly gift's public name or message: the giver list entry and every month
     of it (each month's history says so). Organizers of its campaign and superusers only."""
-    if not permissions.may_manage_campaign(user=by, campaign=gift.campaign) or not (
-        permissions.is_organizer(by)
-    ):
+    if not permissions.may_moderate_monthly_gift(user=by, gift=gift):
         raise PermissionDenied
     with transaction.atomic():
         locked = _locked_gift(pk=gift.pk)

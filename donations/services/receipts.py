@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from babel.dates import format_date
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 import money
 from config.i18n import babel_locale
+from donations import permissions
 from donations.donor_links import donor_link_url, link_days
 from donations.models import Donation, DonationChange, Receipt
 from donations.services.history import donation_event_recorded
@@ -74,14 +75,18 @@ def receipt_queue(*, donation: Donation) -> Receipt | None:
     return receipt
 
 
-def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
-    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action).
+def receipt_resend(*, receipt: Receipt, by) -> Receipt:
+    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action,
+    or a donor's through their link: permissions.may_resend_receipt, else PermissionDenied;
+    `by` None is the operator at the shell).
 
     Refuses a receipt that a worker is sending right now, so a resend never races a send.
-    The gift's history keeps who asked for it (`by_user`, a user, or who else in words, such
-    as the donor through their link), with the receipt's state before.
+    The gift's history keeps who asked for it (`by`, a user, or who else in words: the donor
+    through their link, the operator at the shell), with the receipt's state before.
     """
-    user, origin = (None, by_user) if isinstance(by_user, str) else (by_user, "")
+    if by is not None and not permissions.may_resend_receipt(by=by, receipt=receipt):
+        raise PermissionDenied
+    user, origin = (None, str(by or "the operator at the shell")) if not _is_user(by) else (by, "")
     if not receipt.donation.email:
         raise ValidationError(RESEND_WITHOUT_EMAIL)
     now = timezone.now()
@@ -108,7 +113,7 @@ def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
                 "receipt_attempts": [before["attempts"], 0],
             },
         )
-    logger.info("Receipt %s requeued by %s", receipt.pk, by_user)
+    logger.info("Receipt %s requeued by %s", receipt.pk, by or "the operator")
     receipt.refresh_from_db()
     return receipt
 
@@ -189,6 +194,10 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
             render_to_string("donations/email/receipt.html", context), "text/html"
         )
     return message
+
+
+def _is_user(by) -> bool:
+    return by is not None and not isinstance(by, permissions.DonorLink)
 
 
 def _due(now: datetime.datetime) -> Q:

@@ -28,7 +28,7 @@ from donations.selectors.donors import (
 from donations.services.donors import (
     donation_receipt_again,
     donation_update_by_donor,
-    donor_link_send,
+    donor_link_queue,
     monthly_gift_stop_by_donor,
     monthly_gift_update_by_donor,
 )
@@ -68,7 +68,7 @@ def manage_request(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         if _link_allowed(request, email):
-            donor_link_send(email=email, language=translation.get_language() or "en")
+            donor_link_queue(email=email, language=translation.get_language() or "en")
         return render(request, "donations/manage/sent.html", {"days": link_days()})
     return render(request, "donations/manage/request.html", {"form": form})
 

@@ -30,7 +30,7 @@ def campaign():
 def organizer(client, campaign):
     user = UserFactory(username="olga", is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
-    organizer_assign(user=user, campaign=campaign)
+    organizer_assign(by=None, user=user, campaign=campaign)
     client.force_login(user)
     return user
 
@@ -99,7 +99,7 @@ def test_a_section_moved_to_another_campaign_leaves_the_first_page_at_once(
     client, organizer, visitor, admin_post, campaign
 ):
     other = CampaignFactory(slug="coats")
-    organizer_assign(user=organizer, campaign=other)
+    organizer_assign(by=None, user=organizer, campaign=other)
     section = StorySectionFactory(campaign=campaign, heading="Misplaced")
     assert headings(visitor, campaign) == ["Misplaced"]
     assert headings(visitor, other) == []

@@ -57,7 +57,7 @@ def test_a_live_campaign_with_gifts_keeps_its_currency_when_saved_as_a_draft_fir
     client, organizer
 ):
     campaign = CampaignFactory(currency="USD")
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     DonationFactory(campaign=campaign)
     data = admin_form(client, campaign)
     data["status"] = "draft"
@@ -90,7 +90,7 @@ def test_the_service_refuses_a_new_currency_once_any_gift_exists_whatever_the_st
 
 def test_a_draft_without_gifts_may_still_change_its_currency(client, organizer):
     campaign = CampaignFactory(currency="USD", status="draft")
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     data = admin_form(client, campaign)
     data["currency"] = "EUR"
 
@@ -102,7 +102,7 @@ def test_a_draft_without_gifts_may_still_change_its_currency(client, organizer):
 
 def test_an_organizer_cannot_reopen_a_completed_campaign(client, organizer):
     campaign = completed_campaign()
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     data = admin_form(client, campaign)
     assert "reason" not in data
     data["status"] = "live"
@@ -118,7 +118,7 @@ def test_an_organizer_cannot_reopen_a_completed_campaign(client, organizer):
 
 def test_the_service_refuses_a_reopening_by_an_organizer_even_with_a_reason(organizer):
     campaign = completed_campaign()
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     campaign.status = "live"
 
     with pytest.raises(ValidationError) as refused:
@@ -162,7 +162,7 @@ def test_a_superuser_reopens_a_completed_campaign_only_with_a_reason_kept_in_its
 
 def test_completing_a_campaign_by_its_status_is_still_allowed(client, organizer):
     campaign = CampaignFactory()
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     data = admin_form(client, campaign)
     data["status"] = "completed"
     data["completed_on"] = timezone.localdate().isoformat()

@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from campaigns import pagecache
 from campaigns.models import Update
 from campaigns.services import campaign_update_save
+from donations.services.access import organizer_assign
 from donations.services.cash import CashGift, donation_record_cash, donation_void
 from tests.factories import CampaignFactory, DonationFactory, TeamMemberFactory, UserFactory
 from tests.html import data_value, texts
@@ -231,9 +232,10 @@ def test_cached_pages_carry_no_cookie_and_no_csrf_token(client, campaign):
 
 
 def test_a_draft_preview_is_never_cached(client):
-    CampaignFactory(slug="secret", status="draft")
-    staff = UserFactory(username="staff", is_staff=True)
-    client.force_login(staff)
+    draft = CampaignFactory(slug="secret", status="draft")
+    organizer = UserFactory(username="organizer", is_staff=True)
+    organizer_assign(by=None, user=organizer, campaign=draft)
+    client.force_login(organizer)
 
     assert client.get("/c/secret/").status_code == 200
     client.logout()

@@ -57,7 +57,7 @@ def raised(client, campaign) -> str:
 @pytest.fixture
 def recording_organizer(cash_organizer, cash_campaign):
     """The campaign's organizer, also assigned to record cash for it."""
-    volunteer_assign(user=cash_organizer, campaign=cash_campaign)
+    volunteer_assign(by=None, user=cash_organizer, campaign=cash_campaign)
     return cash_organizer
 
 

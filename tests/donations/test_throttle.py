@@ -206,7 +206,7 @@ def test_a_campaign_surge_is_logged_once_shown_to_organizers_and_never_blocks(
     surge = throttle.campaign_surge(campaign_id=campaign.pk)
     assert (surge.attempts, surge.threshold) == (6, 3)
     assert surge.window_end - surge.window_start == datetime.timedelta(minutes=10)
-    organizer_assign(user=cash_organizer, campaign=campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=campaign)
     client.force_login(cash_organizer)
     report = client.get("/organize/caravan/report/").content.decode()
     assert "Unusual payment activity" in report

@@ -1,4 +1,5 @@
-"""Send queued receipts once, or keep sending them (`--loop`) under a process manager."""
+"""Send queued receipts and donors' link emails once, or keep sending them (`--loop`) under
+a process manager."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 from django.utils import timezone
 
+from donations.services.donors import donor_link_emails_send_due
 from donations.services.receipts import receipt_send_due
 
 
 class Command(BaseCommand):
-    help = "Send queued receipts. Each is claimed before it is sent, so workers never overlap."
+    help = (
+        "Send queued receipts and donors' link emails. Each is claimed before it is sent, so "
+        "workers never overlap."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -79,4 +84,20 @@ class Command(BaseCommand):
             failed += len(report.failed)
         if sent or failed:
             self.stdout.write(f"{sent} sent, {failed} failed.")
-        return sent + failed
+        return sent + failed + self._send_link_emails(limit, stop)
+
+    def _send_link_emails(self, limit: int, stop: threading.Event) -> int:
+        """Send up to `limit` donors' link emails, one claim at a time."""
+        handled = 0
+        while handled < limit and not stop.is_set():
+            report = donor_link_emails_send_due(now=timezone.now(), limit=1)
+            for queued in report.failed:
+                self.stderr.write(
+                    f"failed donor link email {queued.pk} (attempt {queued.attempts})"
+                )
+            if not report.sent and not report.failed:
+                break
+            handled += len(report.sent) + len(report.failed)
+        if handled:
+            self.stdout.write(f"{handled} donor link emails handled.")
+        return handled

@@ -20,6 +20,7 @@ from donations.models import (
     MonthlyGiftChange,
     Receipt,
 )
+from donations.permissions import DonorLink
 from donations.services.access import organizer_assign
 from donations.services.monthly import campaign_complete
 from donations.services.receipts import receipt_resend
@@ -45,7 +46,7 @@ def campaign(rates_today):
 def organizer(campaign):
     user = UserFactory(username="org-coats", is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
-    organizer_assign(user=user, campaign=campaign)
+    organizer_assign(by=None, user=user, campaign=campaign)
     return user
 
 
@@ -107,7 +108,7 @@ def test_a_receipt_sent_again_leaves_a_history_row_naming_who_asked(campaign, or
         donation=gift, status=Receipt.Status.FAILED, attempts=6, next_attempt_at=None
     )
 
-    receipt_resend(receipt=receipt, by_user=organizer)
+    receipt_resend(receipt=receipt, by=organizer)
 
     change = DonationChange.objects.get(donation=gift)
     assert (change.action, change.changed_by) == ("receipt", organizer)
@@ -176,7 +177,7 @@ def test_a_receipt_the_donor_asks_for_again_says_so_in_the_history(campaign):
     gift = DonationFactory(campaign=campaign, email="rosa@example.org")
     receipt = Receipt.objects.create(donation=gift, status=Receipt.Status.SENT, attempts=1)
 
-    receipt_resend(receipt=receipt, by_user="the donor, through their link")
+    receipt_resend(receipt=receipt, by=DonorLink(receipt.donation.email))
 
     change = DonationChange.objects.get(donation=gift)
     assert (change.action, change.changed_by) == ("receipt", None)
