@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Min
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -136,3 +137,14 @@ def statement_years(*, email: str) -> list[int]:
         email__iexact=email.strip(), status__in=DONOR_VISIBLE
     ).values_list("received_at", flat=True)
     return sorted({timezone.localtime(moment).year for moment in received}, reverse=True)
+
+
+def statement_year_range(*, email: str) -> range:
+    """The years a statement may be asked for: from the year of the donor's first gift that
+    went through to this year; empty for a donor with none."""
+    first = Donation.objects.filter(
+        email__iexact=email.strip(), status__in=DONOR_VISIBLE
+    ).aggregate(first=Min("received_at"))["first"]
+    if first is None:
+        return range(0)
+    return range(timezone.localtime(first).year, timezone.localdate().year + 1)

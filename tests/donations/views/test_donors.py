@@ -156,6 +156,32 @@ def test_the_yearly_statement_lists_the_years_gifts_with_totals(client, gifts):
     assert texts(html, "main ul li") == ["$45.00"]
 
 
+def statement_status(client, year) -> int:
+    token = manage_url().split("/")[-2]
+    url = reverse("donations:manage-statement", kwargs={"token": token, "year": 2000})
+    return client.get(url.replace("/2000/", f"/{year}/")).status_code
+
+
+@pytest.mark.parametrize("year", ["0", "9999", "10000", "9" * 20])
+def test_a_statement_for_a_year_no_date_can_hold_is_not_found(client, gifts, year):
+    assert statement_status(client, year) == 404
+
+
+def test_statements_exist_from_the_year_of_the_first_gift_to_this_year(client, gifts):
+    this_year = timezone.localdate().year
+    first_year = this_year - 3
+    DonationFactory(
+        email="rosa@example.org",
+        received_at=timezone.make_aware(datetime.datetime(first_year, 6, 1, 12)),
+    )
+
+    assert statement_status(client, first_year - 1) == 404
+    assert statement_status(client, first_year) == 200
+    assert statement_status(client, first_year + 1) == 200  # no gift that year: an empty one
+    assert statement_status(client, this_year) == 200
+    assert statement_status(client, this_year + 1) == 404
+
+
 def test_receipts_carry_the_donors_link(gifts):
     from donations.services.receipts import receipt_render
 
