@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.core import mail
+from django.core import mail, signing
 from django.urls import reverse
 from django.utils import timezone
 
-from donations.donor_links import donor_link_token
+from donations.donor_links import LINK_SALT, donor_link_token
 from donations.models import Donation, DonationChange, Receipt
 from tests.factories import CampaignFactory, DonationFactory
 from tests.html import attributes, texts
@@ -154,6 +154,25 @@ def test_the_yearly_statement_lists_the_years_gifts_with_totals(client, gifts):
 
     assert len(texts(html, "tbody tr")) == 2
     assert texts(html, "main ul li") == ["$45.00"]
+
+
+SIGNED_BUT_UNREADABLE = {
+    "JSON nested past the recursion limit": signing.b64_encode(
+        b'{"email": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    ).decode(),
+    "not JSON": signing.b64_encode(b"rosa@example.org").decode(),
+    "not compressed data": "." + signing.b64_encode(b"not zlib").decode(),
+}
+
+
+@pytest.mark.parametrize("payload", SIGNED_BUT_UNREADABLE)
+def test_a_signed_link_we_cannot_read_does_not_work(client, gifts, payload):
+    token = signing.TimestampSigner(salt=LINK_SALT).sign(SIGNED_BUT_UNREADABLE[payload])
+
+    response = client.get(reverse("donations:manage", kwargs={"token": token}))
+
+    assert response.status_code == 403
+    assert texts(response.content.decode(), "h1") == ["This link does not work"]
 
 
 def statement_status(client, year) -> int:
