@@ -36,7 +36,7 @@ def redis_cache_at(port: int) -> dict:
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/9",
+            "LOCATION": f"redis://127.0.0.1:{port}",
             "OPTIONS": {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT},
         }
     }
