@@ -125,6 +125,10 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
             "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
         }
     )
+# CACHE_URL=redis://...?key_prefix=site1: django-environ keeps the prefix under a lower-case
+# name, which Django ignores; it is KEY_PREFIX (tests use one per run on a shared Redis).
+if "key_prefix" in CACHES["default"]:
+    CACHES["default"]["KEY_PREFIX"] = CACHES["default"].pop("key_prefix")
 # Sessions live in the database alone, so signing in keeps working while the cache is down.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 

@@ -7,6 +7,7 @@ settings.DONOR_LINK_MAX_AGE. Receipts carry one; anybody can ask for a fresh one
 from __future__ import annotations
 
 import string
+import zlib
 
 from django.conf import settings
 from django.core import signing
@@ -58,6 +59,8 @@ def donor_link_email(*, token: str) -> str:
     except signing.SignatureExpired as error:
         raise DonorLinkError(expired=True) from error
     except signing.BadSignature as error:
+        raise DonorLinkError(expired=False) from error
+    except (ValueError, RecursionError, zlib.error) as error:  # signed, but not our JSON
         raise DonorLinkError(expired=False) from error
     if not isinstance(payload, dict) or not isinstance(payload.get("email"), str):
         raise DonorLinkError(expired=False)

@@ -153,3 +153,12 @@ def statement_years(*, email: str) -> list[int]:
         {timezone.localtime(gift.received_at).year for gift in _given_with(received, email)},
         reverse=True,
     )
+
+
+def statement_year_range(*, email: str) -> range:
+    """The years a statement may be asked for: from the year of the donor's first gift that
+    went through to this year; empty for a donor with none."""
+    years = statement_years(email=email)
+    if not years:
+        return range(0)
+    return range(min(years), timezone.localdate().year + 1)

@@ -23,6 +23,7 @@ from donations.selectors.donors import (
     donor_gifts,
     donor_monthly_gift,
     donor_statement,
+    statement_year_range,
     statement_years,
 )
 from donations.services.donors import (
@@ -164,6 +165,8 @@ def manage_statement(request: HttpRequest, token: str, year: int) -> HttpRespons
     owner = _link_owner(request, token)
     if isinstance(owner, HttpResponse):
         return owner
+    if year not in statement_year_range(email=owner):  # also a year no date can hold
+        raise Http404("No statement for that year.")
     statement = donor_statement(email=owner, year=year)
     return render(
         request, "donations/manage/statement.html", {"statement": statement, "email": owner}

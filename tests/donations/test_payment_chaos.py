@@ -314,7 +314,7 @@ def stand_in():
 
 
 @pytest.fixture
-def gunicorn(transactional_db, stand_in, tmp_path):
+def gunicorn(transactional_db, stand_in, tmp_path, redis_space_if_set):
     """gunicorn with 2 sync workers, DEBUG off, on the test database; stopped before the
     database is flushed."""
     db = connection.settings_dict
@@ -330,7 +330,7 @@ def gunicorn(transactional_db, stand_in, tmp_path):
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": database_url,
         "CONN_MAX_AGE": "60",
-        "CACHE_URL": os.environ.get("TEST_REDIS_URL") or "locmemcache://chaos",
+        "CACHE_URL": redis_space_if_set.cache_url if redis_space_if_set else "locmemcache://chaos",
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_API_BASE": f"http://127.0.0.1:{PORT + 1}",

@@ -7,12 +7,12 @@ from io import StringIO
 
 import pytest
 import time_machine
-from django.core import mail
+from django.core import mail, signing
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from donations.donor_links import donor_link_token
+from donations.donor_links import LINK_SALT, donor_link_token
 from donations.models import Donation, DonationChange, DonorLinkEmail, Receipt
 from tests.donations.mail_backends import FlakyEmailBackend
 from tests.factories import CampaignFactory, DonationFactory
@@ -278,6 +278,51 @@ def test_the_yearly_statement_lists_the_years_gifts_with_totals(client, gifts):
 
     assert len(texts(html, "tbody tr")) == 2
     assert texts(html, "main ul li") == ["$45.00"]
+
+
+SIGNED_BUT_UNREADABLE = {
+    "JSON nested past the recursion limit": signing.b64_encode(
+        b'{"email": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    ).decode(),
+    "not JSON": signing.b64_encode(b"rosa@example.org").decode(),
+    "not compressed data": "." + signing.b64_encode(b"not zlib").decode(),
+}
+
+
+@pytest.mark.parametrize("payload", SIGNED_BUT_UNREADABLE)
+def test_a_signed_link_we_cannot_read_does_not_work(client, gifts, payload):
+    token = signing.TimestampSigner(salt=LINK_SALT).sign(SIGNED_BUT_UNREADABLE[payload])
+
+    response = client.get(reverse("donations:manage", kwargs={"token": token}))
+
+    assert response.status_code == 403
+    assert texts(response.content.decode(), "h1") == ["This link does not work"]
+
+
+def statement_status(client, year) -> int:
+    token = manage_url().split("/")[-2]
+    url = reverse("donations:manage-statement", kwargs={"token": token, "year": 2000})
+    return client.get(url.replace("/2000/", f"/{year}/")).status_code
+
+
+@pytest.mark.parametrize("year", ["0", "9999", "10000", "9" * 20])
+def test_a_statement_for_a_year_no_date_can_hold_is_not_found(client, gifts, year):
+    assert statement_status(client, year) == 404
+
+
+def test_statements_exist_from_the_year_of_the_first_gift_to_this_year(client, gifts):
+    this_year = timezone.localdate().year
+    first_year = this_year - 3
+    DonationFactory(
+        email="rosa@example.org",
+        received_at=timezone.make_aware(datetime.datetime(first_year, 6, 1, 12)),
+    )
+
+    assert statement_status(client, first_year - 1) == 404
+    assert statement_status(client, first_year) == 200
+    assert statement_status(client, first_year + 1) == 200  # no gift that year: an empty one
+    assert statement_status(client, this_year) == 200
+    assert statement_status(client, this_year + 1) == 404
 
 
 def test_receipts_carry_the_donors_link(gifts):
