@@ -1,9 +1,18 @@
+import copy
+
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.urls import reverse
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -15,12 +24,23 @@ from campaigns.models import (
     TeamMember,
     Update,
 )
-from campaigns.selectors import campaign_shares
-from campaigns.services import campaign_content_changed, campaign_update_save
+from campaigns.selectors import campaign_has_gifts, campaign_shares, team_member_has_gifts
+from campaigns.services import (
+    MEMBER_HAS_GIFTS_ERROR,
+    campaign_change_check,
+    campaign_content_delete,
+    campaign_content_save,
+    campaign_contents_delete,
+    campaign_delete,
+    campaign_save,
+    campaign_update_save,
+    campaigns_delete,
+)
 from donations import permissions
 from donations.selectors.health import silent_campaigns
 from donations.services.access import organizer_assign
-from donations.services.monthly import campaign_complete, monthly_gifts_stop_for_campaign
+from donations.services.members import team_member_gifts_move
+from donations.services.monthly import campaign_complete, campaign_completed_by_edit
 
 WEBHOOK_SILENT_WARNING = _(
     "%(count)s card payments were started on this campaign since %(since)s, and Stripe has "
@@ -53,6 +73,35 @@ class ManagedCampaignsOnly:
 CAMPAIGN_FILTER = ("campaign", admin.RelatedOnlyFieldListFilter)
 
 
+class ContentThroughServices:
+    """Sections, team members and updates are saved and deleted through campaigns/services.py,
+    one at a time or many at once (a bulk delete): each change stales its campaign's cached
+    pages, and a team member with gifts is never deleted."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        campaign_content_save(content=obj)
+
+    def delete_model(self, request, obj) -> None:
+        campaign_content_delete(content=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        campaign_contents_delete(contents=queryset)
+
+
+class TeamMemberFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        """A team member with gifts cannot be deleted: say so, and what to do instead (before
+        Django's own unique checks, which would only list the gifts that protect it)."""
+        errors = [
+            ValidationError(MEMBER_HAS_GIFTS_ERROR, params={"name": form.instance.name})
+            for form in self.deleted_forms
+            if form.instance.pk and team_member_has_gifts(member=form.instance)
+        ]
+        if errors:
+            raise ValidationError(errors)
+        super().clean()
+
+
 class StorySectionInline(admin.StackedInline):
     model = StorySection
     extra = 0
@@ -64,14 +113,48 @@ class TeamMemberInline(admin.StackedInline):
     """Stacked, in pairs of fields: a table of five columns would not fit 1280 px."""
 
     model = TeamMember
+    formset = TeamMemberFormSet
     extra = 0
-    fields = [("name", "name_es"), ("slug", "position"), "photo"]
+    fields = [("name", "name_es"), ("slug", "position"), ("photo", "retired")]
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["position", "id"]
 
 
+class CampaignAdminForm(forms.ModelForm):
+    """The campaign, checked against what may no longer change (campaigns/services.py)."""
+
+    # Set per request by CampaignAdmin.get_form: the rules depend on who edits.
+    editor = None
+
+    reason = forms.CharField(
+        label=_("Why it is reopened"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Only when a superuser reopens a completed campaign; kept in its history."),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = ["status", "currency"]  # the admin's fieldsets name the rest
+
+    def clean(self) -> dict:
+        data = super().clean()
+        edited = copy.copy(self.instance)
+        for field in ("currency", "status"):
+            if field in data:
+                setattr(edited, field, data[field])
+        try:
+            campaign_change_check(campaign=edited, by=self.editor, reason=data.get("reason", ""))
+        except ValidationError as error:
+            for field, field_errors in error.error_dict.items():
+                self.add_error(field if field in self.fields else None, field_errors)
+        return data
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
     list_display = [
         "title",
         "organizer_name",
@@ -97,6 +180,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "share_counts",
         "created_at",
         "updated_at",
+        "history",
     ]
     fieldsets = [
         (
@@ -106,6 +190,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     "title",
                     "slug",
                     "status",
+                    "reason",
                     "language",
                     "summary",
                     "donations_link",
@@ -155,13 +240,34 @@ class CampaignAdmin(admin.ModelAdmin):
                 ],
             },
         ),
-        (_("Record"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
+        (
+            _("Record"),
+            {"classes": ["collapse"], "fields": ["created_at", "updated_at", "history"]},
+        ),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        """The reason for reopening is asked only of who may reopen a completed campaign."""
+        fieldsets = super().get_fieldsets(request, obj)
+        completed = obj is not None and obj.status == Campaign.Status.COMPLETED
+        if completed and permissions.may_reopen_campaign(request.user):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "reason"]})
+            for name, options in fieldsets
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.editor = request.user  # a class made for this request by modelform_factory
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         # Gifts are converted into the campaign currency when recorded and never again, so the
-        # currency is fixed once the campaign is public and can have gifts.
-        if obj is not None and obj.status != Campaign.Status.DRAFT:
+        # currency is fixed once the campaign is public and can have gifts, or has some.
+        if obj is not None and (
+            obj.status != Campaign.Status.DRAFT or campaign_has_gifts(campaign=obj)
+        ):
             return [*self.readonly_fields, "currency"]
         return self.readonly_fields
 
@@ -180,13 +286,17 @@ class CampaignAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
-            organizer_assign(user=request.user, campaign=obj)  # keeps seeing what they made
-        campaign_content_changed(campaign=obj)
+        campaign_save(campaign=obj, by=request.user, reason=form.cleaned_data.get("reason", ""))
+        if not change and permissions.assigned_to_what_they_create(request.user):
+            organizer_assign(by=request.user, user=request.user, campaign=obj)
         if obj.status == Campaign.Status.COMPLETED:
-            # Completed by editing its status: its monthly gifts stop as with the action.
-            self._report_monthly(request, obj, monthly_gifts_stop_for_campaign(campaign=obj))
+            # Completed by editing its status: recorded, and its monthly gifts stop, as with
+            # the action.
+            before = form.initial.get("status", "") if change else ""
+            stopped = campaign_completed_by_edit(
+                campaign=obj, before_status=before, by=request.user
+            )
+            self._report_monthly(request, obj, stopped)
 
     def _report_monthly(self, request, campaign: Campaign, result) -> None:
         if result.stopped:
@@ -226,9 +336,34 @@ class CampaignAdmin(admin.ModelAdmin):
                 )  # fmt: skip
             self._report_monthly(request, completion.campaign, completion.monthly)
 
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        campaign_content_changed(campaign=form.instance)
+    def save_formset(self, request, form, formset, change) -> None:
+        """Inline sections and team members are saved and deleted through the services."""
+        for content in formset.save(commit=False):
+            campaign_content_save(content=content)
+        for content in formset.deleted_objects:
+            campaign_content_delete(content=content)
+        formset.save_m2m()
+
+    def delete_model(self, request, obj: Campaign) -> None:
+        campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        campaigns_delete(campaigns=queryset)
+
+    @admin.display(description=_("Reopened"))
+    def history(self, campaign: Campaign) -> str:
+        if not campaign.pk:
+            return "—"
+        changes = campaign.changes.select_related("changed_by")
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} · {} · {}",
+            (
+                (timezone.localtime(change.changed_at).strftime("%Y-%m-%d %H:%M"),
+                 change.changed_by, change.reason)
+                for change in changes
+            ),
+        ) or "—"  # fmt: skip
 
     @admin.display(description=_("Shares by network (before this site + counted here)"))
     def share_counts(self, campaign: Campaign) -> str:
@@ -263,23 +398,116 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(StorySection)
-class StorySectionAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
+class StorySectionAdmin(ContentThroughServices, ManagedCampaignsOnly, admin.ModelAdmin):
     list_display = ["heading", "campaign", "position"]
     list_filter = [CAMPAIGN_FILTER]
     search_fields = ["heading", "body", "heading_es", "body_es"]
     ordering = ["campaign", "position"]
 
 
+class MoveGiftsForm(forms.Form):
+    to_member = forms.ModelChoiceField(
+        label=_("Move them to"),
+        queryset=TeamMember.objects.none(),
+        required=False,
+        empty_label=_("No team member"),
+    )
+    reason = forms.CharField(label=_("Why"), max_length=1000, widget=forms.Textarea)
+
+    def __init__(self, *args, member: TeamMember, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_member"].queryset = TeamMember.objects.filter(
+            campaign_id=member.campaign_id
+        ).exclude(pk=member.pk)
+
+
 @admin.register(TeamMember)
-class TeamMemberAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
-    list_display = ["name", "campaign", "position", "slug"]
-    list_filter = [CAMPAIGN_FILTER]
+class TeamMemberAdmin(ContentThroughServices, ManagedCampaignsOnly, admin.ModelAdmin):
+    list_display = ["name", "campaign", "position", "slug", "retired"]
+    list_filter = ["retired", CAMPAIGN_FILTER]
     search_fields = ["name", "name_es", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["gifts"]
+
+    @admin.display(description=_("Gifts"))
+    def gifts(self, member: TeamMember) -> str:
+        if not member.pk:
+            return "—"
+        url = reverse("admin:campaigns_teammember_move_gifts", args=[member.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Move their gifts to another member"))
+
+    def get_urls(self):
+        move = path(
+            "<path:object_id>/move-gifts/",
+            self.admin_site.admin_view(self.move_gifts_view),
+            name="campaigns_teammember_move_gifts",
+        )
+        return [move, *super().get_urls()]
+
+    def move_gifts_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Move every gift and monthly gift of a member to another member, or to none."""
+        member = self.get_object(request, unquote(object_id))
+        if member is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not permissions.may_move_member_gifts(user=request.user, member=member):
+            raise PermissionDenied
+        form = MoveGiftsForm(request.POST or None, member=member)
+        if request.method == "POST" and form.is_valid():
+            try:
+                moved = team_member_gifts_move(
+                    member=member,
+                    to_member=form.cleaned_data["to_member"],
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self._report_moved(request, member, moved)
+                return redirect("admin:campaigns_teammember_change", member.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Move the gifts of %(name)s") % {"name": member.name},
+            "opts": self.opts,
+            "member": member,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/campaigns/teammember/move_gifts.html", context)
+
+    def _report_moved(self, request, member: TeamMember, moved) -> None:
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d gift of %(name)s moved, with a line in its history.",
+                "%(count)d gifts of %(name)s moved, each with a line in its history.",
+                moved.gifts,
+            )
+            % {"count": moved.gifts, "name": member.name},
+        )
+        if moved.monthly_gifts:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d monthly gift moved too.",
+                    "%(count)d monthly gifts moved too.",
+                    moved.monthly_gifts,
+                )
+                % {"count": moved.monthly_gifts},
+            )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A member with gifts is not deleted: say so, and what to do instead."""
+        member = self.get_object(request, unquote(object_id))
+        if member is not None and team_member_has_gifts(member=member):
+            self.message_user(
+                request, MEMBER_HAS_GIFTS_ERROR % {"name": member.name}, messages.ERROR
+            )
+            return redirect("admin:campaigns_teammember_change", member.pk)
+        return super().delete_view(request, object_id, extra_context)
 
 
 @admin.register(Update)
-class UpdateAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
+class UpdateAdmin(ContentThroughServices, ManagedCampaignsOnly, admin.ModelAdmin):
     """Organizers' news on a campaign: drafts stay private until published."""
 
     list_display = ["title", "campaign", "status", "published_at"]
@@ -295,8 +523,3 @@ class UpdateAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
 
     def save_model(self, request, obj: Update, form, change: bool) -> None:
         campaign_update_save(update=obj)
-
-    def delete_model(self, request, obj: Update) -> None:
-        campaign = obj.campaign
-        super().delete_model(request, obj)
-        campaign_content_changed(campaign=campaign)

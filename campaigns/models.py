@@ -102,9 +102,6 @@ class CampaignQuerySet(models.QuerySet):
     def public(self) -> CampaignQuerySet:
         return self.exclude(status=Campaign.Status.DRAFT)
 
-    def visible_to(self, user) -> CampaignQuerySet:
-        return self if user.is_staff else self.public()
-
     def with_counted_shares(self) -> CampaignQuerySet:
         """Annotate `shares_counted`: every share counted on this site, all networks."""
         counted = (
@@ -349,7 +346,19 @@ class StorySection(TranslatedContent, models.Model):
         return self.campaign.language
 
 
+class TeamMemberQuerySet(models.QuerySet):
+    def on_team(self) -> TeamMemberQuerySet:
+        """The members still on the team: the pages and the gift forms list only these."""
+        return self.filter(retired=False)
+
+
 class TeamMember(TranslatedContent, models.Model):
+    """A team member gathering gifts for the campaign.
+
+    A member with gifts is never deleted (the gifts protect it): it is retired instead,
+    leaving the pages and the gift forms while its gifts still count for the campaign.
+    """
+
     TRANSLATED = ("name",)
 
     campaign = models.ForeignKey(
@@ -360,6 +369,13 @@ class TeamMember(TranslatedContent, models.Model):
     name_es = models.CharField(_("name in Spanish"), max_length=200, blank=True)
     slug = models.SlugField(_("slug"), max_length=80)
     photo = SanitizedImageField(_("photo"), upload_to="team/", blank=True)
+    retired = models.BooleanField(
+        _("retired"),
+        default=False,
+        help_text=_("Hidden from the campaign pages and the gift forms; their gifts still count."),
+    )
+
+    objects = TeamMemberQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]
@@ -379,6 +395,48 @@ class TeamMember(TranslatedContent, models.Model):
 
     def content_language(self) -> str:
         return self.campaign.language
+
+
+class CampaignChangeAction(models.TextChoices):
+    REOPEN = "reopen", _("Reopened")
+    COMPLETE = "complete", _("Campaign completed")
+
+
+class CampaignChange(models.Model):
+    """A change of a campaign's state that matters to its money (completed, reopened with a
+    written reason): who made it (a user, or none for a command), when, what and why."""
+
+    Action = CampaignChangeAction
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="changes", verbose_name=_("campaign")
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaign_changes",
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("campaign change")
+        verbose_name_plural = _("campaign changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=CampaignChangeAction.values),
+                name="campaign_change_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.campaign_id} ({self.changed_by})"
 
 
 class ShareCount(models.Model):

@@ -14,10 +14,17 @@ the new page and the others wait for it (at most `RENDER_WAIT_SECONDS`) instead 
 rendering the same page again: under a steady stream of gifts, renders that pile up take the
 CPU the cached hits need, and finish too late to be served.
 
-Requests that carry a session cookie (signed-in volunteers and organizers, or a giver
-straight after giving) are rendered afresh and never stored, so per-visitor content never
-reaches the cache. Only the query parameters that change the page (`after`) are in the key;
-tracking parameters (`fbclid`, `utm_*`, ...) are ignored.
+Requests that carry any cookie but the language one (a session: signed-in volunteers and
+organizers, or a giver straight after giving; flash messages waiting in the `messages`
+cookie; a CSRF token) are rendered afresh and never stored, and neither is a page that showed
+or queued a flash message or set a cookie, so per-visitor content never reaches the cache.
+Only the query parameters that change the page (`after`) are in the key, and the view sees no
+other: an unknown `?member=` or tracking parameters (`fbclid`, `utm_*`, ...) never reach the
+links of a stored page.
+
+Only a page that exists makes a version key: a campaign's version is created by its first
+stored page (or by a change), never by a request for a slug that names no campaign, which
+would otherwise leave a key behind for a month.
 """
 
 from __future__ import annotations
@@ -29,10 +36,12 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.utils import timezone, translation
 from django.utils.http import http_date, quote_etag
 
@@ -80,14 +89,6 @@ def page_version_bump(campaign_id: int) -> None:
     slug = Campaign.objects.filter(pk=campaign_id).values_list("slug", flat=True).first()
     if slug:
         page_version_bump_slug(slug)
-
-
-def _fresh_version(key: str) -> str:
-    """A version for a campaign whose version the cache lost: new, never an old one."""
-    version = _new_version()
-    if cache.add(key, version, VERSION_TIMEOUT):
-        return version
-    return cache.get(key) or version  # another request's, unless the cache lost it again
 
 
 def _page_key(request: HttpRequest, slug: str, kwargs: dict) -> str:
@@ -147,7 +148,59 @@ def _served(stored, page_key: str) -> HttpResponse:
 
 
 def _personal(request: HttpRequest) -> bool:
-    return settings.SESSION_COOKIE_NAME in request.COOKIES or request.method not in ("GET", "HEAD")
+    """A request that may bring something of its visitor's to the page: any cookie but the
+    language one (a session, flash messages, a CSRF token, ...), or not a GET or HEAD."""
+    if request.method not in ("GET", "HEAD"):
+        return True
+    return any(name != settings.LANGUAGE_COOKIE_NAME for name in request.COOKIES)
+
+
+def _keep_page_parameters(request: HttpRequest) -> None:
+    """Leave the view only the query parameters in the page's key (their last value, as the
+    key reads them), so that no other reaches the links of a page stored for everyone."""
+    kept = {name: request.GET[name] for name in PAGE_PARAMETERS if name in request.GET}
+    request.GET = QueryDict(urlencode(kept))
+
+
+def _storable(request: HttpRequest, response: HttpResponse) -> bool:
+    """A page anybody may be shown: complete, setting no cookie, and showing or queueing no
+    flash message (messages live in a cookie or the session, which are the visitor's)."""
+    messages = get_messages(request)  # the request's message storage, if any
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and not getattr(messages, "used", False)
+        and not getattr(messages, "added_new", False)
+    )
+
+
+def _store(response: HttpResponse, page_key: str, version: str) -> HttpResponse:
+    """Keep a page that anybody may be shown at `version`, with the headers that say so."""
+    headers = {name: response[name] for name in KEPT_HEADERS if name in response}
+    with contextlib.suppress(Exception):  # a page not stored is only rendered again
+        cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
+    return _headers(response, _etag(page_key, version), version)
+
+
+def _render_unversioned(view, request: HttpRequest, slug: str, kwargs: dict) -> HttpResponse:
+    """The cache holds no version for this slug: a campaign whose version the cache lost (or
+    that nobody has visited since the cache started), or no campaign at all. Render; only a
+    page that can be stored creates the version, new (never an old one), and only if none
+    appeared meanwhile: a change committed during the render sets one, and then this page,
+    perhaps older than the change, is not stored."""
+    version = _new_version()
+    response = view(request, slug, **kwargs)
+    if not _storable(request, response):
+        return response
+    try:
+        created = cache.add(_version_key(slug), version, VERSION_TIMEOUT)
+    except Exception:  # the cache failed since the read: this page is only not stored
+        logger.warning("Page cache unavailable; not storing %s", slug, exc_info=True)
+        return response
+    if created:
+        _store(response, _page_key(request, slug, kwargs), version)
+    return response
 
 
 def _headers(response: HttpResponse, etag: str, version: str) -> HttpResponse:
@@ -167,15 +220,18 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, slug: str, **kwargs) -> HttpResponse:
+        _keep_page_parameters(request)
         if _personal(request):
             return view(request, slug, **kwargs)
         version_key, page_key = _version_key(slug), _page_key(request, slug, kwargs)
         try:
             found = cache.get_many([version_key, page_key])
-            version = found.get(version_key) or _fresh_version(version_key)
         except Exception:  # the cache is down: render every time, as if nothing were cached
             logger.warning("Page cache unavailable; rendering %s afresh", slug, exc_info=True)
             return view(request, slug, **kwargs)
+        version = found.get(version_key)
+        if version is None:
+            return _render_unversioned(view, request, slug, kwargs)
         etag = _etag(page_key, version)
         if request.headers.get("If-None-Match") == etag:
             return _headers(HttpResponseNotModified(), etag, version)
@@ -191,11 +247,8 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             return _served(stored, page_key)
         try:
             response = view(request, slug, **kwargs)
-            if response.status_code == 200 and not response.streaming:
-                headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-                with contextlib.suppress(Exception):  # a page not stored is only rendered again
-                    cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
-                _headers(response, etag, version)
+            if _storable(request, response):
+                _store(response, page_key, version)
         finally:
             if claimed:  # the render is over, stored or not: nobody waits on it any more
                 with contextlib.suppress(Exception):

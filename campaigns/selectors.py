@@ -1,4 +1,5 @@
-"""Reads of the campaigns app for its pages: shares, updates, the campaign list.
+"""Reads of the campaigns app for its pages: shares, updates, the campaign list; and
+whether a campaign or a team member has gifts, which decides what may still change.
 
 Each returns evaluated data, so templates run no query.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from campaigns.models import SHARE_NETWORKS, Campaign, ShareCount, Update
+from campaigns.models import SHARE_NETWORKS, Campaign, ShareCount, TeamMember, Update
 
 LATEST_UPDATES = 3
 
@@ -63,3 +64,17 @@ def campaign_updates_preview(*, campaign: Campaign, size: int = LATEST_UPDATES) 
 
 def campaign_updates(*, campaign: Campaign) -> list[Update]:
     return list(campaign.updates.published())
+
+
+# Gifts are asked for through the reverse relations that the donations app declares on its
+# foreign keys (`related_name`), so that this app imports nothing of donations.
+
+
+def campaign_has_gifts(*, campaign: Campaign) -> bool:
+    """Whether any gift or monthly gift, in any state, was ever started on the campaign."""
+    return campaign.donations.exists() or campaign.monthly_gifts.exists()
+
+
+def team_member_has_gifts(*, member: TeamMember) -> bool:
+    """Whether any gift or monthly gift, in any state, is the team member's."""
+    return member.donations.exists() or member.monthly_gifts.exists()

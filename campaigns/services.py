@@ -2,7 +2,14 @@
 
 Every change that alters what a campaign's public pages show bumps the campaign's page
 version once committed (campaigns/pagecache.py), except share counts, which may lag the
-cached page by up to a minute so that a viral spike does not keep emptying the cache.
+cached page by up to a minute so that a viral spike does not keep emptying the cache. The
+page cache is keyed by slug: a renamed campaign bumps its old slug too, and content moved to
+another campaign bumps both.
+
+What may no longer change is decided here too, whoever saves (the admin, a command): a
+campaign's currency once it has gifts (they were converted into it), a completed campaign's
+status (only a superuser reopens it, with a reason kept in its history), a team member with
+gifts (retired or its gifts moved, never deleted).
 """
 
 from __future__ import annotations
@@ -11,14 +18,40 @@ import logging
 import re
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, ShareCount, ShareNetwork, Update
-from campaigns.pagecache import page_version_bump
+from campaigns.models import (
+    Campaign,
+    CampaignChange,
+    ShareCount,
+    ShareNetwork,
+    StorySection,
+    TeamMember,
+    Update,
+)
+from campaigns.pagecache import page_version_bump, page_version_bump_slug
+from campaigns.selectors import campaign_has_gifts, team_member_has_gifts
+from donations import permissions
 
 logger = logging.getLogger(__name__)
+
+CURRENCY_FIXED_ERROR = _(
+    "The currency stays %(currency)s: this campaign has gifts, converted into it when they "
+    "were recorded."
+)
+COMPLETED_IS_FINAL_ERROR = _(
+    "A completed campaign is final. Only a superuser can reopen it, saying why."
+)
+REOPEN_REASON_ERROR = _("Say why this completed campaign is reopened.")
+MEMBER_HAS_GIFTS_ERROR = _(
+    "%(name)s has gifts, so they cannot be deleted. Retire them instead (they leave the "
+    "pages and forms, their gifts keep counting), or move their gifts to another team "
+    "member first."
+)
 
 # One share per client, campaign and network in this window (the shared cache remembers it).
 SHARE_WINDOW_SECONDS = 60 * 60
@@ -85,3 +118,136 @@ def campaign_content_changed(*, campaign: Campaign) -> None:
     """The campaign, a section or a team member was edited: its cached pages are stale."""
     campaign_id = campaign.pk
     transaction.on_commit(lambda: page_version_bump(campaign_id))
+
+
+def _pages_stale_on_commit(*, campaign_ids=(), slugs=()) -> None:
+    """Once committed, stale the cached pages of these campaigns (by id or by slug)."""
+    ids = sorted({campaign_id for campaign_id in campaign_ids if campaign_id})
+    names = sorted({slug for slug in slugs if slug})
+
+    def bump() -> None:
+        for slug in names:
+            page_version_bump_slug(slug)
+        for campaign_id in ids:
+            page_version_bump(campaign_id)
+
+    transaction.on_commit(bump)
+
+
+def campaign_change_check(*, campaign: Campaign, by, reason: str = "") -> None:
+    """Raise ValidationError, by field ("currency", "status", "reason"), unless this edit of
+    a stored campaign may be saved. Writes nothing; a new campaign passes.
+
+    The currency is fixed once any gift or monthly gift exists, whatever the campaign's
+    status. A completed campaign is final: only a superuser (`may_reopen_campaign`) reopens
+    it, and only with a reason.
+    """
+    if campaign.pk is None:
+        return
+    stored = Campaign.objects.filter(pk=campaign.pk).values("currency", "status").first()
+    if stored is None:
+        return
+    errors: dict[str, ValidationError] = {}
+    if campaign.currency != stored["currency"] and campaign_has_gifts(campaign=campaign):
+        errors["currency"] = ValidationError(
+            CURRENCY_FIXED_ERROR, code="currency_fixed", params={"currency": stored["currency"]}
+        )
+    completed = Campaign.Status.COMPLETED
+    if stored["status"] == completed and campaign.status != completed:
+        if not permissions.may_reopen_campaign(by):
+            errors["status"] = ValidationError(COMPLETED_IS_FINAL_ERROR, code="completed")
+        elif not reason.strip():
+            errors["reason"] = ValidationError(REOPEN_REASON_ERROR, code="reason")
+    if errors:
+        raise ValidationError(errors)
+
+
+def campaign_save(*, campaign: Campaign, by, reason: str = "") -> Campaign:
+    """Save a new or edited campaign, under its row lock, if `campaign_change_check` allows.
+
+    A reopened campaign keeps who reopened it, when and why (a CampaignChange row). Its
+    cached pages are stale once committed, at its old slug too when it was renamed.
+    """
+    with transaction.atomic():
+        stored = None
+        if campaign.pk is not None:
+            stored = (
+                Campaign.objects.select_for_update()
+                .filter(pk=campaign.pk)
+                .values("slug", "status")
+                .first()
+            )
+        campaign_change_check(campaign=campaign, by=by, reason=reason)
+        campaign.full_clean()
+        campaign.save()
+        completed = Campaign.Status.COMPLETED
+        if stored and stored["status"] == completed and campaign.status != completed:
+            CampaignChange.objects.create(
+                campaign=campaign,
+                changed_by=by,
+                action=CampaignChange.Action.REOPEN,
+                changes={"status": [stored["status"], campaign.status]},
+                reason=reason.strip(),
+            )
+        _pages_stale_on_commit(
+            slugs=[campaign.slug, stored["slug"] if stored else ""], campaign_ids=[campaign.pk]
+        )
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a campaign (the database refuses one with gifts); its cached pages go stale."""
+    slug = campaign.slug
+    with transaction.atomic():
+        campaign.delete()
+        _pages_stale_on_commit(slugs=[slug])
+
+
+CampaignContent = StorySection | TeamMember | Update
+
+
+def campaign_content_save(*, content: StorySection | TeamMember) -> StorySection | TeamMember:
+    """Save a story section or a team member (new or edited). The cached pages of its
+    campaign are stale once committed, and those of the campaign it left when it moved."""
+    content.full_clean()
+    with transaction.atomic():
+        left = None
+        if content.pk is not None:
+            left = (
+                type(content)
+                .objects.filter(pk=content.pk)
+                .values_list("campaign_id", flat=True)
+                .first()
+            )
+        content.save()
+        _pages_stale_on_commit(campaign_ids=[content.campaign_id, left])
+    return content
+
+
+def campaign_content_delete(*, content: CampaignContent) -> None:
+    """Delete a story section, a team member or an update; its campaign's cached pages are
+    stale once committed. A team member with gifts is refused (ValidationError): retire
+    it, or move its gifts first (donations/services/members.py)."""
+    with transaction.atomic():
+        if isinstance(content, TeamMember) and team_member_has_gifts(member=content):
+            raise ValidationError(
+                MEMBER_HAS_GIFTS_ERROR, code="member_has_gifts", params={"name": content.name}
+            )
+        campaign_id = content.campaign_id
+        content.delete()
+        _pages_stale_on_commit(campaign_ids=[campaign_id])
+
+
+def campaign_contents_delete(*, contents: QuerySet) -> None:
+    """Delete many sections, members or updates (a bulk delete) as `campaign_content_delete`
+    does each: all of them, or none when one is refused."""
+    with transaction.atomic():
+        for content in contents:
+            campaign_content_delete(content=content)
+
+
+def campaigns_delete(*, campaigns: QuerySet[Campaign]) -> None:
+    """Delete many campaigns as `campaign_delete` does each: all of them, or none."""
+    with transaction.atomic():
+        for campaign in campaigns:
+            campaign_delete(campaign=campaign)

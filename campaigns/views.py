@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
@@ -25,6 +25,7 @@ from campaigns.selectors import (
 from campaigns.services import share_record
 from campaigns.sharing import network_url, share_links
 from config.clients import client_ip, client_key
+from donations import permissions
 from donations.models import CASH_BATCH_MAX_ROWS
 from donations.selectors.givers import (
     GIVERS_PER_PAGE,
@@ -41,7 +42,7 @@ CAMPAIGNS_PER_PAGE = 12
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
     return get_object_or_404(
-        Campaign.objects.visible_to(request.user).with_counted_shares(), slug=slug
+        permissions.visible_campaigns(request.user).with_counted_shares(), slug=slug
     )
 
 
@@ -62,7 +63,7 @@ def _page_context(request: HttpRequest, campaign: Campaign, member: TeamMember |
     today = timezone.localdate(now)
     totals = campaign_totals(campaign=campaign)
     zero = quantize(Decimal(0), campaign.currency)
-    members = list(campaign.team_members.all())
+    members = list(campaign.team_members.on_team())
     for team_member in members:
         team_member.raised = totals.raised_by_member.get(team_member.id, zero)
     language = translation.get_language() or settings.LANGUAGE_CODE
@@ -141,6 +142,8 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def campaign_member(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     member = get_object_or_404(campaign.team_members, slug=member_slug)
+    if member.retired:  # printed flyers still lead here: their readers get the campaign
+        return redirect(campaign)
     return render(request, "campaigns/detail.html", _page_context(request, campaign, member))
 
 
@@ -150,7 +153,7 @@ def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     context = {
         "campaign": campaign,
-        "members": list(campaign.team_members.all()),
+        "members": list(campaign.team_members.on_team()),
         "rows": range(1, CASH_BATCH_MAX_ROWS + 1),  # one sheet fits one batch entry form
     }
     return render(request, "campaigns/tally.html", context)
@@ -234,4 +237,5 @@ def campaign_flyer(request: HttpRequest, slug: str) -> HttpResponse:
 def campaign_member_flyer(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
     """A team member's flyer: its QR code leads to the member's view of the campaign."""
     campaign = _campaign_for(request, slug)
-    return _flyer(request, campaign, get_object_or_404(campaign.team_members, slug=member_slug))
+    member = get_object_or_404(campaign.team_members.on_team(), slug=member_slug)
+    return _flyer(request, campaign, member)

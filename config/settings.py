@@ -138,6 +138,10 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
             "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
         }
     )
+# CACHE_URL=redis://...?key_prefix=site1: django-environ keeps the prefix under a lower-case
+# name, which Django ignores; it is KEY_PREFIX (tests use one per run on a shared Redis).
+if "key_prefix" in CACHES["default"]:
+    CACHES["default"]["KEY_PREFIX"] = CACHES["default"].pop("key_prefix")
 # Sessions live in the database alone, so signing in keeps working while the cache is down.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
@@ -157,17 +161,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/volunteer/"
 LOGOUT_REDIRECT_URL = "/"
 
-# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failures for one account, or
-# from one client address, further attempts for it are refused until SIGN_IN_LOCKOUT_MINUTES
-# have passed without another one. Attempts are stored in the database (never the cache), and
-# the client address is the one config/clients.py works out (TRUSTED_PROXY_COUNT).
+# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failures for one account (from
+# any address, and so from one address too), further attempts for it are refused until
+# SIGN_IN_LOCKOUT_MINUTES have passed without another one. An address alone locks nobody: a
+# march's shared hotspot must not lock everyone behind it. A successful sign-in clears the
+# failures of its own account only (axes resets what AXES_LOCKOUT_PARAMETERS name, so no item
+# may be the address alone: one sign-in would wipe that address's guesses at every account).
+# Attempts are stored in the database (never the cache), and the client address is the one
+# config/clients.py works out (TRUSTED_PROXY_COUNT).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "config.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.accounts.locked_out"
 AXES_RESET_ON_SUCCESS = True

@@ -11,6 +11,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path("lang/<str:code>/", views.set_language, name="set-language"),
+    # Before the admin's own "View on site", which would redirect to any object's page.
+    path(
+        f"{settings.ADMIN_URL}r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(views.admin_view_on_site),
+    ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/login/", accounts.SignInView.as_view(), name="login"),
     path(

@@ -11,8 +11,8 @@ import copy
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,6 +27,7 @@ from donations.models import (
     Donation,
     DonationChange,
     ExchangeRate,
+    ExchangeRateChange,
     ExportLog,
     MonthlyGift,
     MonthlyGiftChange,
@@ -39,9 +40,8 @@ from donations.models import (
 from donations.selectors.health import payment_health
 from donations.services.access import organizer_assign
 from donations.services.cash import (
+    ABOVE_MAXIMUM_REASON_FIELD,
     CASH_EDITABLE_FIELDS,
-    CONVERSION_INPUTS,
-    cash_convert,
     cash_edit_validate,
     donation_mark_deposited,
     donation_moderate,
@@ -50,6 +50,7 @@ from donations.services.cash import (
     volunteer_assign,
 )
 from donations.services.monthly import monthly_gift_moderate
+from donations.services.rates import exchange_rate_delete, exchange_rate_set
 from donations.services.receipts import receipt_resend
 
 STRIPE_FIELDS = [
@@ -131,6 +132,15 @@ class DonationActionForm(ActionForm):
 
 
 class DonationAdminForm(forms.ModelForm):
+    above_maximum_reason = forms.CharField(
+        label=_("Reason for a gift above the largest gift"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    # Who edits (set by DonationAdmin.get_form): the largest gift's rule depends on it.
+    editor = None
+
     class Meta:
         model = Donation
         fields = list(CASH_EDITABLE_FIELDS)
@@ -138,8 +148,10 @@ class DonationAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and "team_member" in self.fields:
+            # Retired members take no more gifts; the entry's own member stays choosable.
             self.fields["team_member"].queryset = TeamMember.objects.filter(
-                campaign_id=self.instance.campaign_id
+                Q(retired=False) | Q(pk=self.instance.team_member_id),
+                campaign_id=self.instance.campaign_id,
             )
 
     def clean(self):
@@ -150,15 +162,14 @@ class DonationAdminForm(forms.ModelForm):
             return data
         edited = copy.copy(donation)
         for field in self.changed_data:
-            setattr(edited, field, data.get(field))
-        cash_edit_validate(edited)
-        if set(self.changed_data) & set(CONVERSION_INPUTS):
-            cash_convert(
-                campaign=edited.campaign,
-                amount=edited.amount,
-                currency=edited.currency,
-                received_on=timezone.localdate(edited.received_at),
-            )
+            if field != ABOVE_MAXIMUM_REASON_FIELD:
+                setattr(edited, field, data.get(field))
+        cash_edit_validate(
+            edited,
+            by=self.editor,
+            reason=data.get(ABOVE_MAXIMUM_REASON_FIELD, ""),
+            changed=set(self.changed_data),
+        )
         return data
 
 
@@ -293,7 +304,26 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.may_delete_gift_records(request.user)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.editor = request.user
+        return form
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.source != Donation.Source.OFFLINE:
+            return fieldsets
+        if obj.status == Donation.Status.VOIDED:
+            return fieldsets
+        # An editable cash entry: the organizer may give a reason for a larger amount.
+        return [
+            (name, {**options, "fields": [*options["fields"], ABOVE_MAXIMUM_REASON_FIELD]})
+            if name == _("Amount")
+            else (name, options)
+            for name, options in fieldsets
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.source == Donation.Source.ONLINE:
@@ -304,11 +334,16 @@ class DonationAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Donation, form, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        reason = form.cleaned_data.get(ABOVE_MAXIMUM_REASON_FIELD, "")
+        values = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name != ABOVE_MAXIMUM_REASON_FIELD
+        }
         if not values:
             return
         if obj.source == Donation.Source.OFFLINE:
-            donation_update_cash(donation=obj, by=request.user, values=values)
+            donation_update_cash(donation=obj, by=request.user, values=values, reason=reason)
         elif obj.monthly_gift_id:
             # A month of a monthly gift: the giver list shows the monthly gift, so it and
             # every month of it are moderated together.
@@ -525,7 +560,7 @@ class VolunteerAssignmentAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: VolunteerAssignment, form, change: bool):
         if change:
             return
-        assignment = volunteer_assign(user=obj.user, campaign=obj.campaign)
+        assignment = volunteer_assign(by=request.user, user=obj.user, campaign=obj.campaign)
         obj.pk = assignment.pk
         obj.created_at = assignment.created_at
 
@@ -561,11 +596,11 @@ class OrganizerAssignmentAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
-            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True)
+            kwargs["queryset"] = permissions.organizer_candidates()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: OrganizerAssignment, form, change: bool):
-        assignment = organizer_assign(user=obj.user, campaign=obj.campaign)
+        assignment = organizer_assign(by=request.user, user=obj.user, campaign=obj.campaign)
         obj.pk = assignment.pk
         obj.created_at = assignment.created_at
 
@@ -579,12 +614,81 @@ class ExportLogAdmin(ManagedCampaignsOnly, RecordAdmin):
     list_select_related = ["user", "campaign"]
 
 
+class ExchangeRateChangeInline(admin.TabularInline):
+    """A rate's history: who (or which import) set it, and its old and new values."""
+
+    model = ExchangeRateChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "action", "changed_by", "changes", "reason"]
+    readonly_fields = fields
+    ordering = ["-changed_at", "-id"]
+    verbose_name_plural = _("History")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return permissions.may_see_rates(request.user)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates convert every campaign's gifts: superusers set them (the rates services keep
+    who did); organizers only see them and their history."""
+
     list_display = ["date", "currency", "per_euro", "source"]
     list_filter = ["currency", "source"]
     search_fields = ["currency"]
     date_hierarchy = "date"
+    fields = ["date", "currency", "per_euro", "source"]
+    readonly_fields = ["source"]
+    inlines = [ExchangeRateChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["date", "currency", "source"] if obj is not None else self.readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return permissions.may_change_rates(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return permissions.may_change_rates(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return permissions.may_change_rates(request.user)
+
+    def save_model(self, request: HttpRequest, obj: ExchangeRate, form, change: bool) -> None:
+        saved = exchange_rate_set(
+            date=obj.date, currency=obj.currency, per_euro=obj.per_euro, by=request.user
+        )
+        obj.pk, obj.source = saved.pk, saved.source
+
+    def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
+        exchange_rate_delete(rate=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for rate in queryset:
+            exchange_rate_delete(rate=rate, by=request.user)
+
+
+@admin.register(ExchangeRateChange)
+class ExchangeRateChangeAdmin(RecordAdmin):
+    """Every change of every rate, deleted rates' too."""
+
+    list_display = ["changed_at", "date", "currency", "action", "changed_by", "reason"]
+    list_filter = ["action", "currency"]
+    search_fields = ["currency", "changed_by__username", "reason"]
+    list_select_related = ["changed_by"]
+    date_hierarchy = "changed_at"
+
+    def has_module_permission(self, request) -> bool:
+        return permissions.may_see_rates(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return permissions.may_see_rates(request.user)
 
 
 @admin.register(Refund)
@@ -638,7 +742,8 @@ class StripeEventAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
 
 @admin.register(Receipt)
 class ReceiptAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
-    """Each gift's receipt state. Whoever may see receipts (Organizers) may resend one."""
+    """Each gift's receipt state. Organizers resend the receipts of their campaigns' gifts
+    (permissions.may_resend_receipts, then may_resend_receipt for each)."""
 
     list_display = [
         "created_at",
@@ -670,18 +775,20 @@ class ReceiptAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.may_delete_gift_records(request.user)
 
-    @admin.action(description=_("Resend the selected receipts"), permissions=["view"])
+    def has_resend_permission(self, request) -> bool:
+        return permissions.may_resend_receipts(request.user)
+
+    @admin.action(description=_("Resend the selected receipts"), permissions=["resend"])
     def resend(self, request, queryset) -> None:
         requeued = 0
-        for receipt in queryset.select_related("donation"):
+        for receipt in queryset.select_related("donation__campaign"):
             try:
-                receipt_resend(receipt=receipt, by_user=request.user)
-            except ValidationError as error:
-                self.message_user(
-                    request, f"{receipt}: {' '.join(error.messages)}", messages.WARNING
-                )
+                receipt_resend(receipt=receipt, by=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                text = " ".join(getattr(error, "messages", [str(error)]))
+                self.message_user(request, f"{receipt}: {text}", messages.WARNING)
             else:
                 requeued += 1
         self.message_user(

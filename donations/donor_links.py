@@ -6,6 +6,9 @@ settings.DONOR_LINK_MAX_AGE. Receipts carry one; anybody can ask for a fresh one
 
 from __future__ import annotations
 
+import string
+import zlib
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -21,8 +24,20 @@ class DonorLinkError(Exception):
         super().__init__("expired" if expired else "invalid")
 
 
+# Only ASCII letters are folded: mail servers treat those alike in practice, while Unicode
+# case folding (Python's lower(), PostgreSQL's UPPER) also merges addresses that are not one
+# mailbox: a dotless i (U+0131) with i, the Kelvin sign (U+212A) with k, a long s with s.
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def normal_email(email: str) -> str:
-    return email.strip().lower()
+    """A donor's address as their identity: trimmed, ASCII letters in lower case, nothing else
+    folded (so no two mailboxes share one)."""
+    return email.strip().translate(ASCII_LOWER)
+
+
+def same_address(first: str, second: str) -> bool:
+    return normal_email(first) == normal_email(second)
 
 
 def donor_link_token(*, email: str) -> str:
@@ -44,6 +59,8 @@ def donor_link_email(*, token: str) -> str:
     except signing.SignatureExpired as error:
         raise DonorLinkError(expired=True) from error
     except signing.BadSignature as error:
+        raise DonorLinkError(expired=False) from error
+    except (ValueError, RecursionError, zlib.error) as error:  # signed, but not our JSON
         raise DonorLinkError(expired=False) from error
     if not isinstance(payload, dict) or not isinstance(payload.get("email"), str):
         raise DonorLinkError(expired=False)

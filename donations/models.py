@@ -148,7 +148,9 @@ class Donation(PublicFace, models.Model):
     team_member = models.ForeignKey(
         "campaigns.TeamMember",
         verbose_name=_("team member"),
-        on_delete=models.SET_NULL,
+        # A member with gifts is retired, or its gifts moved (services/members.py), never
+        # deleted: a gift losing its member would leave the member's tally counting it.
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="donations",
@@ -441,7 +443,9 @@ class MonthlyGift(PublicFace, models.Model):
     team_member = models.ForeignKey(
         "campaigns.TeamMember",
         verbose_name=_("team member"),
-        on_delete=models.SET_NULL,
+        # A member with gifts is retired, or its gifts moved (services/members.py), never
+        # deleted: a gift losing its member would leave the member's tally counting it.
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="monthly_gifts",
@@ -563,6 +567,58 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 EUR = {self.per_euro} {self.currency} on {self.date}"
+
+
+class ExchangeRateChangeAction(models.TextChoices):
+    ADD = "add", _("Added by hand")
+    EDIT = "edit", _("Changed by hand")
+    DELETE = "delete", _("Deleted")
+    IMPORT = "import", _("Imported")
+
+
+class ExchangeRateChange(models.Model):
+    """One change of a stored rate: its old and new values, and who (a superuser) or what
+    (the ECB import) made it. The day and currency are kept, so the row outlives the rate."""
+
+    Action = ExchangeRateChangeAction
+
+    rate = models.ForeignKey(
+        ExchangeRate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="changes",
+        verbose_name=_("exchange rate"),
+    )
+    date = models.DateField(_("date"))
+    currency = models.CharField(_("currency"), max_length=3)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exchange_rate_changes",
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("exchange rate change")
+        verbose_name_plural = _("exchange rate changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=ExchangeRateChangeAction.values),
+                name="exchange_rate_change_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.changed_by or self.reason
+        return f"{self.get_action_display()} of {self.currency} on {self.date} ({who})"
 
 
 class StripeEvent(models.Model):
@@ -779,6 +835,32 @@ class Receipt(models.Model):
         return f"Receipt for {self.donation_id} ({self.get_status_display()})"
 
 
+class DonorLinkEmail(models.Model):
+    """A donor's link, waiting to be emailed (the outbox of donations/services/donors.py).
+
+    Queued by the request page, so the page answers the same whether the address gave or
+    the mail server is down; sent by the receipts worker (`send_receipts`) with the
+    receipts' retries, and deleted once sent or given up, so no address stays here.
+    """
+
+    email = models.EmailField(_("email"))  # as stored on the donor's gifts
+    language = models.CharField(_("language"), max_length=10)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["next_attempt_at", "pk"]
+        verbose_name = _("donor link email")
+        verbose_name_plural = _("donor link emails")
+        indexes = [models.Index(fields=["next_attempt_at"], name="donor_link_email_due")]
+
+    def __str__(self) -> str:
+        return f"Donor link email {self.pk}"
+
+
 class VolunteerAssignment(models.Model):
     """Which campaigns a volunteer may record cash for; managed by organizers in the admin."""
 
@@ -856,6 +938,8 @@ class DonationChangeAction(models.TextChoices):
     MODERATE = "moderate", _("Moderated")
     DONOR_EDIT = "donor", _("Changed by the donor")
     PURGE = "purge", _("Personal data removed")
+    MEMBER_MOVE = "member", _("Moved to another team member")
+    RECEIPT_RESEND = "receipt", _("Receipt sent again")
 
 
 class DonationChange(models.Model):
@@ -909,6 +993,7 @@ class MonthlyGiftChangeAction(models.TextChoices):
     DONOR_EDIT = "donor", _("Changed by the donor")
     MODERATE = "moderate", _("Moderated")
     PURGE = "purge", _("Personal data removed")
+    MEMBER_MOVE = "member", _("Moved to another team member")
 
 
 class MonthlyGiftChange(models.Model):

@@ -599,8 +599,14 @@ def _reject_constant(name: str):
 
 
 def _json(text: bytes | str) -> Any:
-    """Stripe's JSON with numbers as Decimal (never a float) and without NaN or Infinity."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    """Stripe's JSON with numbers as Decimal (never a float) and without NaN or Infinity.
+
+    Raises ValueError for anything else, JSON nested deeper than Python's recursion limit too
+    (signed or not, it is no object of Stripe's)."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError as error:
+        raise ValueError("JSON nested too deeply") from error
 
 
 def _mapping(value: Any, field: str, required: bool = False) -> dict:

@@ -1,3 +1,7 @@
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -5,10 +9,19 @@ import pytest
 from config.tasks import IMMEDIATE_BACKEND
 
 DATA = Path(__file__).parent / "data"
+# Every key a test puts in Redis starts with this run's token and the test's own: runs and
+# tests sharing one Redis database never see, nor delete, each other's keys.
+REDIS_RUN_TOKEN = secrets.token_hex(4)
+TEST_CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "solidaria-tests",
+    }
+}
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
+def _test_settings(_empty_cache, settings, tmp_path):
     """Plain static storage (no collectstatic in tests), media in a temp dir, locmem mail."""
     settings.STORAGES = {
         **settings.STORAGES,
@@ -36,6 +49,74 @@ def task_queue(settings):
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@dataclass(frozen=True)
+class RedisSpace:
+    """Where one test keeps its keys in Redis: the database TEST_REDIS_URL names, under a
+    key prefix of its own. Nothing else of that database is read, written or flushed."""
+
+    url: str
+    prefix: str
+
+    @property
+    def cache_url(self) -> str:
+        """CACHE_URL for a process the test starts (config/settings.py reads key_prefix)."""
+        return f"{self.url}{'&' if '?' in self.url else '?'}key_prefix={self.prefix}"
+
+    def cache(self, **options):
+        """A cache of the site's own backend (config/cache.py) on this space."""
+        from config.cache import RedisCache
+
+        return RedisCache(self.url, {"KEY_PREFIX": self.prefix, "OPTIONS": options})
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5)
+
+    def keys(self) -> list[bytes]:
+        """This space's keys (Django's keys are `<KEY_PREFIX>:<version>:<key>`)."""
+        return list(self.client().scan_iter(match=f"{self.prefix}:*", count=1000))
+
+    def delete_keys(self) -> None:
+        client = self.client()
+        for key in self.keys():
+            client.delete(key)
+
+
+def _redis_space(required: bool) -> Iterator[RedisSpace | None]:
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "")
+    if not url:
+        if required:
+            pytest.skip(reason="TEST_REDIS_URL is not set: this test needs Redis (.ci/run sets it)")
+        yield None
+        return
+    space = RedisSpace(url=url, prefix=f"solidaria-test-{REDIS_RUN_TOKEN}-{secrets.token_hex(4)}")
+    try:
+        space.client().ping()
+    except redis.RedisError:
+        if required:
+            pytest.skip(reason=f"No Redis answers at TEST_REDIS_URL={url}")
+        raise
+    yield space
+    space.delete_keys()
+
+
+@pytest.fixture
+def redis_space() -> Iterator[RedisSpace]:
+    """This test's keys in the Redis of TEST_REDIS_URL, deleted afterwards (by SCAN, never a
+    flush: the database may be shared). Skips the test with a reason without one."""
+    yield from _redis_space(required=True)
+
+
+@pytest.fixture
+def redis_space_if_set() -> Iterator[RedisSpace | None]:
+    """`redis_space` for a test that also runs without Redis: None when TEST_REDIS_URL is
+    unset."""
+    yield from _redis_space(required=False)
 
 
 @pytest.fixture
@@ -95,7 +176,7 @@ def cash_volunteer(cash_campaign):
     from tests.factories import UserFactory
 
     user = UserFactory(username="vol-assigned")
-    volunteer_assign(user=user, campaign=cash_campaign)
+    volunteer_assign(by=None, user=user, campaign=cash_campaign)
     return user
 
 
@@ -122,7 +203,7 @@ def cash_organizer(cash_campaign):
 
     user = UserFactory(username="organizer-cash", is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
-    organizer_assign(user=user, campaign=cash_campaign)
+    organizer_assign(by=None, user=user, campaign=cash_campaign)
     return user
 
 
@@ -133,10 +214,22 @@ def cash_superuser(db):
     return UserFactory(username="root-cash", is_staff=True, is_superuser=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_this_process():
+    """The tests' cache is this process's own, whatever CACHE_URL says: `_empty_cache`
+    clears it, and clearing a Redis cache flushes its whole database. Tests that need Redis
+    take `redis_space`."""
+    from django.test import override_settings
+
+    with override_settings(CACHES=TEST_CACHES):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: rate-limit counts and cached pages do not leak
-    (nor the per-process counts kept while a test's cache was down)."""
+    (nor the per-process counts kept while a test's cache was down). Set up before the
+    `settings` fixture, so that a test's own CACHES is undone before the cache is cleared."""
     from django.core.cache import cache
 
     from config.ratelimit import reset_local_state

@@ -99,3 +99,52 @@ def test_each_layer_of_donations_uses_the_service_sub_domain_names():
     for layer in ("views", "forms", "selectors"):
         names = {path.stem for path in python_files("donations", layer)} - {"__init__"}
         assert names - services - extra_names == set(), layer
+
+
+# Who may do what is decided in donations/permissions.py alone; config/twofactor.py is the one
+# exception (config imports no app, and it asks whether two-factor is required of superusers).
+PERMISSION_WORDS = {"is_superuser", "is_staff", "has_perm"}
+PERMISSIONS_MODULES = {
+    ROOT / "donations" / "permissions.py",
+    ROOT / "config" / "twofactor.py",
+}
+
+
+def permission_checks(path: Path) -> list[str]:
+    """Each `x.is_superuser`, `x.is_staff`, `x.has_perm(...)` and `filter(is_staff=...)`
+    (or `user__is_staff=...`) in a file, with its line."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Attribute) and node.attr in PERMISSION_WORDS:
+            found.append(f"{path.name}:{node.lineno} .{node.attr}")
+        elif (
+            isinstance(node, ast.keyword)
+            and node.arg
+            and PERMISSION_WORDS & set(node.arg.split("__"))
+        ):
+            found.append(f"{path.name}:{node.value.lineno} {node.arg}=")
+    return found
+
+
+def test_permission_decisions_live_in_donations_permissions_only():
+    files = [
+        path
+        for part in ("campaigns", "donations", "config", "money.py")
+        for path in python_files(part)
+        if path not in PERMISSIONS_MODULES
+    ]
+    assert [check for path in files for check in permission_checks(path)] == []
+
+
+def test_the_permission_checker_sees_a_check(tmp_path):
+    view = tmp_path / "view.py"
+    view.write_text(
+        "def f(request, User):\n"
+        "    if request.user.is_superuser or request.user.has_perm('x'):\n"
+        "        return User.objects.filter(user__is_staff=True)\n"
+    )
+    assert permission_checks(view) == [
+        "view.py:2 .is_superuser",
+        "view.py:2 .has_perm",
+        "view.py:3 user__is_staff=",
+    ]

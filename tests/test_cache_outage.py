@@ -16,7 +16,14 @@ from django.core import mail
 from django.urls import reverse
 
 from donations.models import Donation
-from tests.factories import CampaignFactory, DonationFactory, TeamMemberFactory, UserFactory
+from tests.donations import stripe_fakes as fakes
+from tests.factories import (
+    CampaignFactory,
+    DonationFactory,
+    PendingOnlineDonationFactory,
+    TeamMemberFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +36,7 @@ def redis_cache_at(port: int) -> dict:
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/9",
+            "LOCATION": f"redis://127.0.0.1:{port}",
             "OPTIONS": {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT},
         }
     }
@@ -166,7 +173,7 @@ def test_signing_in_and_staying_signed_in_work(client, outage, request):
 def test_the_organizers_report_renders(client, redis_hung, cash_organizer, cash_campaign):
     from donations.services.access import organizer_assign
 
-    organizer_assign(user=cash_organizer, campaign=cash_campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=cash_campaign)
     client.force_login(cash_organizer)
 
     response, seconds = timed(lambda: client.get("/organize/cash-drive/report/"))
@@ -182,3 +189,27 @@ def test_password_reset_still_sends_its_email(client, redis_down):
 
     assert response.status_code == 302
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("outage", ["redis_down", "redis_hung"])
+def test_the_thank_you_page_still_reads_stripe(client, stripe_http, rates_today, outage, request):
+    request.getfixturevalue(outage)
+    gift = PendingOnlineDonationFactory(
+        campaign=CampaignFactory(slug="caravan"), amount=Decimal("25.00"), currency="USD"
+    )
+    stripe_http.sessions[gift.stripe_checkout_session_id] = fakes.checkout_session(
+        donation=gift,
+        amount_total=2500,
+        currency="usd",
+        payment_intent=fakes.expanded_intent(
+            charge_obj=fakes.charge(donation=gift, amount=2500, currency="usd")
+        ),
+    )
+
+    response, seconds = timed(
+        lambda: client.get(f"/donations/thanks/?session_id={gift.stripe_checkout_session_id}")
+    )
+
+    assert "Your gift is confirmed" in response.content.decode()
+    assert Donation.objects.get().status == Donation.Status.SUCCEEDED
+    assert seconds < SLOW

@@ -1,6 +1,7 @@
 """Inputs an adversarial test of the running app found ending in a 500, each fixed."""
 
 import base64
+import datetime
 import uuid
 
 import pytest
@@ -12,8 +13,8 @@ from tests.factories import CampaignFactory, DonationFactory, TeamMemberFactory
 pytestmark = pytest.mark.django_db
 
 
-def _cursor(moment: str) -> str:
-    raw = f"{moment}|{uuid.uuid4()}".encode()
+def _cursor(moment: str, giver_id: uuid.UUID | None = None) -> str:
+    raw = f"{moment}|{giver_id or uuid.uuid4()}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -21,8 +22,14 @@ def _cursor(moment: str) -> str:
 def test_a_giver_cursor_with_an_offset_postgresql_refuses_is_read_in_utc(client, offset):
     campaign = CampaignFactory(slug="walk")
     member = TeamMemberFactory(campaign=campaign, slug="ana")
-    DonationFactory(campaign=campaign, team_member=member)
-    cursor = _cursor(f"2031-05-01T10:00:00{offset}")
+    gift = DonationFactory(
+        campaign=campaign,
+        team_member=member,
+        received_at=datetime.datetime(2031, 5, 1, 10, tzinfo=datetime.UTC),
+    )
+    # The same moment as the gift's, written with the offset (a cursor names a listed gift).
+    zone = datetime.datetime.fromisoformat(f"2031-05-01T10:00:00{offset}").tzinfo
+    cursor = _cursor(gift.received_at.astimezone(zone).isoformat(), gift.id)
 
     for path in ("/c/walk/", "/c/walk/givers/", "/c/walk/m/ana/"):
         response = client.get(path, {"after": cursor})

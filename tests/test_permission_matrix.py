@@ -25,6 +25,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
@@ -82,13 +83,16 @@ class World:
         self.users = {"anonymous": None}
         for role, campaign in (("volunteer", self.here), ("volunteer-elsewhere", self.elsewhere)):
             self.users[role] = UserFactory(username=role)
-            volunteer_assign(user=self.users[role], campaign=campaign)
+            volunteer_assign(by=None, user=self.users[role], campaign=campaign)
         for role, campaign in (("organizer", self.here), ("organizer-elsewhere", self.elsewhere)):
             user = UserFactory(username=role, is_staff=True)
             user.groups.add(organizers)
-            organizer_assign(user=user, campaign=campaign)
+            organizer_assign(by=None, user=user, campaign=campaign)
             self.users[role] = user
         self.users["superuser"] = UserFactory(username="root", is_staff=True, is_superuser=True)
+        # A draft is seen by its own organizers and superusers only.
+        self.draft = CampaignFactory(slug="draft-here", title="Draft here", status="draft")
+        organizer_assign(by=None, user=self.users["organizer"], campaign=self.draft)
         self.gift = DonationFactory(campaign=self.here, email="giver@example.org")
         token = donor_link_token(email="giver@example.org")
         self.donor_page = reverse("donations:manage", kwargs={"token": token})
@@ -216,11 +220,20 @@ def campaign_add(world: World) -> dict:
     return data
 
 
+def view_draft_on_site(client: Client, world: World) -> bool:
+    """The admin's "View on site" link for the draft: it redirects to the draft's page."""
+    content_type = ContentType.objects.get_for_model(world.draft)
+    response = client.get(f"/admin/r/{content_type.pk}/{world.draft.pk}/")
+    return response.status_code == 302 and response["Location"].endswith("/c/draft-here/")
+
+
 CL = "/admin/{app}/{model}/"
 ROWS: dict[str, tuple[str, str, Probe]] = {
     # row: (URL name it covers, expected A V v O o S, probe)
     "GET /": ("campaigns:index", "YYYYYY", get("/")),
     "GET campaign page": ("campaigns:detail", "YYYYYY", get("/c/here/")),
+    "GET a draft campaign page": ("campaigns:detail", "NNNYNY", get("/c/draft-here/")),
+    "GET a draft's updates": ("campaigns:updates", "NNNYNY", get("/c/draft-here/updates/")),
     "GET older givers": ("campaigns:givers", "YYYYYY", get("/c/here/givers/")),
     "GET member view": ("campaigns:member", "YYYYYY", get("/c/here/m/team/")),
     "GET flyer": ("campaigns:flyer", "YYYYYY", get("/c/here/flyer/")),
@@ -253,6 +266,7 @@ ROWS: dict[str, tuple[str, str, Probe]] = {
         stop_monthly_with_another_link,
     ),
     "GET donate form": ("donations:donate", "YYYYYY", get("/c/here/donate/")),
+    "GET a draft's donate form": ("donations:donate", "NNNYNY", get("/c/draft-here/donate/")),
     "POST donate (starts checkout)": (
         "donations:donate",
         "YYYYYY",
@@ -350,6 +364,7 @@ ROWS: dict[str, tuple[str, str, Probe]] = {
             ),
         ),
     ),
+    "admin view on site of a draft": ("admin", "NNNYNY", view_draft_on_site),
     "admin story sections": ("admin", "NNNYYY", admin_get("/admin/campaigns/storysection/")),
     "admin team members": ("admin", "NNNYYY", admin_get("/admin/campaigns/teammember/")),
     "admin updates": ("admin", "NNNYYY", admin_get("/admin/campaigns/update/")),

@@ -68,7 +68,7 @@ def test_public_pages_never_show_hidden_names_amounts_or_any_email(client, campa
 
 def test_emails_are_in_the_admin_and_the_export_for_organizers(client, campaign):
     organizer = UserFactory(username="olivia", is_staff=True, is_superuser=True)
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     client.force_login(organizer)
 
     export = b"".join(client.get("/organize/open/export.csv").streaming_content).decode()

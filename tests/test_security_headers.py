@@ -59,7 +59,7 @@ def site(demo_payments, rates_today):
     gift = DonationFactory(campaign=campaign)
     pending = PendingOnlineDonationFactory(campaign=campaign, stripe_checkout_session_id="demo_x")
     root = UserFactory(username="root", is_staff=True, is_superuser=True)
-    organizer_assign(user=root, campaign=campaign)
+    organizer_assign(by=None, user=root, campaign=campaign)
     return {
         "campaign": campaign.pk,
         "gift": gift.pk,

@@ -6,6 +6,7 @@ import logging
 import pytest
 import time_machine
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -52,14 +53,43 @@ def test_the_account_stays_locked_from_another_address(client):
     assert not signed_in(client)
 
 
-def test_one_client_guessing_many_accounts_is_locked_for_all_of_them(client):
+def test_failures_at_other_accounts_on_a_shared_address_do_not_lock_anyone_else(client):
+    """A march's hotspot: many people behind one address, some of them mistyping."""
     UserFactory(username="tomas")
     for attempt in range(5):
         sign_in(client, f"someone-{attempt}", "guess", ip="198.51.100.99")
 
-    assert sign_in(client, "tomas", PASSWORD, ip="198.51.100.99").status_code == 429
-    assert sign_in(client, "tomas", PASSWORD, ip="203.0.113.1").status_code == 302
+    assert sign_in(client, "tomas", PASSWORD, ip="198.51.100.99").status_code == 302
     assert signed_in(client)
+
+
+def test_a_volunteers_sign_ins_between_guesses_do_not_reset_another_accounts_failures():
+    """A success clears only its own account's failures, never the address's."""
+    UserFactory(username="vol")
+    UserFactory(username="organizer", is_staff=True)
+    volunteer, guesser = Client(), Client()
+    for _attempt in range(5):
+        assert sign_in(volunteer, "vol", PASSWORD).status_code == 302
+        sign_in(guesser, "organizer", "guess")
+
+    response = sign_in(guesser, "organizer", PASSWORD)
+
+    assert response.status_code == 429
+    assert not signed_in(guesser)
+    assert sign_in(Client(), "organizer", PASSWORD, ip="203.0.113.9").status_code == 429
+
+
+def test_a_success_clears_that_accounts_own_failures(client):
+    UserFactory(username="rosa")
+    for _attempt in range(4):
+        sign_in(client, "rosa", "guess")
+    assert sign_in(client, "rosa", PASSWORD).status_code == 302
+    client.logout()
+
+    answers = [sign_in(client, "rosa", "guess").status_code for _attempt in range(4)]
+
+    assert answers == [200, 200, 200, 200]
+    assert sign_in(client, "rosa", PASSWORD).status_code == 302
 
 
 def test_the_admin_sign_in_is_throttled_too(client):

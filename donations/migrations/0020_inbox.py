@@ -23,7 +23,7 @@ def deliveries_to_inbox(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('donations', '0016_organizers_see_monthly_gifts'),
+        ('donations', '0019_donor_link_emails'),
     ]
 
     operations = [

@@ -23,10 +23,9 @@ class VolunteerHome:
 
 def volunteer_campaigns(*, user) -> list[Campaign]:
     """The published campaigns `user` may record cash for (all of them for a superuser)."""
-    campaigns = Campaign.objects.public().order_by("status", "-launched_on", "title")
-    if not user.is_superuser:
-        campaigns = campaigns.filter(volunteer_assignments__user=user)
-    return list(campaigns)
+    return list(
+        permissions.cash_campaigns(user).public().order_by("status", "-launched_on", "title")
+    )
 
 
 def volunteer_home(*, user, now: datetime.datetime) -> VolunteerHome:
@@ -34,7 +33,7 @@ def volunteer_home(*, user, now: datetime.datetime) -> VolunteerHome:
     campaigns = volunteer_campaigns(user=user)
     assigned = {campaign.pk for campaign in campaigns}
     entries = list(
-        Donation.objects.filter(source=Donation.Source.OFFLINE, entered_by=user)
+        permissions.own_cash_entries(user)
         .select_related("campaign", "team_member__campaign")
         .order_by("-created_at", "-id")[:RECENT_ENTRIES]
     )

@@ -10,11 +10,19 @@ from decimal import Decimal
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from donations import permissions
 from donations.models import Donation, MonthlyGift
 
 # Gifts a donor sees on their page: the ones that went through (refunded ones too, since
 # a refund is part of the story of that gift).
 DONOR_VISIBLE = (Donation.Status.SUCCEEDED, Donation.Status.REFUNDED)
+
+
+def _given_with(rows, email: str) -> list:
+    """The rows given with the link's address. The query narrows by `email__iexact`, which
+    matches at least those (and, on PostgreSQL, a dotless i for an i too);
+    permissions.link_reaches decides."""
+    return [row for row in rows if permissions.link_reaches(email=email, gift=row)]
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ def donor_gifts(*, email: str) -> list[DonorCampaign]:
     grouped: dict[int, list[Donation]] = defaultdict(list)
     months: dict = defaultdict(list)
     campaigns: dict[int, Campaign] = {}
-    for gift in gifts:
+    for gift in _given_with(gifts, email):
         campaigns[gift.campaign_id] = gift.campaign
         if gift.monthly_gift_id:
             months[gift.monthly_gift_id].append(gift)
@@ -58,8 +66,7 @@ def donor_gifts(*, email: str) -> list[DonorCampaign]:
     return [DonorCampaign(campaigns[pk], grouped.get(pk, []), monthly.get(pk, [])) for pk in order]
 
 
-def donor_monthly_gifts(*, email: str):
-    """The donor's monthly gifts that ever started (their first month went through)."""
+def _monthly_gifts(email: str):
     return (
         MonthlyGift.objects.filter(email__iexact=email.strip())
         .exclude(status__in=[MonthlyGift.Status.PENDING, MonthlyGift.Status.EXPIRED])
@@ -68,20 +75,26 @@ def donor_monthly_gifts(*, email: str):
     )
 
 
+def donor_monthly_gifts(*, email: str) -> list[MonthlyGift]:
+    """The donor's monthly gifts that ever started (their first month went through)."""
+    return _given_with(_monthly_gifts(email), email)
+
+
 def donor_monthly_gift(*, email: str, gift_id) -> MonthlyGift | None:
     """One of the donor's own monthly gifts, or None (also for somebody else's)."""
-    return donor_monthly_gifts(email=email).filter(pk=gift_id).first()
+    found = _given_with(_monthly_gifts(email).filter(pk=gift_id), email)
+    return found[0] if found else None
 
 
 def donor_gift(*, email: str, donation_id) -> Donation | None:
     """One of the donor's own gifts, or None (also for somebody else's)."""
-    return (
+    found = _given_with(
         Donation.objects.filter(
             pk=donation_id, email__iexact=email.strip(), status__in=DONOR_VISIBLE
-        )
-        .select_related("campaign", "receipt")
-        .first()
+        ).select_related("campaign", "receipt"),
+        email,
     )
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,7 @@ def donor_statement(*, email: str, year: int) -> Statement:
     month of a monthly gift is a gift of its own, and the monthly gifts are summed apart."""
     start = timezone.make_aware(datetime.datetime(year, 1, 1))
     end = timezone.make_aware(datetime.datetime(year + 1, 1, 1))
-    gifts = list(
+    gifts = _given_with(
         Donation.objects.filter(
             email__iexact=email.strip(),
             status__in=DONOR_VISIBLE,
@@ -114,7 +127,8 @@ def donor_statement(*, email: str, year: int) -> Statement:
             received_at__lt=end,
         )
         .select_related("campaign", "monthly_gift")
-        .order_by("received_at", "id")
+        .order_by("received_at", "id"),
+        email,
     )
     totals: dict[str, Decimal] = defaultdict(Decimal)
     monthly: dict = {}
@@ -132,7 +146,19 @@ def donor_statement(*, email: str, year: int) -> Statement:
 
 def statement_years(*, email: str) -> list[int]:
     """The years in which the donor has gifts that went through, newest first."""
-    received = Donation.objects.filter(
-        email__iexact=email.strip(), status__in=DONOR_VISIBLE
-    ).values_list("received_at", flat=True)
-    return sorted({timezone.localtime(moment).year for moment in received}, reverse=True)
+    received = Donation.objects.filter(email__iexact=email.strip(), status__in=DONOR_VISIBLE).only(
+        "email", "received_at"
+    )
+    return sorted(
+        {timezone.localtime(gift.received_at).year for gift in _given_with(received, email)},
+        reverse=True,
+    )
+
+
+def statement_year_range(*, email: str) -> range:
+    """The years a statement may be asked for: from the year of the donor's first gift that
+    went through to this year; empty for a donor with none."""
+    years = statement_years(email=email)
+    if not years:
+        return range(0)
+    return range(min(years), timezone.localdate().year + 1)

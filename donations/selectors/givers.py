@@ -157,7 +157,9 @@ def giver_page(
     which leaves months out, and `monthly_giver_list`), each bounded by the cursor and
     ordered like the index, under one ORDER BY ... LIMIT that asks for one row more than
     the page to know whether older givers exist. Its cost does not grow with the number of
-    gifts or months. Raises InvalidCursorError for a cursor we did not make.
+    gifts or months. Raises InvalidCursorError for a cursor we did not make, or one that
+    points at no gift or monthly gift of the campaign (made up: each would be a page of its
+    own, rendered and cached for nothing).
     """
     singles = Donation.objects.for_campaign(campaign).counted().filter(monthly_gift__isnull=True)
     monthly = MonthlyGift.objects.filter(campaign=campaign, months__gt=0, started_at__isnull=False)
@@ -166,6 +168,8 @@ def giver_page(
         monthly = monthly.filter(team_member=member)
     if after:
         moment, giver_id = decode_cursor(after)
+        if not _listed(campaign, moment, giver_id):
+            raise InvalidCursorError(after)
         singles = singles.filter(_older_than("received_at", moment, giver_id))
         monthly = monthly.filter(_older_than("started_at", moment, giver_id))
     singles = (
@@ -199,6 +203,14 @@ def giver_page(
     givers = rows[:size]
     next_cursor = encode_cursor(givers[-1]) if len(rows) > size else None
     return GiverPage(givers=givers, next_cursor=next_cursor)
+
+
+def _listed(campaign, moment: datetime.datetime, giver_id: uuid.UUID) -> bool:
+    """Whether (moment, id) is where an entry of the campaign's giver list stands: a gift
+    received then, or a monthly gift that started then (one query, by primary key)."""
+    gifts = Donation.objects.filter(campaign=campaign, pk=giver_id, received_at=moment)
+    monthly = MonthlyGift.objects.filter(campaign=campaign, pk=giver_id, started_at=moment)
+    return gifts.values("pk").union(monthly.values("pk"), all=True).exists()
 
 
 CENTS = Decimal("0.01")  # the scale of every money column (models.MONEY)

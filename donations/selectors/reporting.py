@@ -9,6 +9,7 @@ would read as a formula are neutralised (OWASP "CSV injection").
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -127,7 +128,12 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
 
 
 CHUNK_SIZE = 2000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is run as a formula (OWASP "CSV injection"), and so is
+# one starting with a look-alike that Unicode NFKC folds into one of them (the fullwidth and
+# small forms, U+FF1D, U+FE66, ...) or with either after leading whitespace.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+# Control characters that start a formula or a new cell in some spreadsheets.
+CONTROL_PREFIXES = ("\t", "\r", "\n")
 # Column headers are in the organizer's language; the values are the stored codes
 # (`online`, `voided`), so that a spreadsheet can filter on them in any language.
 COLUMNS = [
@@ -182,7 +188,14 @@ def neutralize_cell(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+    return f"'{text}" if _runs_as_formula(text) else text
+
+
+def _runs_as_formula(text: str) -> bool:
+    if text.startswith(CONTROL_PREFIXES):
+        return True
+    first = text.lstrip()[:1]
+    return bool(first) and unicodedata.normalize("NFKC", first).startswith(FORMULA_PREFIXES)
 
 
 def export_rows(*, campaign: Campaign) -> Iterator[list[str]]:

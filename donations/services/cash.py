@@ -11,7 +11,10 @@ Guarantees kept here, whoever calls (cash forms, admin, commands):
   and the rate, its date and its source are stored with it; without a rate nothing is stored;
 - nothing is deleted: a voided entry keeps its row, its reason and who voided it;
 - every change of an entry (recorded, edited, voided, deposited, moderated) is kept in its
-  DonationChange history, with who made it.
+  DonationChange history, with who made it;
+- an amount is a finite number within the largest gift (DONATION_MAX_USD at the stored rate,
+  as online); a larger sum is split into several gifts, or entered by an organizer of the
+  campaign with a reason, which its history keeps.
 Who may do each of these is decided in donations/permissions.py.
 """
 
@@ -31,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from campaigns.models import Campaign, TeamMember
+from config.i18n import babel_locale
 from donations import permissions
 from donations.models import (
     CASH_BATCH_MAX_ROWS,
@@ -48,9 +52,10 @@ from donations.services.rates import (
     RateUnavailableError,
     conversion_apply,
     convert_amount,
+    largest_gift,
     no_rate_error,
 )
-from money import currency_decimals, has_at_most_decimals
+from money import currency_decimals, format_money, has_at_most_decimals
 
 # Offline gifts without a time of day are dated at noon, local time: the middle of the day
 # cannot slip into the previous or next day when read in a neighbouring time zone.
@@ -68,7 +73,22 @@ DECIMALS_ERROR = ngettext_lazy(
 )
 WHOLE_UNITS_ERROR = _("Enter %(currency)s as a whole number, without decimals.")
 AMOUNT_ERROR = _("The amount must be more than zero.")
+AMOUNT_NOT_A_NUMBER_ERROR = _("Enter the amount as a plain number, like 25 or 25.50.")
+ABOVE_MAXIMUM_ERROR = _(
+    "The largest gift is %(maximum)s. Enter a larger sum as several gifts, or ask an organizer "
+    "of the campaign to enter it with a reason."
+)
+ABOVE_MAXIMUM_REASON_ERROR = _(
+    "This is more than the largest gift (%(maximum)s). Say why in the reason box to record it."
+)
+NO_MAXIMUM_RATE_ERROR = _(
+    "There is no stored exchange rate for %(currency)s on %(date)s, so this gift cannot be "
+    "checked against the largest gift. Ask an administrator to load the rates."
+)
+# The field of the cash form (and the admin) where an organizer says why a gift is larger.
+ABOVE_MAXIMUM_REASON_FIELD = "above_maximum_reason"
 TEAM_MEMBER_ERROR = _("This team member is not part of this campaign.")
+TEAM_MEMBER_RETIRED_ERROR = _("This team member has retired and takes no more gifts.")
 TOKEN_ERROR = _("This form was already used by someone else. Reload the page.")
 BATCH_EMPTY_ERROR = _("Fill in at least one row.")
 BATCH_TOO_LONG_ERROR = _("A tally sheet has at most %(max)s rows.")
@@ -98,6 +118,8 @@ class CashGift:
     message: str = ""
     note: str = ""
     location: str = ""
+    # Why an organizer records a gift above the largest gift (kept in its history).
+    above_maximum_reason: str = ""
 
 
 class CashBatchError(Exception):
@@ -117,7 +139,9 @@ def cash_received_at(*, received_on: datetime.date, now: datetime.datetime) -> d
 
 def _cash_gift_errors(*, campaign: Campaign, gift: CashGift, today: datetime.date) -> dict:
     errors: dict[str, Any] = {}
-    if gift.amount <= 0:
+    if not gift.amount.is_finite():
+        errors["amount"] = AMOUNT_NOT_A_NUMBER_ERROR
+    elif gift.amount <= 0:
         errors["amount"] = AMOUNT_ERROR
     elif gift.currency in campaign.donation_currencies and not has_at_most_decimals(
         gift.amount, currency_decimals(gift.currency)
@@ -134,6 +158,28 @@ def _cash_gift_errors(*, campaign: Campaign, gift: CashGift, today: datetime.dat
     if gift.team_member is not None and gift.team_member.campaign_id != campaign.pk:
         errors["team_member"] = TEAM_MEMBER_ERROR
     return errors
+
+
+def _check_maximum(
+    *, campaign: Campaign, gift: CashGift, converted: ConvertedAmount, entered_by
+) -> None:
+    """A gift above the largest gift (in the campaign currency, as converted) is refused
+    for a volunteer, and for an organizer of the campaign until they say why."""
+    try:
+        maximum = largest_gift(currency=campaign.currency, on=gift.received_on)
+    except RateUnavailableError as error:
+        date = gift.received_on.isoformat()
+        message = NO_MAXIMUM_RATE_ERROR % {"currency": error.currency, "date": date}
+        raise ValidationError({"currency": message}) from error
+    if converted.amount <= maximum:
+        return
+    shown = {"maximum": format_money(maximum, campaign.currency, babel_locale())}
+    if not permissions.may_record_cash_above_maximum(user=entered_by, campaign=campaign):
+        error = ValidationError(ABOVE_MAXIMUM_ERROR % shown, code="maximum")
+        raise ValidationError({"amount": error})
+    if not gift.above_maximum_reason.strip():
+        error = ValidationError(ABOVE_MAXIMUM_REASON_ERROR % shown, code="reason_needed")
+        raise ValidationError({ABOVE_MAXIMUM_REASON_FIELD: error})
 
 
 def cash_convert(
@@ -156,17 +202,22 @@ def cash_convert(
         ) from error
 
 
-def cash_gift_convert(*, campaign: Campaign, gift: CashGift) -> ConvertedAmount:
+def cash_gift_convert(*, campaign: Campaign, gift: CashGift, entered_by) -> ConvertedAmount:
     """Check the gift against the campaign and convert it; raises ValidationError by field.
 
-    Writes nothing: the recording services call it before they store anything.
+    Writes nothing: the recording services call it before they store anything. Whether a
+    gift above the largest gift may be recorded depends on who enters it (`entered_by`).
     """
     errors = _cash_gift_errors(campaign=campaign, gift=gift, today=timezone.localdate())
+    if gift.team_member is not None and gift.team_member.retired:  # a new gift, not an edit
+        errors.setdefault("team_member", TEAM_MEMBER_RETIRED_ERROR)
     if errors:
         raise ValidationError(errors)
-    return cash_convert(
+    converted = cash_convert(
         campaign=campaign, amount=gift.amount, currency=gift.currency, received_on=gift.received_on
     )
+    _check_maximum(campaign=campaign, gift=gift, converted=converted, entered_by=entered_by)
+    return converted
 
 
 def _new_cash_donation(
@@ -199,13 +250,18 @@ def _new_cash_donation(
     return donation
 
 
-def _save_recorded(donations: list[Donation], *, by) -> None:
-    """Insert new cash entries, each with its "recorded" history row (one transaction)."""
+def _save_recorded(recorded: list[tuple[Donation, CashGift]], *, by) -> None:
+    """Insert new cash entries, each with its "recorded" history row (one transaction), which
+    keeps the reason an organizer gave for a gift above the largest gift."""
     with transaction.atomic():
-        for donation in donations:
+        for donation, gift in recorded:
             donation.save(force_insert=True)
             donation_change_recorded(
-                donation=donation, before=None, action=DonationChange.Action.RECORD, by=by
+                donation=donation,
+                before=None,
+                action=DonationChange.Action.RECORD,
+                by=by,
+                reason=gift.above_maximum_reason.strip(),
             )
 
 
@@ -272,7 +328,7 @@ def donation_record_cash(
     if existing:
         return existing[0]
     _check_may_record(user=entered_by, campaign=campaign)
-    converted = cash_gift_convert(campaign=campaign, gift=gift)
+    converted = cash_gift_convert(campaign=campaign, gift=gift, entered_by=entered_by)
     if not another_gift and _recent_twin_exists(
         campaign=campaign, entered_by=entered_by, gift=gift, now=timezone.now()
     ):
@@ -286,7 +342,7 @@ def donation_record_cash(
         now=timezone.now(),
     )
     try:
-        _save_recorded([donation], by=entered_by)
+        _save_recorded([(donation, gift)], by=entered_by)
     except IntegrityError:
         existing = _entries_for_tokens(tokens=[form_token], entered_by=entered_by)
         if not existing:
@@ -320,7 +376,9 @@ def cash_batch_convert(
     errors: dict[int, ValidationError] = {}
     for index, gift in sorted(gifts.items()):
         try:
-            converted[index] = cash_gift_convert(campaign=campaign, gift=gift)
+            converted[index] = cash_gift_convert(
+                campaign=campaign, gift=gift, entered_by=entered_by
+            )
             if index not in other_gift_rows and _recent_twin_exists(
                 campaign=campaign, entered_by=entered_by, gift=gift, now=now
             ):
@@ -365,25 +423,28 @@ def donation_record_cash_batch(
         other_gift_rows=other_gift_rows,
         now=now,
     )
-    donations = [
-        _new_cash_donation(
-            campaign=campaign,
-            entered_by=entered_by,
-            gift=gift,
-            converted=converted[index],
-            form_token=tokens[index],
-            now=now,
+    recorded = [
+        (
+            _new_cash_donation(
+                campaign=campaign,
+                entered_by=entered_by,
+                gift=gift,
+                converted=converted[index],
+                form_token=tokens[index],
+                now=now,
+            ),
+            gift,
         )
         for index, gift in sorted(gifts.items())
     ]
     try:
-        _save_recorded(donations, by=entered_by)
+        _save_recorded(recorded, by=entered_by)
     except IntegrityError:
         existing = _entries_for_tokens(tokens=list(tokens.values()), entered_by=entered_by)
         if not existing:
             raise
         return existing
-    return donations
+    return [donation for donation, _gift in recorded]
 
 
 def _locked_cash_entry(donation: Donation) -> Donation:
@@ -458,7 +519,7 @@ def donation_update_cash(
     Only CASH_EDITABLE_FIELDS change. The previous and new values go into one history row
     (action "edit"). A changed amount, currency or received date is converted again at the
     rate of the (new) received date, and the new rate is stored; without a rate it raises
-    ValidationError and nothing changes.
+    ValidationError and nothing changes. A new amount above the largest gift needs `reason`.
     """
     unknown = set(values) - set(CASH_EDITABLE_FIELDS)
     if unknown:
@@ -473,7 +534,7 @@ def donation_update_cash(
         changes = donation_changes(before, donation)
         if not changes:
             return donation
-        cash_edit_validate(donation)
+        cash_edit_validate(donation, by=by, reason=reason, changed=set(changes))
         if any(field in changes for field in CONVERSION_INPUTS):
             conversion_apply(
                 donation=donation,
@@ -488,20 +549,36 @@ def donation_update_cash(
     return donation
 
 
-def cash_edit_validate(donation: Donation) -> None:
-    """An organizer's edit obeys the same rules as the cash form (raises ValidationError)."""
+def cash_edit_validate(
+    donation: Donation, *, by, reason: str = "", changed: set[str] | None = None
+) -> None:
+    """An organizer's edit obeys the same rules as the cash form (raises ValidationError).
+
+    When the amount, currency or date changes (`changed`: the fields edited; None, all of
+    them) the entry must still convert, and a sum above the largest gift needs `reason`, as
+    when it is recorded.
+    """
     received_at = donation.received_at
     gift = CashGift(
         amount=donation.amount,
         currency=donation.currency,
         received_on=timezone.localdate(received_at) if received_at else timezone.localdate(),
         team_member=donation.team_member,
+        above_maximum_reason=reason,
     )
     errors = _cash_gift_errors(campaign=donation.campaign, gift=gift, today=timezone.localdate())
     if "received_on" in errors:
         errors["received_at"] = errors.pop("received_on")
     if errors:
         raise ValidationError(errors)
+    if changed is None or changed & set(CONVERSION_INPUTS):
+        converted = cash_convert(
+            campaign=donation.campaign,
+            amount=gift.amount,
+            currency=gift.currency,
+            received_on=gift.received_on,
+        )
+        _check_maximum(campaign=donation.campaign, gift=gift, converted=converted, entered_by=by)
 
 
 def donation_mark_deposited(*, donations, deposited_on: datetime.date, by) -> int:
@@ -562,11 +639,14 @@ def donation_moderate(
     return donation
 
 
-def volunteer_assign(*, user, campaign: Campaign) -> VolunteerAssignment:
+def volunteer_assign(*, by, user, campaign: Campaign) -> VolunteerAssignment:
     """Let `user` record cash for `campaign`: joins the Volunteers group and gets the assignment.
 
-    Idempotent. Grants no model permission and no admin access.
+    Idempotent. Grants no model permission and no admin access. `by` is who asks (None: the
+    operator at the shell); permissions.may_assign_volunteers decides, or PermissionDenied.
     """
+    if not permissions.may_assign_volunteers(by=by, campaign=campaign):
+        raise PermissionDenied
     with transaction.atomic():
         group, _created = Group.objects.get_or_create(name=permissions.VOLUNTEERS_GROUP)
         user.groups.add(group)

@@ -24,7 +24,15 @@ from django.utils import timezone
 
 from campaigns.pagecache import page_version_bump
 from donations import stripe_gateway as gateway
-from donations.models import MONTHLY_ACTIVE, Donation, DonationChange, ExchangeRate, MonthlyGift
+from donations.models import (
+    MONTHLY_ACTIVE,
+    Donation,
+    DonationChange,
+    ExchangeRate,
+    ExchangeRateChange,
+    MonthlyGift,
+)
+from donations.services.history import exchange_rate_changes_recorded
 from donations.services.monthly import (
     DEMO_PREFIX,
     monthly_gift_record_invoice,
@@ -36,6 +44,7 @@ from donations.services.totals import tally_values, totals_add, totals_delta
 
 DEMO_RATES_FILE = Path(__file__).resolve().parent.parent / "demo_data" / "eurofxref-sample.xml"
 DEMO_HISTORY_REASON = "demo data (seed_demo)"
+DEMO_RATES_REASON = "demo rates (seed_demo): not the real rates of those days"
 GIVER_NAMESPACE = uuid.UUID("6f1c1d4e-3c39-4c5e-9d0f-5b0f4f0a9e11")
 
 FIRST_NAMES = [
@@ -79,7 +88,13 @@ def demo_rates_ensure(*, days: list[datetime.date]) -> int:
         for currency, rate in sample
         if (day, currency) not in existing
     ]
-    ExchangeRate.objects.bulk_create(rows)
+    with transaction.atomic():
+        ExchangeRate.objects.bulk_create(rows)
+        exchange_rate_changes_recorded(
+            changed=[(rate, None) for rate in rows],
+            action=ExchangeRateChange.Action.IMPORT,
+            reason=DEMO_RATES_REASON,
+        )
     return len(rows)
 
 

@@ -11,6 +11,11 @@ pages that they are out of date. Nothing happens when nothing changed.
 A monthly gift's own changes (its status, its subscription, the donor's choices) go through
 `monthly_gift_change_recorded` the same way: a MonthlyGiftChange row, the tallies' active
 monthly gifts and monthly amount, the page versions. Its months are gifts like any other.
+
+What happens to a gift without changing its columns (its receipt sent again) is kept by
+`donation_event_recorded`; a stored exchange rate's changes by `exchange_rate_change_recorded`
+(ExchangeRateChange) and a campaign's completion by `campaign_change_recorded`
+(CampaignChange).
 """
 
 from __future__ import annotations
@@ -24,8 +29,16 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from campaigns.models import CampaignChange
 from campaigns.pagecache import page_version_bump, page_version_bump_slug
-from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
+from donations.models import (
+    Donation,
+    DonationChange,
+    ExchangeRate,
+    ExchangeRateChange,
+    MonthlyGift,
+    MonthlyGiftChange,
+)
 from donations.services.totals import monthly_totals_apply, totals_apply
 
 # Bookkeeping columns that change with every save and say nothing about the gift.
@@ -102,13 +115,16 @@ def donation_change_recorded(
     by=None,
     stripe_event_id: str = "",
     reason: str = "",
+    also: dict[str, list] | None = None,
 ) -> DonationChange | None:
     """Record a change already saved: history row, running totals, page versions.
 
     Call inside the transaction that saved the gift, so that all of it stands or falls
-    together. Returns the history row, or None (and does nothing) if nothing changed.
+    together. `also` adds changes kept beside the gift's columns ({what: [old, new]}, such
+    as a refund's status), which are news even when the gift's own columns did not move.
+    Returns the history row, or None (and does nothing) if nothing changed.
     """
-    changes = donation_changes(before, donation)
+    changes = {**donation_changes(before, donation), **(also or {})}
     if not changes:
         return None
     totals_apply(before=before, donation=donation)
@@ -120,6 +136,16 @@ def donation_change_recorded(
         changed_by=by,
         stripe_event_id=stripe_event_id,
         reason=reason,
+    )
+
+
+def donation_event_recorded(
+    *, donation: Donation, action: str, by=None, reason: str = "", changes: dict | None = None
+) -> DonationChange:
+    """Keep something done to a gift that changes none of its columns (its receipt queued
+    again): one history row, no totals to move, no page to refresh."""
+    return DonationChange.objects.create(
+        donation=donation, action=action, changes=changes or {}, changed_by=by, reason=reason
     )
 
 
@@ -158,4 +184,84 @@ def monthly_gift_change_recorded(
         changed_by=by,
         stripe_event_id=stripe_event_id,
         reason=reason,
+    )
+
+
+RATE_FIELDS = ("per_euro", "source")
+
+
+def exchange_rate_snapshot(rate: ExchangeRate) -> dict[str, Any]:
+    """The rate's value and source, to compare against after a change."""
+    return {field: getattr(rate, field) for field in RATE_FIELDS}
+
+
+def _rate_change_row(
+    rate: ExchangeRate,
+    before: dict[str, Any] | None,
+    *,
+    action: str,
+    by,
+    reason: str,
+    deleted: bool = False,
+) -> ExchangeRateChange | None:
+    after = None if deleted else exchange_rate_snapshot(rate)
+    changes = {
+        field: [
+            history_value(field, (before or {}).get(field), ExchangeRate),
+            history_value(field, (after or {}).get(field), ExchangeRate),
+        ]
+        for field in RATE_FIELDS
+        if (before or {}).get(field) != (after or {}).get(field)
+    }
+    if not changes:
+        return None
+    return ExchangeRateChange(
+        rate=None if deleted else rate,
+        date=rate.date,
+        currency=rate.currency,
+        action=action,
+        changes=changes,
+        changed_by=by,
+        reason=reason,
+    )
+
+
+def exchange_rate_change_recorded(
+    *,
+    rate: ExchangeRate,
+    before: dict[str, Any] | None,
+    action: str,
+    by=None,
+    reason: str = "",
+    deleted: bool = False,
+) -> ExchangeRateChange | None:
+    """Record a change of a stored rate, saved (or about to be deleted, with `deleted`), in
+    the transaction that made it. Returns the history row, or None when nothing changed.
+    Gifts converted with the rate keep the rate they were converted at: nothing else moves."""
+    row = _rate_change_row(rate, before, action=action, by=by, reason=reason, deleted=deleted)
+    if row is not None:
+        row.save(force_insert=True)
+    return row
+
+
+def exchange_rate_changes_recorded(
+    *, changed: list[tuple[ExchangeRate, dict[str, Any] | None]], action: str, reason: str
+) -> int:
+    """Record many rate changes at once (an ECB import of years of rates): one history row
+    for each rate whose value or source changed. Returns how many rows were written."""
+    rows = [
+        row
+        for rate, before in changed
+        if (row := _rate_change_row(rate, before, action=action, by=None, reason=reason))
+    ]
+    ExchangeRateChange.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def campaign_change_recorded(
+    *, campaign, action: str, changes: dict[str, list], by=None, reason: str = ""
+) -> CampaignChange:
+    """Record a campaign change that matters to its money (its completion) already saved."""
+    return CampaignChange.objects.create(
+        campaign=campaign, action=action, changes=changes, changed_by=by, reason=reason
     )

@@ -32,7 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 import money
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignChange
 from campaigns.services import campaign_content_changed
 from config.i18n import babel_locale
 from config.tasks import enqueue_on_commit, task
@@ -49,6 +49,7 @@ from donations.models import (
 )
 from donations.services.cash import donation_moderate
 from donations.services.history import (
+    campaign_change_recorded,
     donation_snapshot,
     monthly_gift_change_recorded,
     monthly_gift_changes,
@@ -530,18 +531,26 @@ class CampaignStop:
     failed: list[str] = field(default_factory=list)
 
 
-def monthly_gifts_stop_for_campaign(*, campaign: Campaign) -> CampaignStop:
+COMPLETED_REASON = "the campaign completed"
+
+
+def monthly_gifts_stop_for_campaign(
+    *, campaign: Campaign, by=None, origin: str = ""
+) -> CampaignStop:
     """Stop every monthly gift of a closed campaign at the end of its paid month (each
-    donor told by email). One that Stripe cannot be told about stays active and is named
-    in the result, so a second run stops it."""
+    donor told by email); each stop's history names who completed the campaign (`by`, a
+    user) or what did (`origin`, a command). One that Stripe cannot be told about stays
+    active and is named in the result, so a second run stops it."""
     result = CampaignStop()
+    reason = f"{COMPLETED_REASON} ({origin})" if origin else COMPLETED_REASON
     gifts = MonthlyGift.objects.filter(campaign=campaign, status__in=MONTHLY_ACTIVE)
     for gift in gifts.order_by("created_at"):
         try:
             stopped = monthly_gift_stop(
                 gift=gift,
                 end=MonthlyGift.End.CAMPAIGN,
-                reason="the campaign completed",
+                by=by,
+                reason=reason,
                 at_period_end=True,
             )
         except gateway.GatewayError as error:
@@ -564,7 +573,10 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
     `monthly_gifts_stop_for_campaign`). Idempotent: a completed campaign stays as it was and
     only gifts still active are stopped. A campaign past its end date is completed on that
     date, so its page keeps saying when giving closed. Raises ValidationError for a draft.
+    `by` is the user who completes it, or the name of the command that does; the completion
+    gets a CampaignChange row saying so, and each monthly gift stopped its history row.
     """
+    user, origin = (None, by) if isinstance(by, str) else (by, "")
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         completed_now = locked.status != Campaign.Status.COMPLETED
@@ -572,13 +584,45 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
             if locked.status != Campaign.Status.LIVE:
                 raise ValidationError(CAMPAIGN_NOT_LIVE, code="not_live")
             ended = locked.ends_on if locked.ends_on and locked.ends_on < today else today
+            changes = {
+                "status": [locked.status, Campaign.Status.COMPLETED.value],
+                "completed_on": [
+                    locked.completed_on and locked.completed_on.isoformat(),
+                    ended.isoformat(),
+                ],
+            }
             locked.status = Campaign.Status.COMPLETED
             locked.completed_on = ended
             locked.full_clean()
             locked.save(update_fields=["status", "completed_on", "updated_at"])
+            campaign_change_recorded(
+                campaign=locked,
+                action=CampaignChange.Action.COMPLETE,
+                changes=changes,
+                by=user,
+                reason=origin,
+            )
             campaign_content_changed(campaign=locked)
             logger.info("Campaign %s completed on %s (by %s).", locked.slug, ended, by or "-")
-    return Completion(locked, completed_now, monthly_gifts_stop_for_campaign(campaign=locked))
+    stopped = monthly_gifts_stop_for_campaign(campaign=locked, by=user, origin=origin)
+    return Completion(locked, completed_now, stopped)
+
+
+def campaign_completed_by_edit(*, campaign: Campaign, before_status: str, by) -> CampaignStop:
+    """A campaign whose status an organizer edited to completed (already saved): the
+    completion's CampaignChange row, then its monthly gifts stopped, as by `campaign_complete`.
+    """
+    if before_status != Campaign.Status.COMPLETED:
+        campaign_change_recorded(
+            campaign=campaign,
+            action=CampaignChange.Action.COMPLETE,
+            changes={
+                "status": [before_status, Campaign.Status.COMPLETED.value],
+                "completed_on": [None, campaign.completed_on and campaign.completed_on.isoformat()],
+            },
+            by=by,
+        )
+    return monthly_gifts_stop_for_campaign(campaign=campaign, by=by)
 
 
 def campaigns_complete_ended(*, today: datetime.date) -> list[Completion]:
@@ -630,9 +674,7 @@ def monthly_gift_moderate(
 ) -> MonthlyGift:
     """Hide a monthly gift's public name or message: the giver list entry and every month
     of it (each month's history says so). Organizers of its campaign and superusers only."""
-    if not permissions.may_manage_campaign(user=by, campaign=gift.campaign) or not (
-        permissions.is_organizer(by)
-    ):
+    if not permissions.may_moderate_monthly_gift(user=by, gift=gift):
         raise PermissionDenied
     with transaction.atomic():
         locked = _locked_gift(pk=gift.pk)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.urls import reverse
@@ -52,6 +53,7 @@ AMOUNT_BELOW_MINIMUM = _("The smallest gift online is %(minimum)s.")
 AMOUNT_ABOVE_MAXIMUM = _("The largest gift online is %(maximum)s.")
 CURRENCY_NOT_ACCEPTED = _("This campaign does not accept %(value)s.")
 TEAM_MEMBER_NOT_IN_CAMPAIGN = _("This team member is not part of this campaign.")
+TEAM_MEMBER_RETIRED = _("This team member has retired and takes no more gifts.")
 CAMPAIGN_CLOSED = _("This campaign has closed and no longer takes gifts. Thank you for caring.")
 CHECKOUT_UNAVAILABLE = _("The payment service did not answer. Nothing was charged; try again.")
 FREQUENCY_INVALID = _("Choose to give once or every month.")
@@ -147,8 +149,8 @@ def gift_check(
     """Raise ValidationError, by field, unless this gift may be started online today.
 
     The rules: the campaign is open for giving; it accepts `currency`; the team member is
-    one of its own; Stripe can charge `amount` exactly, within the bounds (DONATION_MIN_USD,
-    DONATION_MAX_USD and Stripe's minimum charge, at the stored rate).
+    one of its own, not retired; Stripe can charge `amount` exactly, within the bounds
+    (DONATION_MIN_USD, DONATION_MAX_USD and Stripe's minimum charge, at the stored rate).
     """
     if not campaign.is_open_for_giving(today):
         raise ValidationError({NON_FIELD_ERRORS: [ValidationError(CAMPAIGN_CLOSED, "closed")]})
@@ -163,6 +165,8 @@ def gift_check(
         errors["amount"] = amount_error
     if team_member is not None and team_member.campaign_id != campaign.pk:
         errors["team_member"] = ValidationError(TEAM_MEMBER_NOT_IN_CAMPAIGN, code="team_member")
+    elif team_member is not None and team_member.retired:
+        errors["team_member"] = ValidationError(TEAM_MEMBER_RETIRED, code="retired")
     if errors:
         raise ValidationError(errors)
 
@@ -381,13 +385,32 @@ STATUS_OUTCOMES = {
 }
 
 
+# A pending gift's session is read from Stripe at most once in this many seconds, however
+# often its thank-you page is loaded: reloads, or a bot holding the link, must not each cost a
+# call to Stripe's API (which limits the account's calls). The webhook finishes the gift.
+SESSION_REREAD_SECONDS = 10
+
+
+def _session_read_allowed(session_id: str) -> bool:
+    """Whether this request may ask Stripe about the session: the first one in each
+    SESSION_REREAD_SECONDS, counted in the shared cache (`add` is atomic, so one request of
+    all processes wins). With the cache down every request may, as config/ratelimit.py lets
+    giving go on: a page that costs a call to Stripe, rather than a paid gift left unread."""
+    try:
+        return cache.add(f"session-read:{session_id}", 1, timeout=SESSION_REREAD_SECONDS)
+    except Exception:  # any cache failure (refused, timed out): read, as before the limit
+        logger.warning("Cache unavailable; reading Stripe session %s unlimited.", session_id)
+        return True
+
+
 def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     """The giver is back from Checkout: ask Stripe about the session and record what it says.
 
     Races the webhook safely (both record through `donation_record_checkout`, or for a
     monthly gift `monthly_gift_record_checkout` with its first invoice). A gift already
-    settled, a demo session, or Stripe not answering: the stored status decides, and a pending
-    gift reads as processing, since the webhook will finish it. Raises Donation.DoesNotExist.
+    settled, a demo session, a session read from Stripe less than SESSION_REREAD_SECONDS
+    ago, or Stripe not answering: the stored status decides, and a pending gift reads as
+    processing, since the webhook will finish it. Raises Donation.DoesNotExist.
     """
     donation = Donation.objects.select_related("campaign").get(
         stripe_checkout_session_id=session_id, source=Donation.Source.ONLINE
@@ -396,6 +419,8 @@ def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
         return ReturnFromCheckout(donation, STATUS_OUTCOMES[donation.status])
     if session_id.startswith(DEMO_PREFIX):  # back from the demo page without paying
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.OPEN)
+    if not _session_read_allowed(session_id):
+        return ReturnFromCheckout(donation, gateway.CheckoutOutcome.PROCESSING)
     try:
         session = gateway.retrieve_checkout_session(session_id)
     except gateway.GatewayError:

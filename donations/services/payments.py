@@ -134,11 +134,15 @@ REFUND_FORWARD = {
 }
 
 
-def _refunds_apply(donation: Donation, refunds: list[gateway.RefundFacts]) -> str:
+def _refunds_apply(
+    donation: Donation, refunds: list[gateway.RefundFacts]
+) -> tuple[str, dict[str, list]]:
     """Store each refund by id with its status moving only forward, then set the gift's
     refunded part to the refunds that hold: a failed or canceled refund gives back what it
-    took, and a gift refunded in full counts again. Returns a note on refunds not applied."""
+    took, and a gift refunded in full counts again. Returns a note on refunds not applied
+    and each refund's status change ({"refund <id>": [old, new]}) for the gift's history."""
     skipped = []
+    moved: dict[str, list] = {}
     for facts in refunds:
         if facts.currency != donation.charged_currency or facts.status not in RefundStatusValues:
             skipped.append(f"{facts.refund_id} ({facts.amount} {facts.currency}, {facts.status})")
@@ -150,7 +154,10 @@ def _refunds_apply(donation: Donation, refunds: list[gateway.RefundFacts]) -> st
         )  # fmt: skip
         if refund.donation_id != donation.pk:
             skipped.append(f"{facts.refund_id} (belongs to another gift)")
-        elif not created and facts.status in REFUND_FORWARD.get(refund.status, set()):
+        elif created:
+            moved[f"refund {facts.refund_id}"] = [None, refund.status]
+        elif facts.status in REFUND_FORWARD.get(refund.status, set()):
+            moved[f"refund {facts.refund_id}"] = [refund.status, facts.status]
             refund.status = facts.status
             refund.save(update_fields=["status", "updated_at"])
     holding = Refund.objects.filter(donation=donation, status__in=REFUND_HOLDS).aggregate(
@@ -166,8 +173,8 @@ def _refunds_apply(donation: Donation, refunds: list[gateway.RefundFacts]) -> st
         donation.status = Donation.Status.SUCCEEDED  # a refund failed: the gift counts again
     if skipped:
         donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
-        return f"refunds not applied: {', '.join(skipped)}"
-    return ""
+        return f"refunds not applied: {', '.join(skipped)}", moved
+    return "", moved
 
 
 def donation_record_refunds(
@@ -193,12 +200,13 @@ def donation_record_refunds(
             logger.warning("Stripe refund of charge %s matches no gift; ignored.", charge_id)
             return None
         before = donation_snapshot(donation)
+        moved: dict[str, list] = {}
         if donation.status == Donation.Status.PENDING:
             note = "refund of a payment not recorded yet; kept for the payment"
             logger.warning("Gift %s: %s.", donation.pk, note)
         else:
-            note = _refunds_apply(donation, refunds)
-        donation_save_reported(donation, before, event=event, origin=origin, note=note)
+            note, moved = _refunds_apply(donation, refunds)
+        donation_save_reported(donation, before, event=event, origin=origin, note=note, also=moved)
         stripe_event_link(stored_event, donation)
     return donation
 

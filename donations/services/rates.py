@@ -1,4 +1,11 @@
-"""Exchange rates: importing ECB reference rates and converting with them."""
+"""Exchange rates: importing ECB reference rates, a superuser's own rates, converting.
+
+A rate converts the gifts of every campaign, so only superusers set one by hand
+(`exchange_rate_set`, `exchange_rate_delete`; permissions.may_change_rates) and the ECB
+import runs as a command. Every change leaves an ExchangeRateChange row saying who or what
+made it. A gift keeps the rate it was converted at (its own columns): a later change of the
+stored rate converts only the gifts recorded after it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,21 @@ import datetime
 import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from donations.models import Donation, ExchangeRate
-from money import convert_through_euro, quantize
+from donations import permissions
+from donations.models import Donation, ExchangeRate, ExchangeRateChange
+from donations.services.history import (
+    exchange_rate_change_recorded,
+    exchange_rate_changes_recorded,
+    exchange_rate_snapshot,
+)
+from money import convert_through_euro, currency_decimals, quantize
 
 # How old a rate may be and still be used: covers weekends and the ECB's holidays.
 MAX_RATE_AGE = datetime.timedelta(days=7)
@@ -26,6 +40,10 @@ NO_RATE_ERROR = _(
     "cannot be counted in %(campaign_currency)s. Please use %(campaign_currency)s, or ask the "
     "organizers to load the rates."
 )
+
+
+RATES_SUPERUSERS_ONLY = _("Only superusers change exchange rates.")
+ECB_IMPORT_REASON = "ECB reference rates (import_rates)"
 
 
 class RateUnavailableError(Exception):
@@ -122,6 +140,16 @@ def convert_amount(
     )
 
 
+def largest_gift(*, currency: str, on: datetime.date) -> Decimal:
+    """DONATION_MAX_USD in `currency` at the stored rate of `on`, rounded down to the
+    currency's decimals: the largest gift, online or cash. Raises RateUnavailableError."""
+    if currency == "USD":
+        return settings.DONATION_MAX_USD
+    rate = convert_amount(amount=Decimal(1), currency="USD", to_currency=currency, on=on).rate
+    step = Decimal(1).scaleb(-currency_decimals(currency))
+    return (settings.DONATION_MAX_USD * rate).quantize(step, rounding=ROUND_FLOOR)
+
+
 class RatesFileError(ValueError):
     """The file is not an ECB eurofxref document."""
 
@@ -161,17 +189,77 @@ def read_rates_source(file_or_url: str) -> bytes:
 def rates_import_ecb(*, data: bytes) -> tuple[int, int]:
     """Store every rate in an ECB eurofxref document; returns (created, updated).
 
-    Idempotent: a rate already stored for that day and currency is updated in place.
-    Currencies we cannot accept are stored too: they cost nothing and keep the file whole.
+    Idempotent: a rate already stored for that day and currency is updated in place (and
+    becomes an ECB rate). Each rate that is new or whose value or source changed gets a
+    history row. Currencies we cannot accept are stored too: they cost nothing and keep the
+    file whole.
     """
     created = updated = 0
+    changed: list[tuple[ExchangeRate, dict | None]] = []
     with transaction.atomic():
         for date, currency, per_euro in parse_ecb_xml(data):
-            _rate, was_created = ExchangeRate.objects.update_or_create(
-                date=date,
-                currency=currency,
-                defaults={"per_euro": per_euro, "source": ExchangeRate.Source.ECB},
-            )
-            created += was_created
-            updated += not was_created
+            rate = ExchangeRate.objects.select_for_update().filter(date=date, currency=currency)
+            rate = rate.first()
+            if rate is None:
+                rate = ExchangeRate.objects.create(
+                    date=date, currency=currency, per_euro=per_euro, source=ExchangeRate.Source.ECB
+                )
+                changed.append((rate, None))
+                created += 1
+                continue
+            updated += 1
+            before = exchange_rate_snapshot(rate)
+            rate.per_euro, rate.source = per_euro, ExchangeRate.Source.ECB
+            if exchange_rate_snapshot(rate) != before:
+                rate.save(update_fields=["per_euro", "source"])
+                changed.append((rate, before))
+        exchange_rate_changes_recorded(
+            changed=changed, action=ExchangeRateChange.Action.IMPORT, reason=ECB_IMPORT_REASON
+        )
     return created, updated
+
+
+def exchange_rate_set(
+    *, date: datetime.date, currency: str, per_euro: Decimal, by, reason: str = ""
+) -> ExchangeRate:
+    """A superuser's own rate for a day and currency (new, or replacing the stored one).
+
+    It is stored as a hand-entered rate (source MANUAL), so gifts converted with it say so,
+    never "ECB" or "demo". The change is kept in the rate's history with who made it. Gifts
+    already converted keep their rate. Raises PermissionDenied for anyone but a superuser,
+    ValidationError for a rate that is not a positive number or a currency that is not a code.
+    """
+    if not permissions.may_change_rates(by):
+        raise PermissionDenied(RATES_SUPERUSERS_ONLY)
+    with transaction.atomic():
+        rate = ExchangeRate.objects.select_for_update().filter(date=date, currency=currency).first()
+        before = None if rate is None else exchange_rate_snapshot(rate)
+        if rate is None:
+            rate = ExchangeRate(date=date, currency=currency)
+        rate.per_euro = per_euro
+        rate.source = ExchangeRate.Source.MANUAL
+        rate.full_clean(validate_unique=before is None)
+        rate.save()
+        action = ExchangeRateChange.Action.ADD if before is None else ExchangeRateChange.Action.EDIT
+        exchange_rate_change_recorded(rate=rate, before=before, action=action, by=by, reason=reason)
+    return rate
+
+
+def exchange_rate_delete(*, rate: ExchangeRate, by, reason: str = "") -> None:
+    """A superuser removes a stored rate; its history keeps what it was and who removed it.
+    Gifts converted with it keep their rate. Raises PermissionDenied for anyone else."""
+    if not permissions.may_change_rates(by):
+        raise PermissionDenied(RATES_SUPERUSERS_ONLY)
+    with transaction.atomic():
+        locked = ExchangeRate.objects.select_for_update().filter(pk=rate.pk).first()
+        if locked is None:
+            return
+        exchange_rate_change_recorded(
+            rate=locked,
+            before=exchange_rate_snapshot(locked),
+            action=ExchangeRateChange.Action.DELETE,
+            by=by,
+            reason=reason,
+            deleted=True,
+        )
+        locked.delete()

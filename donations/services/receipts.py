@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from babel.dates import format_date
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -29,8 +30,10 @@ from django.utils.translation import gettext_lazy as _
 import money
 from config.i18n import babel_locale
 from config.tasks import enqueue_on_commit, task
+from donations import permissions
 from donations.donor_links import donor_link_url, link_days
-from donations.models import Donation, Receipt
+from donations.models import Donation, DonationChange, Receipt
+from donations.services.history import donation_event_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -78,26 +81,45 @@ def receipt_queue(*, donation: Donation) -> Receipt | None:
     return receipt
 
 
-def receipt_resend(*, receipt: Receipt, by_user) -> Receipt:
-    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action).
+def receipt_resend(*, receipt: Receipt, by) -> Receipt:
+    """Queue a receipt again, due now, with a fresh set of attempts (an organizer's action,
+    or a donor's through their link: permissions.may_resend_receipt, else PermissionDenied;
+    `by` None is the operator at the shell).
 
     Refuses a receipt that a worker is sending right now, so a resend never races a send.
+    The gift's history keeps who asked for it (`by`, a user, or who else in words: the donor
+    through their link, the operator at the shell), with the receipt's state before.
     """
+    if by is not None and not permissions.may_resend_receipt(by=by, receipt=receipt):
+        raise PermissionDenied
+    user, origin = (None, str(by or "the operator at the shell")) if not _is_user(by) else (by, "")
     if not receipt.donation.email:
         raise ValidationError(RESEND_WITHOUT_EMAIL)
     now = timezone.now()
-    requeued = Receipt.objects.filter(
-        Q(pk=receipt.pk) & (~Q(status=Receipt.Status.SENDING) | _stale_claim(now))
-    ).update(
-        status=Receipt.Status.QUEUED,
-        attempts=0,
-        next_attempt_at=now,
-        claimed_at=None,
-        last_error="",
-    )
-    if not requeued:
-        raise ValidationError(RESEND_WHILE_SENDING)
-    logger.info("Receipt %s requeued by %s", receipt.pk, by_user)
+    with transaction.atomic():
+        before = Receipt.objects.filter(pk=receipt.pk).values("status", "attempts").first()
+        requeued = Receipt.objects.filter(
+            Q(pk=receipt.pk) & (~Q(status=Receipt.Status.SENDING) | _stale_claim(now))
+        ).update(
+            status=Receipt.Status.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_at=None,
+            last_error="",
+        )
+        if not requeued:
+            raise ValidationError(RESEND_WHILE_SENDING)
+        donation_event_recorded(
+            donation=receipt.donation,
+            action=DonationChange.Action.RECEIPT_RESEND,
+            by=user,
+            reason=origin,
+            changes={
+                "receipt_status": [before["status"], Receipt.Status.QUEUED.value],
+                "receipt_attempts": [before["attempts"], 0],
+            },
+        )
+    logger.info("Receipt %s requeued by %s", receipt.pk, by or "the operator")
     enqueue_on_commit(receipt_send_task, receipt.pk)
     receipt.refresh_from_db()
     return receipt
@@ -201,6 +223,10 @@ def receipt_render(*, donation: Donation) -> EmailMultiAlternatives:
             render_to_string("donations/email/receipt.html", context), "text/html"
         )
     return message
+
+
+def _is_user(by) -> bool:
+    return by is not None and not isinstance(by, permissions.DonorLink)
 
 
 def _due(now: datetime.datetime) -> Q:

@@ -90,26 +90,32 @@ def donation_save_reported(
     event: gateway.WebhookEvent | None,
     origin: str,
     note: str = "",
+    also: dict[str, list] | None = None,
 ) -> None:
     """Save only real news, with its history row, so a repeated report leaves the row as it
-    was (`updated_at` too). `note` adds why something was flagged rather than applied."""
+    was (`updated_at` too). `note` adds why something was flagged rather than applied.
+    `also` is news kept beside the gift (a refund's status moved, its amount not): it gets
+    the history row even when the gift's own columns did not change."""
     changes = donation_changes(before, donation)
-    if not changes:
+    if not changes and not also:
         return
     # Stripe's facts, not a person's input: field validation only. The unique Stripe ids and
     # the check constraints are the database's to enforce on save (validating them here cost
     # about 30 queries per event); an id that belongs to another gift is caught before.
-    donation.full_clean(
-        exclude=list(RELATED_FIELDS), validate_unique=False, validate_constraints=False
-    )
-    donation.save()
+    if changes:
+        donation.full_clean(
+            exclude=list(RELATED_FIELDS), validate_unique=False, validate_constraints=False
+        )
+        donation.save()
     reason = f"Stripe event {event.type}" if event else origin
+    refund_news = also and "status" not in changes
     donation_change_recorded(
         donation=donation,
         before=before,
-        action=_action_for(changes),
+        action=DonationChange.Action.REFUND if refund_news else _action_for(changes),
         stripe_event_id=event.event_id if event else "",
         reason=f"{reason}: {note}" if note else reason,
+        also=also,
     )
 
 

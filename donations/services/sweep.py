@@ -8,7 +8,8 @@ it is still to do, and the worker runs this sweep when it starts and every
 
 - an event in the inbox not processed, whose task was enqueued more than
   `TASKS_SWEEP_AFTER_SECONDS` ago (doubling the wait after each failed attempt, up to an hour),
-- a receipt due for that long (first sends, retries after back-off, stale claims).
+- a receipt or a donor's link email due for that long (first sends, retries after
+  back-off, stale claims).
 
 Enqueuing twice is harmless: each task re-checks its row before doing anything.
 """
@@ -22,6 +23,7 @@ from django.conf import settings
 
 from config.tasks import enqueue
 from donations.models import WebhookDelivery
+from donations.services.donors import donor_link_email_send_task, donor_link_emails_due
 from donations.services.payments import stripe_event_process_task
 from donations.services.receipts import receipt_send_task, receipts_due
 
@@ -34,6 +36,7 @@ LONGEST_WAIT = datetime.timedelta(hours=1)
 class SweepReport:
     events: int
     receipts: int
+    link_emails: int = 0
 
 
 def _retry_wait(attempts: int) -> datetime.timedelta:
@@ -62,4 +65,7 @@ def work_sweep(*, now: datetime.datetime) -> SweepReport:
     receipts = 0
     for receipt_id in receipts_due(now=now - after, limit=SWEEP_LIMIT):
         receipts += enqueue(receipt_send_task, receipt_id)
-    return SweepReport(events=events, receipts=receipts)
+    link_emails = 0
+    for email_id in donor_link_emails_due(now=now - after, limit=SWEEP_LIMIT):
+        link_emails += enqueue(donor_link_email_send_task, email_id)
+    return SweepReport(events=events, receipts=receipts, link_emails=link_emails)

@@ -48,7 +48,8 @@ def _saved_entry(request: HttpRequest, campaign: Campaign) -> Donation | None:
     except ValueError:
         return None
     return (
-        Donation.objects.filter(pk=entry_id, campaign=campaign, entered_by=request.user)
+        permissions.own_cash_entries(request.user)
+        .filter(pk=entry_id, campaign=campaign)
         .select_related("team_member__campaign")
         .first()
     )
@@ -76,7 +77,7 @@ def volunteer_home_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def cash_new(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _recording_campaign(request, slug)
-    members = list(campaign.team_members.all())
+    members = list(campaign.team_members.on_team())
     saved = None
     if request.method == "POST":
         form = CashForm(request.POST, campaign=campaign, members=members)
@@ -136,7 +137,7 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _recording_campaign(request, slug)
     row_kwargs = {
         "campaign": campaign,
-        "members": list(campaign.team_members.all()),
+        "members": list(campaign.team_members.on_team()),
         "initial": _next_initial(campaign, None),
     }
     data = request.POST if request.method == "POST" else None
@@ -175,10 +176,7 @@ def cash_batch(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @login_required
 def cash_void(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
-    donation = get_object_or_404(
-        Donation.objects.filter(source=Donation.Source.OFFLINE, entered_by=request.user),
-        pk=donation_id,
-    )
+    donation = get_object_or_404(permissions.own_cash_entries(request.user), pk=donation_id)
     form = VoidForm(request.POST)
     try:
         if not form.is_valid():

@@ -23,12 +23,13 @@ from donations.selectors.donors import (
     donor_gifts,
     donor_monthly_gift,
     donor_statement,
+    statement_year_range,
     statement_years,
 )
 from donations.services.donors import (
     donation_receipt_again,
     donation_update_by_donor,
-    donor_link_send,
+    donor_link_queue,
     monthly_gift_stop_by_donor,
     monthly_gift_update_by_donor,
 )
@@ -68,7 +69,7 @@ def manage_request(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         if _link_allowed(request, email):
-            donor_link_send(email=email, language=translation.get_language() or "en")
+            donor_link_queue(email=email, language=translation.get_language() or "en")
         return render(request, "donations/manage/sent.html", {"days": link_days()})
     return render(request, "donations/manage/request.html", {"form": form})
 
@@ -164,6 +165,8 @@ def manage_statement(request: HttpRequest, token: str, year: int) -> HttpRespons
     owner = _link_owner(request, token)
     if isinstance(owner, HttpResponse):
         return owner
+    if year not in statement_year_range(email=owner):  # also a year no date can hold
+        raise Http404("No statement for that year.")
     statement = donor_statement(email=owner, year=year)
     return render(
         request, "donations/manage/statement.html", {"statement": statement, "email": owner}

@@ -3,12 +3,11 @@
 The thank-you page's link carries only the Checkout session id, which travels through
 browser history and Stripe's redirect. So the page shows the gift's amount and the giver's
 email (masked) only to the browser session that started the gift, and only for
-`THANKS_DETAILS_FOR` after it started; anyone else with the link sees the outcome alone.
+`permissions.THANKS_DETAILS_FOR` after it started; anyone else with the link sees the outcome alone.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 import uuid
 
@@ -24,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from campaigns.models import Campaign
 from campaigns.sharing import share_links
 from config.clients import client_ip
-from donations import throttle
+from donations import permissions, throttle
 from donations.forms.online import DonateForm
 from donations.models import Donation
 from donations.selectors.online import resumable_gift
@@ -38,7 +37,6 @@ RESUME_KEY = "donations:last-gift"
 # id of any other shape is no session of ours and never reaches the database.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 GIFTS_STARTED_SESSION_KEY = "gifts_started"
-THANKS_DETAILS_FOR = datetime.timedelta(hours=1)
 GIFTS_REMEMBERED = 10
 
 
@@ -48,7 +46,7 @@ def _remember_gift(request: HttpRequest, donation: Donation) -> None:
     started = {
         gift_id: at
         for gift_id, at in request.session.get(GIFTS_STARTED_SESSION_KEY, {}).items()
-        if now - at <= THANKS_DETAILS_FOR.total_seconds()
+        if permissions.may_see_gift_details(started_at=at, now=now)
     }
     started[str(donation.pk)] = now
     newest = sorted(started.items(), key=lambda item: item[1])[-GIFTS_REMEMBERED:]
@@ -57,7 +55,7 @@ def _remember_gift(request: HttpRequest, donation: Donation) -> None:
 
 def _started_here(request: HttpRequest, donation: Donation) -> bool:
     at = request.session.get(GIFTS_STARTED_SESSION_KEY, {}).get(str(donation.pk))
-    return at is not None and timezone.now().timestamp() - at <= THANKS_DETAILS_FOR.total_seconds()
+    return permissions.may_see_gift_details(started_at=at, now=timezone.now().timestamp())
 
 
 def email_masked(email: str) -> str:
@@ -139,14 +137,14 @@ def _donate_form(request: HttpRequest, campaign: Campaign, presets, currency) ->
         request.POST or None,
         initial=initial,
         campaign=campaign,
-        members=list(campaign.team_members.all()),
+        members=list(campaign.team_members.on_team()),
         today=timezone.localdate(),
     )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def donate(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), slug=slug)
+    campaign = get_object_or_404(permissions.visible_campaigns(request.user), slug=slug)
     today = timezone.localdate()
     if not campaign.is_open_for_giving(today):
         return _closed(request, campaign, campaign.closed_on(today))

@@ -24,8 +24,6 @@ ORGANIZER_CODENAMES = {
     "view_teammember",
     "change_donation",
     "view_donation",
-    "add_exchangerate",
-    "change_exchangerate",
     "view_exchangerate",
     "add_volunteerassignment",
     "change_volunteerassignment",
@@ -98,7 +96,7 @@ def change_url(campaign) -> str:
 
 def test_organizer_edits_a_story_section_through_the_admin_and_the_page_shows_it(client, organizer):
     campaign = CampaignFactory()
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     section = StorySectionFactory(campaign=campaign, heading="Old heading", body="Old words.")
     TeamMemberFactory(campaign=campaign)
     form = client.get(change_url(campaign))
@@ -122,7 +120,7 @@ def test_organizer_edits_a_story_section_through_the_admin_and_the_page_shows_it
 
 def test_organizer_adds_a_section_through_the_inline(client, organizer):
     campaign = CampaignFactory()
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     parser = FormFields()
     parser.feed(client.get(change_url(campaign)).content.decode())
     data = parser.data
@@ -145,7 +143,7 @@ def test_organizer_adds_a_section_through_the_inline(client, organizer):
 
 def test_an_invalid_edit_changes_nothing(client, organizer):
     campaign = CampaignFactory(title="Kept title")
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     section = StorySectionFactory(campaign=campaign, heading="Kept heading")
     parser = FormFields()
     parser.feed(client.get(change_url(campaign)).content.decode())
@@ -193,7 +191,7 @@ def test_organizer_cannot_reach_user_accounts_or_delete_campaigns(client, organi
 
 def test_campaign_changelist_renders_with_status_filter_and_donations_link(client, organizer):
     campaign = CampaignFactory(title="Coats for kids")
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     response = client.get(reverse("admin:campaigns_campaign_changelist"))
     html = response.content.decode()
     assert response.status_code == 200
@@ -205,7 +203,7 @@ def test_campaign_changelist_renders_with_status_filter_and_donations_link(clien
 
 def test_campaign_change_page_has_inlines_and_view_on_site(client, organizer):
     campaign = CampaignFactory()
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     StorySectionFactory(campaign=campaign)
     TeamMemberFactory(campaign=campaign)
     response = client.get(change_url(campaign))
@@ -241,8 +239,8 @@ def _content_type_id() -> int:
 def test_currency_is_fixed_once_a_campaign_is_public_but_not_while_it_is_a_draft(client, organizer):
     live = CampaignFactory(currency="USD")
     draft = CampaignFactory(currency="USD", status="draft")
-    organizer_assign(user=organizer, campaign=live)
-    organizer_assign(user=organizer, campaign=draft)
+    organizer_assign(by=None, user=organizer, campaign=live)
+    organizer_assign(by=None, user=organizer, campaign=draft)
 
     live_html = client.get(change_url(live)).content.decode()
     draft_html = client.get(change_url(draft)).content.decode()

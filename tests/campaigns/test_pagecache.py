@@ -5,12 +5,17 @@ import threading
 import time
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage import default_storage
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
 from django.utils import timezone, translation
@@ -18,6 +23,10 @@ from django.utils import timezone, translation
 from campaigns import pagecache
 from campaigns.models import Update
 from campaigns.services import campaign_update_save
+from donations.donor_links import donor_link_token
+from donations.models import Receipt
+from donations.selectors.givers import encode_cursor
+from donations.services.access import organizer_assign
 from donations.services.cash import CashGift, donation_record_cash, donation_void
 from tests.factories import CampaignFactory, DonationFactory, TeamMemberFactory, UserFactory
 from tests.html import data_value, texts
@@ -55,6 +64,31 @@ def reads(monkeypatch):
     counter = CountingCache()
     monkeypatch.setattr(cache, "get", counter.get)
     monkeypatch.setattr(cache, "get_many", counter.get_many)
+    return counter
+
+
+class CountingWrites:
+    """Counts calls that write to the real cache (django's own backend stays in use)."""
+
+    METHODS = ("set", "add", "set_many", "incr", "touch")
+
+    def __init__(self):
+        self.writes = 0
+        self._methods = {name: getattr(cache, name) for name in self.METHODS}
+
+    def counting(self, name):
+        def write(*args, **kwargs):
+            self.writes += 1
+            return self._methods[name](*args, **kwargs)
+
+        return write
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    counter = CountingWrites()
+    for name in CountingWrites.METHODS:
+        monkeypatch.setattr(cache, name, counter.counting(name))
     return counter
 
 
@@ -221,6 +255,46 @@ def test_signed_in_visitors_get_a_fresh_page_that_is_never_stored(client, campai
     assert len(queries) > 0  # nothing was stored by the signed-in visit
 
 
+def test_a_flash_message_meant_for_one_visitor_is_never_shown_to_another(client, campaign):
+    gift = DonationFactory(campaign=campaign, email="rosa@example.org")
+    Receipt.objects.create(donation=gift, status=Receipt.Status.SENT)
+    token = donor_link_token(email="rosa@example.org")
+    asked = client.post(
+        reverse("donations:manage", kwargs={"token": token}),
+        {"gift": str(gift.pk), "action": "receipt"},
+    )
+    assert "messages" in asked.cookies  # the message waits in the donor's browser
+
+    donor_page = client.get("/c/coats/").content.decode()
+    anybody_page = Client().get("/c/coats/").content.decode()
+
+    assert "Your receipt is on its way again." in donor_page
+    assert "Your receipt is on its way again." not in anybody_page
+
+
+def test_a_page_that_showed_a_flash_message_is_never_stored(client, campaign):
+    request = RequestFactory().get("/c/coats/")
+    request.resolver_match = match = resolve("/c/coats/")
+    request.user = AnonymousUser()
+    request.session = SessionStore()  # messages kept where no cookie of the request shows
+    request._messages = default_storage(request)
+    messages.info(request, "Just for you.")
+
+    assert b"Just for you." in match.func(request, slug="coats").content
+    assert b"Just for you." not in client.get("/c/coats/").content
+
+
+def test_a_visitor_with_any_cookie_but_the_language_one_gets_a_page_of_their_own(client, campaign):
+    client.cookies["csrftoken"] = "a" * 32
+    client.get("/c/coats/")
+    client.cookies.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/c/coats/")
+
+    assert len(queries) > 0  # nothing was stored by the visit with a cookie
+
+
 def test_cached_pages_carry_no_cookie_and_no_csrf_token(client, campaign):
     client.get("/c/coats/")
     response = client.get("/c/coats/")
@@ -231,9 +305,10 @@ def test_cached_pages_carry_no_cookie_and_no_csrf_token(client, campaign):
 
 
 def test_a_draft_preview_is_never_cached(client):
-    CampaignFactory(slug="secret", status="draft")
-    staff = UserFactory(username="staff", is_staff=True)
-    client.force_login(staff)
+    draft = CampaignFactory(slug="secret", status="draft")
+    organizer = UserFactory(username="organizer", is_staff=True)
+    organizer_assign(by=None, user=organizer, campaign=draft)
+    client.force_login(organizer)
 
     assert client.get("/c/secret/").status_code == 200
     client.logout()
@@ -257,6 +332,54 @@ def test_an_older_givers_page_is_its_own_entry(client, campaign):
     older = client.get(reverse("campaigns:givers", kwargs={"slug": "coats"}) + "?after=x")
 
     assert older.status_code == 404
+
+
+def test_pages_of_campaigns_that_do_not_exist_write_nothing_to_the_cache(client, campaign, writes):
+    paths = [f"/c/no-such-{uuid.uuid4().hex * 3}/" for _ in range(20)]
+    paths += ["/c/no-such-campaign/givers/", "/c/no-such-campaign/m/pilsen/"]
+
+    answers = [client.get(path).status_code for path in paths]
+
+    assert answers == [404] * len(paths)
+    assert writes.writes == 0
+
+
+def test_a_campaigns_first_visit_still_stores_its_page(client, campaign, writes):
+    assert raised(client) == "25.00"
+    assert writes.writes > 0
+
+    with CaptureQueriesContext(connection) as queries:
+        assert raised(client) == "25.00"
+
+    assert len(queries) == 0
+
+
+def test_a_member_parameter_never_reaches_the_links_of_a_cached_page(client, campaign):
+    asked = client.get("/c/coats/?member=evil-member&after=")
+    anybody = client.get("/c/coats/")
+
+    assert asked.status_code == anybody.status_code == 200
+    assert b"evil-member" not in asked.content
+    assert b"evil-member" not in anybody.content
+
+
+def test_a_made_up_cursor_of_the_right_form_is_not_found(client, campaign):
+    gift = DonationFactory(campaign=campaign, received_at=timezone.now())
+    elsewhere = DonationFactory(received_at=gift.received_at)  # another campaign's gift
+    made_up = [
+        encode_cursor(SimpleNamespace(received_at=gift.received_at, id=uuid.uuid4())),
+        encode_cursor(
+            SimpleNamespace(
+                received_at=gift.received_at - datetime.timedelta(seconds=1), id=gift.id
+            )
+        ),
+        encode_cursor(elsewhere),
+    ]
+
+    answers = [client.get(f"/c/coats/givers/?after={cursor}").status_code for cursor in made_up]
+
+    assert answers == [404, 404, 404]
+    assert client.get(f"/c/coats/givers/?after={encode_cursor(gift)}").status_code == 200
 
 
 def _page_key_and_version(path: str) -> tuple[str, str]:

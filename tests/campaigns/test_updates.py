@@ -98,7 +98,7 @@ def test_organizers_publish_updates_in_the_admin(client, cash_organizer):
     from donations.services.access import organizer_assign
 
     campaign = CampaignFactory(slug="coats")
-    organizer_assign(user=cash_organizer, campaign=campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=campaign)
     client.force_login(cash_organizer)
 
     response = client.post(

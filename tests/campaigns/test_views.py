@@ -15,6 +15,7 @@ from PIL import Image
 
 from campaigns.models import Campaign
 from donations.models import Donation
+from donations.services.access import organizer_assign
 from tests.factories import (
     CampaignFactory,
     DonationFactory,
@@ -508,15 +509,26 @@ def test_draft_campaign_is_not_found_for_signed_in_non_staff(client):
     assert client.get(detail_url(campaign)).status_code == 404
 
 
-def test_draft_campaign_shows_a_draft_banner_to_staff(client):
+def test_draft_campaign_shows_a_draft_banner_to_its_organizer(client):
     campaign = CampaignFactory(status=Campaign.Status.DRAFT, title="Secret plan")
-    client.force_login(UserFactory(is_staff=True))
+    organizer = UserFactory(is_staff=True)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
+    client.force_login(organizer)
     html = get_page(client, campaign)
     assert "Secret plan" in html
     assert (
-        '<p class="banner banner-draft" role="note">Draft: only staff can see this page.</p>'
-        in html
+        '<p class="banner banner-draft" role="note">'
+        "Draft: only its organizers can see this page.</p>" in html
     )
+
+
+def test_draft_campaign_is_not_found_for_another_campaigns_organizer(client):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT, title="Secret plan")
+    organizer = UserFactory(is_staff=True)
+    organizer_assign(by=None, user=organizer, campaign=CampaignFactory())
+    client.force_login(organizer)
+
+    assert client.get(detail_url(campaign)).status_code == 404
 
 
 def test_live_campaign_has_no_draft_banner(client):

@@ -64,7 +64,7 @@ def rates_campaign(data_dir):
 def test_an_organizer_edit_goes_through_the_service_and_shows_in_the_history(
     client, rates_campaign, cash_organizer
 ):
-    organizer_assign(user=cash_organizer, campaign=rates_campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=rates_campaign)
     received_at = timezone.make_aware(datetime.datetime(2022, 7, 8, 12))
     entry = OfflineDonationFactory(
         campaign=rates_campaign, amount=Decimal("10.00"), received_at=received_at
@@ -223,7 +223,7 @@ def test_the_export_action_redirects_to_the_campaigns_csv(client, cash_campaign,
     assert response.status_code == 302
     assert response["Location"] == reverse("donations:export-csv", args=[cash_campaign.slug])
     elsewhere = DonationFactory()
-    organizer_assign(user=cash_organizer, campaign=elsewhere.campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=elsewhere.campaign)
     mixed = [*gifts, elsewhere]
     assert "one campaign only" in action(client, "export_campaign", mixed).content.decode()
 

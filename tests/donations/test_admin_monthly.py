@@ -28,7 +28,7 @@ def organizer(client):
 @pytest.fixture
 def monthly(organizer, demo_payments):
     campaign = CampaignFactory(slug="coats")
-    organizer_assign(user=organizer, campaign=campaign)
+    organizer_assign(by=None, user=organizer, campaign=campaign)
     gift = MonthlyGiftFactory(
         campaign=campaign, giver_name="Rude name", stripe_subscription_id="demo_sub_1"
     )

@@ -39,7 +39,7 @@ def make_organizer(username: str, *campaigns):
     user = UserFactory(username=username, is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
     for campaign in campaigns:
-        organizer_assign(user=user, campaign=campaign)
+        organizer_assign(by=None, user=user, campaign=campaign)
     return user
 
 
@@ -68,7 +68,7 @@ def two_groups(db):
             "event": StripeEvent.objects.create(
                 event_id=f"evt_{campaign.slug}", type="checkout.session.completed", donation=gift
             ),
-            "volunteer": volunteer_assign(user=UserFactory(), campaign=campaign),
+            "volunteer": volunteer_assign(by=None, user=UserFactory(), campaign=campaign),
         }
     return rows
 

@@ -70,6 +70,10 @@ pytestmark = [
         reason="payment chaos runs with SOLIDARIA_CHAOS=1 (.ci/run sets it)",
     ),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="payment chaos needs PostgreSQL"),
+    pytest.mark.skipif(
+        not os.environ.get("TEST_REDIS_URL"),
+        reason="payment chaos needs TEST_REDIS_URL: its web and task processes share a cache",
+    ),
 ]
 
 
@@ -317,7 +321,7 @@ def stand_in():
 
 
 @pytest.fixture
-def app_env(transactional_db) -> dict:
+def app_env(transactional_db, redis_space_if_set) -> dict:
     """The environment of the app's processes (web and task workers), on the test database."""
     db = connection.settings_dict
     database_url = (
@@ -332,7 +336,7 @@ def app_env(transactional_db) -> dict:
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": database_url,
         "CONN_MAX_AGE": "60",
-        "CACHE_URL": os.environ.get("TEST_REDIS_URL") or "locmemcache://chaos",
+        "CACHE_URL": redis_space_if_set.cache_url if redis_space_if_set else "locmemcache://chaos",
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_API_BASE": f"http://127.0.0.1:{PORT + 1}",

@@ -136,7 +136,7 @@ def organizer_of(*campaigns):
     user = UserFactory(username="olivia", email="olivia@example.org", is_staff=True)
     user.groups.add(Group.objects.get(name="Organizers"))
     for campaign in campaigns:
-        organizer_assign(user=user, campaign=campaign)
+        organizer_assign(by=None, user=user, campaign=campaign)
     return user
 
 

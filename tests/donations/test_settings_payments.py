@@ -18,7 +18,7 @@ def _check(**environment: str) -> subprocess.CompletedProcess:
         "SECRET_KEY": "a-test-secret-that-is-long-enough-for-the-check-framework-0123456789",
         "ALLOWED_HOSTS": "example.org",
         "SITE_URL": "https://example.org",
-        "CACHE_URL": "redis://127.0.0.1:6379/1",
+        "CACHE_URL": "redis://127.0.0.1:6379",  # read by the check, never connected to
         **environment,
     }
     return subprocess.run(

@@ -6,14 +6,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Campaign
 from campaigns.pagecache import page_version_bump
-from donations.services.totals import totals_recount
+from donations.services.totals import monthly_recount, totals_recount
 
 
 class Command(BaseCommand):
     help = (
         "Recompute every campaign's raised total and gift count (per team member and "
-        "source) from the gifts and report where the running totals differ. --fix repairs "
-        "them. Exits 1 when drift was found and not fixed."
+        "source), its active monthly gifts and what they give a month, and each monthly "
+        "gift's running total, from the rows, and report where the stored figures differ. "
+        "--fix repairs them and says what it changed. Exits 1 when drift was found and not "
+        "fixed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,17 +29,36 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"No campaign with the slug {campaign!r}.")
             campaign_ids = [found]
+        fixed = " (fixed)" if fix else ""
         drifts = totals_recount(campaign_ids=campaign_ids, fix=fix)
         for drift in drifts:
             member = f"member {drift.member_key}" if drift.member_key else "no member"
+            where = f"campaign {drift.campaign_id}, {member}, {drift.source}"
+            if drift.stored != drift.actual:
+                self.stdout.write(
+                    f"{where}: stored {drift.stored[0]} in {drift.stored[1]} gifts, actual "
+                    f"{drift.actual[0]} in {drift.actual[1]} gifts{fixed}"
+                )
+            if drift.stored_monthly != drift.actual_monthly:
+                self.stdout.write(
+                    f"{where}: stored {drift.stored_monthly[1]} active monthly gifts giving "
+                    f"{drift.stored_monthly[0]} a month, actual {drift.actual_monthly[1]} "
+                    f"giving {drift.actual_monthly[0]}{fixed}"
+                )
+        monthly = monthly_recount(campaign_ids=campaign_ids, fix=fix)
+        for drift in monthly:
             self.stdout.write(
-                f"campaign {drift.campaign_id}, {member}, {drift.source}: stored "
-                f"{drift.stored[0]} in {drift.stored[1]} gifts, actual {drift.actual[0]} in "
-                f"{drift.actual[1]} gifts" + (" (fixed)" if fix else "")
+                f"campaign {drift.campaign_id}, monthly gift {drift.monthly_gift_id}: stored "
+                f"{drift.stored[0]} in {drift.stored[1]} months, actual {drift.actual[0]} in "
+                f"{drift.actual[1]} months{fixed}"
             )
-        for campaign_id in sorted({drift.campaign_id for drift in drifts} if fix else set()):
+        drifted = {drift.campaign_id for drift in drifts} | {d.campaign_id for d in monthly}
+        for campaign_id in sorted(drifted if fix else set()):
             page_version_bump(campaign_id)
-        if not drifts:
+        count = len(drifts) + len(monthly)
+        if not count:
             self.stdout.write("No drift: every total matches its gifts.")
-        elif not fix:
-            raise CommandError(f"{len(drifts)} totals drifted; run with --fix to repair them.")
+        elif fix:
+            self.stdout.write(f"{count} totals drifted and were set right.")
+        else:
+            raise CommandError(f"{count} totals drifted; run with --fix to repair them.")

@@ -44,7 +44,7 @@ class Command(BaseCommand):
             if email and not user.email:
                 user.email = email
             user.save()
-            volunteer_assign(user=user, campaign=campaign)
+            volunteer_assign(by=None, user=user, campaign=campaign)  # the operator
         verb = "Created" if created else "Updated"
         self.stdout.write(
             self.style.SUCCESS(f"{verb} {username}: may record cash for {campaign.slug}.")

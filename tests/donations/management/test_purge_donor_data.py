@@ -60,7 +60,7 @@ def old_campaign(cash_organizer):
     )
     from donations.services.access import organizer_assign
 
-    organizer_assign(user=cash_organizer, campaign=campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=campaign)
     donation_update_cash(
         donation=cash, by=cash_organizer, values={"note": "called him at 555-0101"}
     )

@@ -75,7 +75,7 @@ def rates_campaign(cash_volunteer, data_dir):
     """A USD campaign launched before the day of the sample ECB file, whose rates are loaded."""
     call_command("import_rates", str(data_dir / "eurofxref-daily-2022-07-08.xml"))
     campaign = CampaignFactory(slug="rates", launched_on=datetime.date(2022, 7, 1))
-    volunteer_assign(user=cash_volunteer, campaign=campaign)
+    volunteer_assign(by=None, user=cash_volunteer, campaign=campaign)
     return campaign
 
 
@@ -116,7 +116,7 @@ def test_someone_elses_form_token_is_refused(cash_campaign, cash_volunteer):
     token = uuid.uuid4()
     record(cash_campaign, cash_volunteer, token=token)
     intruder = UserFactory()
-    volunteer_assign(user=intruder, campaign=cash_campaign)
+    volunteer_assign(by=None, user=intruder, campaign=cash_campaign)
 
     with pytest.raises(PermissionDenied, match=str(TOKEN_ERROR)):
         record(cash_campaign, intruder, token=token)
@@ -131,7 +131,7 @@ def test_a_volunteer_not_assigned_records_nothing(cash_campaign, cash_other_volu
 
 def test_cash_for_a_completed_campaign_is_still_accepted(cash_volunteer):
     campaign = CampaignFactory(status="completed", completed_on=timezone.localdate())
-    volunteer_assign(user=cash_volunteer, campaign=campaign)
+    volunteer_assign(by=None, user=cash_volunteer, campaign=campaign)
 
     assert record(campaign, cash_volunteer).campaign == campaign
 
@@ -282,7 +282,7 @@ def test_a_volunteer_cannot_void_after_24_hours(cash_campaign, cash_volunteer):
 
 def test_a_volunteer_cannot_void_someone_elses_entry(cash_campaign, cash_volunteer):
     colleague = UserFactory()
-    volunteer_assign(user=colleague, campaign=cash_campaign)
+    volunteer_assign(by=None, user=colleague, campaign=cash_campaign)
     entry = record(cash_campaign, colleague)
 
     with pytest.raises(PermissionDenied):
@@ -319,7 +319,7 @@ def test_online_gifts_cannot_be_voided(cash_campaign, cash_organizer):
 def test_an_organizer_edit_keeps_the_history_and_converts_again(
     rates_campaign, cash_volunteer, cash_organizer
 ):
-    organizer_assign(user=cash_organizer, campaign=rates_campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=rates_campaign)
     entry = record(rates_campaign, cash_volunteer, amount=Decimal("10"), received_on=RATES_DAY)
     assert entry.amount_converted == Decimal("10.00")
 
@@ -343,7 +343,7 @@ def test_an_organizer_edit_keeps_the_history_and_converts_again(
 
 
 def test_an_edit_without_a_rate_changes_nothing(rates_campaign, cash_volunteer, cash_organizer):
-    organizer_assign(user=cash_organizer, campaign=rates_campaign)
+    organizer_assign(by=None, user=cash_organizer, campaign=rates_campaign)
     entry = record(rates_campaign, cash_volunteer, received_on=RATES_DAY)
     later = timezone.make_aware(datetime.datetime(2022, 9, 1, 12))
 
@@ -431,8 +431,8 @@ def test_moderation_hides_name_and_message_but_keeps_the_gift(cash_campaign, cas
 def test_volunteer_assign_is_idempotent_and_grants_no_permission(cash_campaign):
     user = UserFactory()
 
-    volunteer_assign(user=user, campaign=cash_campaign)
-    volunteer_assign(user=user, campaign=cash_campaign)
+    volunteer_assign(by=None, user=user, campaign=cash_campaign)
+    volunteer_assign(by=None, user=user, campaign=cash_campaign)
 
     assert user.volunteer_assignments.count() == 1
     assert list(user.groups.values_list("name", flat=True)) == ["Volunteers"]

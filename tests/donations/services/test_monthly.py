@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -302,4 +304,44 @@ def test_totals_verify_finds_and_fixes_drift_in_the_monthly_figures(client, stri
         ((Decimal("25.00"), 9), (Decimal("25.00"), 1))
     ]
     assert totals_recount() == [] and monthly_recount() == []
+    assert campaign_totals(campaign=campaign).monthly_count == 1
+
+
+def test_the_totals_verify_command_finds_and_fixes_a_monthly_gifts_running_total(
+    client, stripe_http, campaign
+):
+    gift, _stripe = active_monthly(client, stripe_http, campaign)
+    MonthlyGift.objects.filter(pk=gift.pk).update(raised=Decimal("999.00"), months=9)
+
+    with pytest.raises(CommandError, match="1 totals drifted"):
+        call_command("totals_verify")
+    out = io.StringIO()
+    call_command("totals_verify", "--fix", stdout=out)
+
+    # SQLite sums without the column's places (25), PostgreSQL with them (25.00).
+    assert re.search(
+        rf"monthly gift {gift.pk}: stored 999\.00 in 9 months, actual 25(\.00)? in 1 months "
+        r"\(fixed\)",
+        out.getvalue(),
+    )
+    gift.refresh_from_db()
+    assert (gift.raised, gift.months) == (Decimal("25.00"), 1)
+    again = io.StringIO()
+    call_command("totals_verify", stdout=again)
+    assert "No drift" in again.getvalue()
+
+
+def test_the_totals_verify_command_reports_the_active_monthly_gifts_it_fixes(
+    client, stripe_http, campaign
+):
+    active_monthly(client, stripe_http, campaign)
+    GiftTally.objects.filter(campaign=campaign, monthly_active=1).update(monthly_active=5)
+    out = io.StringIO()
+
+    call_command("totals_verify", "--fix", stdout=out)
+
+    assert re.search(
+        r"stored 5 active monthly gifts giving 25\.00 a month, actual 1 giving 25(\.00)? \(fixed\)",
+        out.getvalue(),
+    )
     assert campaign_totals(campaign=campaign).monthly_count == 1

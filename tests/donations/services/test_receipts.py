@@ -292,7 +292,7 @@ def test_resend_queues_a_sent_receipt_again(gift):
     receipt = queued(gift)
     receipt_send_due(now=timezone.now(), limit=10)
 
-    receipt = receipt_resend(receipt=receipt, by_user=UserFactory())
+    receipt = receipt_resend(receipt=receipt, by=None)
     receipt_send_due(now=timezone.now(), limit=10)
 
     receipt.refresh_from_db()
@@ -307,7 +307,7 @@ def test_resend_is_refused_while_a_worker_is_sending(gift):
     )
 
     with pytest.raises(ValidationError) as refused:
-        receipt_resend(receipt=receipt, by_user=UserFactory())
+        receipt_resend(receipt=receipt, by=None)
 
     assert refused.value.messages == [RESEND_WHILE_SENDING]
     receipt.refresh_from_db()
@@ -324,7 +324,7 @@ def test_organizer_resends_a_failed_receipt_from_the_admin(client, gift, flaky_m
         now += RETRY_DELAYS[-1]
     organizer = UserFactory(is_staff=True)
     organizer.groups.add(Group.objects.get(name="Organizers"))
-    organizer_assign(user=organizer, campaign=gift.campaign)
+    organizer_assign(by=None, user=organizer, campaign=gift.campaign)
     client.force_login(organizer)
     changelist = reverse("admin:donations_receipt_changelist")
 

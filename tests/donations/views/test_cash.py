@@ -369,7 +369,7 @@ def test_the_volunteer_page_lists_own_campaigns_and_entries_only(
     other_campaign = CampaignFactory(title="Not yours")
     DonationFactory(campaign=cash_campaign, giver_name="Online Olga", email="olga@example.org")
     colleague = UserFactory()
-    volunteer_assign(user=colleague, campaign=cash_campaign)
+    volunteer_assign(by=None, user=colleague, campaign=cash_campaign)
     client.force_login(colleague)
     client.post(
         reverse("donations:cash-new", args=[cash_campaign.slug]), cash_data(name="Colleague Cy")
@@ -386,7 +386,7 @@ def test_the_volunteer_page_lists_own_campaigns_and_entries_only(
 
 def test_draft_campaigns_have_no_cash_form(client, cash_volunteer):
     draft = CampaignFactory(status="draft")
-    volunteer_assign(user=cash_volunteer, campaign=draft)
+    volunteer_assign(by=None, user=cash_volunteer, campaign=draft)
     client.force_login(cash_volunteer)
 
     assert client.get(reverse("donations:cash-new", args=[draft.slug])).status_code == 404

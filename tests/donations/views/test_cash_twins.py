@@ -101,7 +101,7 @@ def test_another_volunteers_identical_entry_is_not_asked_about(
     from tests.factories import UserFactory
 
     colleague = UserFactory(username="colleague")
-    volunteer_assign(user=colleague, campaign=cash_campaign)
+    volunteer_assign(by=None, user=colleague, campaign=cash_campaign)
     client.force_login(colleague)
     client.post(cash_url, cash_data())
     client.force_login(cash_volunteer)

@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from donations.models import Donation, Receipt, StripeEvent
+from donations.services import online
 from tests.donations import stripe_fakes as fakes
 from tests.factories import CampaignFactory, PendingOnlineDonationFactory
 
@@ -113,6 +114,24 @@ def test_stripe_not_answering_shows_processing_not_an_error(client, stripe_http,
 
     assert response.status_code == 200
     assert "Your payment is processing" in response.content.decode()
+
+
+def test_reloading_a_pending_gifts_page_asks_stripe_once_every_ten_seconds(
+    client, stripe_http, gift
+):
+    _stripe_has(stripe_http, gift, payment_status="unpaid", intent_status="processing")
+    session_path = f"/v1/checkout/sessions/{gift.stripe_checkout_session_id}"
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        burst = [_thanks(client, gift) for _ in range(40)]
+        assert len(stripe_http.gets_of(session_path)) == 1
+        _stripe_has(stripe_http, gift)  # paid meanwhile
+        clock.shift(datetime.timedelta(seconds=online.SESSION_REREAD_SECONDS + 1))
+        later = _thanks(client, gift)
+
+    assert len(stripe_http.gets_of(session_path)) == 2
+    assert all("Your payment is processing" in page.content.decode() for page in burst)
+    assert "Your gift is confirmed" in later.content.decode()
 
 
 def test_unknown_or_missing_session_is_not_found(client, stripe_http, gift):

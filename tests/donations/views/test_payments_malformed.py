@@ -2,6 +2,7 @@
 nothing written (they used to end in a 500 that Stripe retried for days)."""
 
 import logging
+import sys
 from decimal import Decimal
 
 import pytest
@@ -101,6 +102,34 @@ def test_a_nan_amount_in_a_signed_body_is_refused(client, stripe_http, gift):
     response = client.post(
         "/stripe/webhook/", data=body, content_type="application/json",
         HTTP_STRIPE_SIGNATURE=fakes.signed_header(body),
+    )  # fmt: skip
+
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == 0
+
+
+def test_a_signed_body_nested_past_the_recursion_limit_is_refused(client, stripe_http, gift):
+    depth = sys.getrecursionlimit() + 100
+    body = '{"id": "evt_deep", "data": ' + "[" * depth + "]" * depth + "}"
+
+    response = client.post(
+        "/stripe/webhook/", data=body, content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fakes.signed_header(body),
+    )  # fmt: skip
+
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == 0
+
+
+def test_an_unsigned_body_nested_past_the_recursion_limit_is_refused_unread(
+    client, stripe_http, gift
+):
+    depth = 50 * sys.getrecursionlimit()
+    body = "[" * depth + "]" * depth
+
+    response = client.post(
+        "/stripe/webhook/", data=body, content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fakes.signed_header("another body"),
     )  # fmt: skip
 
     assert response.status_code == 400

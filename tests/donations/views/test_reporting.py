@@ -35,7 +35,16 @@ def export(client, campaign) -> tuple[StreamingHttpResponse, list[dict]]:
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),
+        ("\ncmd", "'\ncmd"),
+        ("\uff1dHYPERLINK(1)", "'\uff1dHYPERLINK(1)"),  # fullwidth equals sign
+        ("\uff0b1", "'\uff0b1"),  # fullwidth plus sign
+        ("\uff0d1", "'\uff0d1"),  # fullwidth hyphen-minus
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),  # fullwidth commercial at
+        ("\ufe66cmd", "'\ufe66cmd"),  # small equals sign
+        (" =cmd", "' =cmd"),
+        ("\u3000\uff1dcmd", "'\u3000\uff1dcmd"),  # ideographic space, then fullwidth equals
         ("Rosa = generous", "Rosa = generous"),
+        ("Rosa \uff1d generous", "Rosa \uff1d generous"),
         (Decimal("12.50"), "12.50"),
         (None, ""),
     ],
