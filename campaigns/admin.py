@@ -51,10 +51,6 @@ WEBHOOK_SILENT_WARNING = _(
 
 
 COMPLETED = _("%(title)s is completed (on %(date)s).")
-MONTHLY_NOT_STOPPED = _(
-    "%(title)s: Stripe did not answer for %(count)s monthly gifts, which keep charging. Run "
-    "the action again in a few minutes."
-)
 
 
 class ManagedCampaignsOnly:
@@ -298,8 +294,8 @@ class CampaignAdmin(admin.ModelAdmin):
             )
             self._report_monthly(request, obj, stopped)
 
-    def _report_monthly(self, request, campaign: Campaign, result) -> None:
-        if result.stopped:
+    def _report_monthly(self, request, campaign: Campaign, to_stop: int) -> None:
+        if to_stop:
             self.message_user(
                 request,
                 ngettext(
@@ -307,13 +303,10 @@ class CampaignAdmin(admin.ModelAdmin):
                     "emailed.",
                     "%(title)s: %(count)d monthly gifts stop with their paid month; their donors "
                     "are emailed.",
-                    result.stopped,
+                    to_stop,
                 )
-                % {"title": campaign.title, "count": result.stopped},
+                % {"title": campaign.title, "count": to_stop},
             )
-        if result.failed:
-            self.message_user(request, MONTHLY_NOT_STOPPED % {"title": campaign.title,
-                              "count": len(result.failed)}, messages.ERROR)  # fmt: skip
 
     @admin.action(
         description=_("Mark completed and stop their monthly gifts"), permissions=["change"]
@@ -334,7 +327,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     COMPLETED % {"title": campaign.title,
                                  "date": completion.campaign.completed_on.isoformat()},
                 )  # fmt: skip
-            self._report_monthly(request, completion.campaign, completion.monthly)
+            self._report_monthly(request, completion.campaign, completion.monthly_to_stop)
 
     def save_formset(self, request, form, formset, change) -> None:
         """Inline sections and team members are saved and deleted through the services."""

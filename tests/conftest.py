@@ -1,5 +1,6 @@
 import os
 import secrets
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,15 @@ def _test_settings(_empty_cache, settings, tmp_path):
     # Tasks run as they are enqueued, so a test sees their effect at once; the tests of the
     # inbox and the worker use the database backend (the `task_queue` fixture).
     settings.TASKS = {"default": {"BACKEND": IMMEDIATE_BACKEND}}
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """db_worker installs its own SIGTERM/SIGINT handlers; each test gets the runner's back."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for number, handler in kept.items():
+        signal.signal(number, handler)
 
 
 @pytest.fixture

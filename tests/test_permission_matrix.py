@@ -28,7 +28,7 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import transaction
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -188,9 +188,11 @@ def stop_monthly_with_another_link(client: Client, world: World) -> bool:
 
 
 def complete_campaign(client: Client, world: World) -> bool:
-    """The admin action: the campaign completed, its monthly gift ending."""
+    """The admin action: the campaign completed, its monthly gift ending (the worker's task,
+    run here as the transaction commits)."""
     data = {"action": "complete_campaigns", "_selected_action": [str(world.here.pk)], "index": "0"}
-    response = client.post("/admin/campaigns/campaign/", data)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post("/admin/campaigns/campaign/", data)
     return (
         response.status_code in (200, 302)
         and world.fresh(world.here).status == "completed"

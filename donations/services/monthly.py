@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from babel.dates import format_date
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -565,14 +566,39 @@ def monthly_gifts_stop_for_campaign(
 class Completion:
     campaign: Campaign
     completed_now: bool
-    monthly: CampaignStop
+    # Monthly gifts still active, which the task worker now stops at Stripe.
+    monthly_to_stop: int
+
+
+@task()
+def campaign_monthly_gifts_stop_task(campaign_id: int, user_id: int | None, origin: str) -> None:
+    """The Stripe calls of a completion, in the worker: every monthly gift still active ends
+    with its paid month. A gift Stripe could not be told about stays active: the task fails
+    (logged), and the sweep enqueues it again while the campaign has one."""
+    campaign = Campaign.objects.get(pk=campaign_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    result = monthly_gifts_stop_for_campaign(campaign=campaign, by=user, origin=origin)
+    if result.failed:
+        raise gateway.GatewayError(
+            f"Stripe did not answer for {len(result.failed)} monthly gifts of {campaign.slug}"
+        )
+
+
+def _monthly_gifts_stop_later(*, campaign: Campaign, by, origin: str) -> int:
+    """Enqueue the Stripe calls of a completion once it commits; how many gifts they stop."""
+    active = MonthlyGift.objects.filter(campaign=campaign, status__in=MONTHLY_ACTIVE).count()
+    if active:
+        user_id = by.pk if by is not None else None
+        enqueue_on_commit(campaign_monthly_gifts_stop_task, campaign.pk, user_id, origin)
+    return active
 
 
 def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> Completion:
-    """Mark a campaign completed, then stop its monthly gifts (see
-    `monthly_gifts_stop_for_campaign`). Idempotent: a completed campaign stays as it was and
-    only gifts still active are stopped. A campaign past its end date is completed on that
-    date, so its page keeps saying when giving closed. Raises ValidationError for a draft.
+    """Mark a campaign completed, then have the task worker stop its monthly gifts (see
+    `monthly_gifts_stop_for_campaign`), so no request waits on Stripe. Idempotent: a
+    completed campaign stays as it was and only gifts still active are stopped. A campaign
+    past its end date is completed on that date, so its page keeps saying when giving closed.
+    Raises ValidationError for a draft.
     `by` is the user who completes it, or the name of the command that does; the completion
     gets a CampaignChange row saying so, and each monthly gift stopped its history row.
     """
@@ -604,14 +630,14 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
             )
             campaign_content_changed(campaign=locked)
             logger.info("Campaign %s completed on %s (by %s).", locked.slug, ended, by or "-")
-    stopped = monthly_gifts_stop_for_campaign(campaign=locked, by=user, origin=origin)
-    return Completion(locked, completed_now, stopped)
+        to_stop = _monthly_gifts_stop_later(campaign=locked, by=user, origin=origin)
+    return Completion(locked, completed_now, to_stop)
 
 
-def campaign_completed_by_edit(*, campaign: Campaign, before_status: str, by) -> CampaignStop:
+def campaign_completed_by_edit(*, campaign: Campaign, before_status: str, by) -> int:
     """A campaign whose status an organizer edited to completed (already saved): the
-    completion's CampaignChange row, then its monthly gifts stopped, as by `campaign_complete`.
-    """
+    completion's CampaignChange row, then its monthly gifts stopped by the task worker, as by
+    `campaign_complete`. Returns how many monthly gifts it stops."""
     if before_status != Campaign.Status.COMPLETED:
         campaign_change_recorded(
             campaign=campaign,
@@ -622,7 +648,7 @@ def campaign_completed_by_edit(*, campaign: Campaign, before_status: str, by) ->
             },
             by=by,
         )
-    return monthly_gifts_stop_for_campaign(campaign=campaign, by=by)
+    return _monthly_gifts_stop_later(campaign=campaign, by=by, origin="")
 
 
 def campaigns_complete_ended(*, today: datetime.date) -> list[Completion]:

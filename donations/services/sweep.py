@@ -9,7 +9,9 @@ it is still to do, and the worker runs this sweep when it starts and every
 - an event in the inbox not processed, whose task was enqueued more than
   `TASKS_SWEEP_AFTER_SECONDS` ago (doubling the wait after each failed attempt, up to an hour),
 - a receipt or a donor's link email due for that long (first sends, retries after
-  back-off, stale claims).
+  back-off, stale claims),
+- a completed campaign whose monthly gifts are still active (Stripe did not answer when
+  the completion's task told it), with its last change that long ago.
 
 Enqueuing twice is harmless: each task re-checks its row before doing anything.
 """
@@ -21,9 +23,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from campaigns.models import Campaign
 from config.tasks import enqueue
 from donations.models import WebhookDelivery
 from donations.services.donors import donor_link_email_send_task, donor_link_emails_due
+from donations.services.monthly import MONTHLY_ACTIVE, campaign_monthly_gifts_stop_task
 from donations.services.payments import stripe_event_process_task
 from donations.services.receipts import receipt_send_task, receipts_due
 
@@ -37,6 +41,7 @@ class SweepReport:
     events: int
     receipts: int
     link_emails: int = 0
+    completions: int = 0
 
 
 def _retry_wait(attempts: int) -> datetime.timedelta:
@@ -68,4 +73,18 @@ def work_sweep(*, now: datetime.datetime) -> SweepReport:
     link_emails = 0
     for email_id in donor_link_emails_due(now=now - after, limit=SWEEP_LIMIT):
         link_emails += enqueue(donor_link_email_send_task, email_id)
-    return SweepReport(events=events, receipts=receipts, link_emails=link_emails)
+    completions = 0
+    unstopped = (
+        Campaign.objects.filter(
+            status=Campaign.Status.COMPLETED,
+            updated_at__lt=now - after,
+            monthly_gifts__status__in=MONTHLY_ACTIVE,
+        )
+        .distinct()
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    for campaign_id in unstopped:
+        completions += enqueue(campaign_monthly_gifts_stop_task, campaign_id, None, "retried")
+    return SweepReport(
+        events=events, receipts=receipts, link_emails=link_emails, completions=completions
+    )

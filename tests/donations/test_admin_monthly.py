@@ -62,13 +62,18 @@ def test_an_organizer_hides_a_monthly_givers_name_on_the_page_and_in_every_month
 
 
 def test_the_admin_action_completes_a_campaign_and_stops_its_monthly_gifts(
-    client, organizer, monthly
+    client, organizer, monthly, django_capture_on_commit_callbacks
 ):
-    response = client.post(
-        reverse("admin:campaigns_campaign_changelist"),
-        {"action": "complete_campaigns", "_selected_action": [monthly.campaign.pk], "index": "0"},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the worker's task, at once
+        response = client.post(
+            reverse("admin:campaigns_campaign_changelist"),
+            {
+                "action": "complete_campaigns",
+                "_selected_action": [monthly.campaign.pk],
+                "index": "0",
+            },
+            follow=True,
+        )
 
     monthly.refresh_from_db()
     assert Campaign.objects.get(pk=monthly.campaign.pk).status == "completed"
@@ -79,7 +84,7 @@ def test_the_admin_action_completes_a_campaign_and_stops_its_monthly_gifts(
 
 
 def test_completing_a_campaign_by_editing_its_status_stops_its_monthly_gifts_too(
-    client, organizer, monthly
+    client, organizer, monthly, django_capture_on_commit_callbacks
 ):
     campaign = monthly.campaign
     change = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
@@ -91,7 +96,8 @@ def test_completing_a_campaign_by_editing_its_status_stops_its_monthly_gifts_too
         "_save": "Save",
     }
 
-    response = client.post(change, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(change, data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     monthly.refresh_from_db()

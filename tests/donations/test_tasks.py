@@ -36,15 +36,6 @@ def gift(rates_today):
     )
 
 
-@pytest.fixture
-def restore_signals():
-    """db_worker installs its own SIGTERM/SIGINT handlers; put the test runner's back."""
-    kept = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for number, handler in kept.items():
-        signal.signal(number, handler)
-
-
 def paid(stripe_http, gift, event_id="evt_paid"):
     session = fakes.checkout_session(donation=gift, amount_total=2500, currency="usd")
     stripe_http.sessions[gift.stripe_checkout_session_id] = session
@@ -58,7 +49,7 @@ def work(*extra: str) -> str:
 
 
 def test_the_webhook_stores_the_event_and_answers_without_calling_stripe(
-    client, stripe_http, gift, task_queue, restore_signals
+    client, stripe_http, gift, task_queue
 ):
     response = fakes.deliver(client, paid(stripe_http, gift))
 
@@ -86,7 +77,7 @@ def test_the_webhook_stores_the_event_and_answers_without_calling_stripe(
 
 
 def test_an_event_delivered_again_is_stored_once_and_recorded_once(
-    client, stripe_http, gift, task_queue, restore_signals
+    client, stripe_http, gift, task_queue
 ):
     payload = paid(stripe_http, gift)
     for _ in range(3):
@@ -112,7 +103,7 @@ def test_a_type_the_site_does_not_use_is_answered_200_and_not_stored(
 
 
 def test_a_task_lost_with_a_killed_worker_is_swept_and_done_by_the_next_worker(
-    client, stripe_http, gift, task_queue, restore_signals, settings
+    client, stripe_http, gift, task_queue, settings
 ):
     """A worker killed mid-task leaves the task claimed forever; the row still says the event
     waits, so the next worker's sweep enqueues it again within two minutes."""
@@ -132,7 +123,7 @@ def test_a_task_lost_with_a_killed_worker_is_swept_and_done_by_the_next_worker(
 
 
 def test_an_event_that_keeps_failing_waits_longer_after_each_attempt(
-    client, stripe_http, gift, task_queue, restore_signals, settings
+    client, stripe_http, gift, task_queue, settings
 ):
     stripe_http.errors[f"/v1/checkout/sessions/{gift.stripe_checkout_session_id}"] = 500
     fakes.deliver(client, paid(stripe_http, gift))
@@ -152,9 +143,7 @@ def test_an_event_that_keeps_failing_waits_longer_after_each_attempt(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_receipt_is_enqueued_when_its_gift_commits_and_sent_by_the_worker(
-    task_queue, restore_signals
-):
+def test_a_receipt_is_enqueued_when_its_gift_commits_and_sent_by_the_worker(task_queue):
     with transaction.atomic():
         receipt = receipt_queue(donation=DonationFactory(email="ana@example.org"))
         assert DBTaskResult.objects.count() == 0  # not before the commit
@@ -167,7 +156,7 @@ def test_a_receipt_is_enqueued_when_its_gift_commits_and_sent_by_the_worker(
     assert [message.to for message in mail.outbox] == [["ana@example.org"]]
 
 
-def test_a_receipt_whose_task_was_lost_is_swept_and_sent(task_queue, restore_signals, settings):
+def test_a_receipt_whose_task_was_lost_is_swept_and_sent(task_queue, settings):
     receipt = receipt_queue(donation=DonationFactory(email="ana@example.org"))
     DBTaskResult.objects.all().delete()  # the queue lost it
 
@@ -181,7 +170,7 @@ def test_a_receipt_whose_task_was_lost_is_swept_and_sent(task_queue, restore_sig
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_send_receipts_loop_is_a_deprecated_alias_of_the_worker(task_queue, restore_signals):
+def test_send_receipts_loop_is_a_deprecated_alias_of_the_worker(task_queue):
     receipt = receipt_queue(donation=DonationFactory(email="ana@example.org"))
     timer = threading.Timer(3, os.kill, args=(os.getpid(), signal.SIGTERM))
     err = StringIO()

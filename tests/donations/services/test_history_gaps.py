@@ -51,11 +51,12 @@ def organizer(campaign):
 
 
 def test_completing_a_campaign_keeps_who_did_it_and_what_it_stopped(
-    client, stripe_http, campaign, organizer
+    client, stripe_http, campaign, organizer, django_capture_on_commit_callbacks
 ):
     gift, _stripe = active_monthly(client, stripe_http, campaign)
 
-    campaign_complete(campaign=campaign, today=timezone.localdate(), by=organizer)
+    with django_capture_on_commit_callbacks(execute=True):  # the worker's task, at once
+        campaign_complete(campaign=campaign, today=timezone.localdate(), by=organizer)
 
     completion = CampaignChange.objects.get(campaign=campaign)
     assert (completion.action, completion.changed_by) == ("complete", organizer)
@@ -83,7 +84,7 @@ def test_the_scheduled_completion_names_its_command(stripe_http, campaign):
 
 
 def test_completing_a_campaign_by_editing_its_status_is_recorded_too(
-    client, stripe_http, campaign, organizer
+    client, stripe_http, campaign, organizer, django_capture_on_commit_callbacks
 ):
     gift, _stripe = active_monthly(client, stripe_http, campaign)
     client.force_login(organizer)
@@ -93,7 +94,8 @@ def test_completing_a_campaign_by_editing_its_status_is_recorded_too(
     today = timezone.localdate().isoformat()
     data = {**fields.data, "status": "completed", "completed_on": today, "_save": "Save"}
 
-    response = client.post(change_url, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(change_url, data)
 
     assert response.status_code == 302
     completion = CampaignChange.objects.get(campaign=campaign)
