@@ -769,8 +769,9 @@ class WebhookRejection(models.Model):
 
 
 class PaymentAlert(models.Model):
-    """An email sent to a campaign's organizers about its payments (payments_check), kept so
-    the same alert is not sent again before its repeat period."""
+    """An email to a campaign's organizers about its payments (payments_check), kept so the
+    same alert is not raised again before its repeat period. `sent_at` is when it was
+    raised; the task worker mails it and sets `mailed_at` (the sweep retries until then)."""
 
     class Kind(models.TextChoices):
         WEBHOOK_SILENT = "webhook-silent", _("Checkouts without webhooks")
@@ -784,6 +785,7 @@ class PaymentAlert(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     sent_at = models.DateTimeField(_("sent at"))
     recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    mailed_at = models.DateTimeField(_("mailed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-sent_at"]

@@ -1,8 +1,9 @@
 """Telling organizers when payments look stuck (run by `payments_check`, from a scheduler).
 
-An alert is sent when a campaign had Stripe checkouts started but no webhook accepted for an
-hour since (selectors/health.py), to its organizers (permissions.alert_recipients), at most
-once per `repeat_after` for the same campaign: each sent alert is kept as a PaymentAlert.
+An alert is raised when a campaign had Stripe checkouts started but no webhook accepted for
+an hour since (selectors/health.py), at most once per `repeat_after` for the same campaign:
+each is kept as a PaymentAlert, and the task worker mails it to the campaign's organizers
+(permissions.alert_recipients), retried by the sweep until the mail server takes it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from campaigns.models import Campaign
+from config.tasks import enqueue_on_commit, task
 from donations import permissions
 from donations.models import PaymentAlert, WebhookDelivery, WebhookRejection
 from donations.selectors.health import SilentCampaign, silent_campaigns
@@ -40,9 +42,10 @@ def _alert_messages(silent: SilentCampaign, campaign: Campaign, recipients: list
 def payment_alerts_send(
     *, now: datetime.datetime, repeat_after: datetime.timedelta
 ) -> list[PaymentAlert]:
-    """Email the organizers of each campaign whose checkouts got no webhook for an hour,
-    unless they were told in the last `repeat_after`. Returns the alerts sent."""
-    sent = []
+    """Raise an alert for each campaign whose checkouts got no webhook for an hour, unless
+    one was raised in the last `repeat_after`; each is mailed by a task once committed.
+    Returns the alerts raised."""
+    raised = []
     for silent in silent_campaigns(now=now):
         campaign = Campaign.objects.get(pk=silent.campaign_id)
         kind = PaymentAlert.Kind.WEBHOOK_SILENT
@@ -52,11 +55,10 @@ def payment_alerts_send(
         if recent.exists():
             continue
         recipients = permissions.alert_recipients(campaign)
-        # Sent first: if the mail server refuses, nothing is kept and the next run tries again.
-        send_mass_mail(_alert_messages(silent, campaign, recipients))
         alert = PaymentAlert.objects.create(
             campaign=campaign, kind=kind, sent_at=now, recipients=len(recipients)
         )
+        enqueue_on_commit(payment_alert_mail_task, alert.pk)
         logger.warning(
             "payment_alert kind=%s campaign=%s checkouts=%s recipients=%s",
             kind,
@@ -64,8 +66,39 @@ def payment_alerts_send(
             silent.checkouts,
             len(recipients),
         )
-        sent.append(alert)
-    return sent
+        raised.append(alert)
+    return raised
+
+
+def payment_alert_mail(*, alert_id: int, now: datetime.datetime) -> bool:
+    """Mail a raised alert to its campaign's organizers, once; whether it went out now. An
+    alert whose campaign has had a webhook since is marked mailed without mail: nothing is
+    wrong any more. A mail server that refuses raises, so the task fails and is retried."""
+    alert = PaymentAlert.objects.select_related("campaign").filter(pk=alert_id).first()
+    if alert is None or alert.mailed_at is not None:
+        return False
+    campaign = alert.campaign
+    still = silent_campaigns(now=now, campaigns=Campaign.objects.filter(pk=campaign.pk))
+    if still:
+        send_mass_mail(_alert_messages(still[0], campaign, permissions.alert_recipients(campaign)))
+    PaymentAlert.objects.filter(pk=alert.pk, mailed_at__isnull=True).update(mailed_at=now)
+    return bool(still)
+
+
+@task()
+def payment_alert_mail_task(alert_id: int) -> None:
+    """The worker's side of `payment_alert_mail`."""
+    payment_alert_mail(alert_id=alert_id, now=timezone.now())
+
+
+def payment_alerts_unmailed(*, before: datetime.datetime, limit: int) -> list[int]:
+    """Alerts raised before `before` (within a day) that no task has mailed yet."""
+    unmailed = PaymentAlert.objects.filter(
+        mailed_at__isnull=True,
+        sent_at__lt=before,
+        sent_at__gte=before - datetime.timedelta(days=1),
+    )
+    return list(unmailed.order_by("sent_at").values_list("pk", flat=True)[:limit])
 
 
 def webhook_deliveries_prune(*, before: datetime.datetime) -> int:

@@ -10,6 +10,7 @@ it is still to do, and the worker runs this sweep when it starts and every
   `TASKS_SWEEP_AFTER_SECONDS` ago (doubling the wait after each failed attempt, up to an hour),
 - a receipt or a donor's link email due for that long (first sends, retries after
   back-off, stale claims),
+- a payment alert raised that long ago (within a day) and not mailed yet,
 - a completed campaign whose monthly gifts are still active (Stripe did not answer when
   the completion's task told it), with its last change that long ago.
 
@@ -27,6 +28,7 @@ from campaigns.models import Campaign
 from config.tasks import enqueue
 from donations.models import WebhookDelivery
 from donations.services.donors import donor_link_email_send_task, donor_link_emails_due
+from donations.services.health import payment_alert_mail_task, payment_alerts_unmailed
 from donations.services.monthly import MONTHLY_ACTIVE, campaign_monthly_gifts_stop_task
 from donations.services.payments import stripe_event_process_task
 from donations.services.receipts import receipt_send_task, receipts_due
@@ -42,6 +44,7 @@ class SweepReport:
     receipts: int
     link_emails: int = 0
     completions: int = 0
+    alerts: int = 0
 
 
 def _retry_wait(attempts: int) -> datetime.timedelta:
@@ -85,6 +88,13 @@ def work_sweep(*, now: datetime.datetime) -> SweepReport:
     )
     for campaign_id in unstopped:
         completions += enqueue(campaign_monthly_gifts_stop_task, campaign_id, None, "retried")
+    alerts = 0
+    for alert_id in payment_alerts_unmailed(before=now - after, limit=SWEEP_LIMIT):
+        alerts += enqueue(payment_alert_mail_task, alert_id)
     return SweepReport(
-        events=events, receipts=receipts, link_emails=link_emails, completions=completions
+        events=events,
+        receipts=receipts,
+        link_emails=link_emails,
+        completions=completions,
+        alerts=alerts,
     )

@@ -12,7 +12,7 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,7 +24,9 @@ from donations.models import (
     WebhookRejection,
 )
 from donations.services.access import organizer_assign
+from donations.services.sweep import work_sweep
 from tests.donations import stripe_fakes as fakes
+from tests.donations.mail_backends import FlakyEmailBackend
 from tests.factories import CampaignFactory, PendingOnlineDonationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -208,8 +210,10 @@ def test_demo_checkouts_never_raise_the_warning(client, gift):
 
 
 def check() -> str:
+    """payments_check, with the tasks it enqueues run as it commits (as the worker would)."""
     out = StringIO()
-    call_command("payments_check", stdout=out)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("payments_check", stdout=out)
     return out.getvalue()
 
 
@@ -233,6 +237,25 @@ def test_the_scheduled_check_emails_the_campaigns_organizers_once_a_day(gift):
         assert "alert sent for coats" in check()
     assert len(mail.outbox) == 2
     assert PaymentAlert.objects.count() == 2
+
+
+def test_an_alert_the_mail_server_refused_is_mailed_by_the_sweep_later(gift, settings):
+    organizer_of(gift.campaign)
+    started_ago(gift, 2)
+    settings.EMAIL_BACKEND = "tests.donations.mail_backends.FlakyEmailBackend"
+    FlakyEmailBackend.failures = 1
+
+    check()
+
+    alert = PaymentAlert.objects.get()
+    assert (alert.mailed_at, len(mail.outbox)) == (None, 0)
+    later = timezone.now() + datetime.timedelta(seconds=settings.TASKS_SWEEP_AFTER_SECONDS + 1)
+    with time_machine.travel(later):
+        work_sweep(now=timezone.now())
+    alert.refresh_from_db()
+    assert alert.mailed_at is not None
+    assert [message.to for message in mail.outbox] == [["olivia@example.org"]]
+    assert "1 alert sent" not in check() and PaymentAlert.objects.count() == 1
 
 
 def test_without_organizers_the_superusers_hear_of_it(gift):
