@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from campaigns.models import (
     SHARE_NETWORKS,
     Campaign,
+    CampaignChange,
     ShareNetwork,
     StorySection,
     TeamMember,
@@ -146,6 +147,16 @@ class CampaignAdminForm(forms.ModelForm):
             for field, field_errors in error.error_dict.items():
                 self.add_error(field if field in self.fields else None, field_errors)
         return data
+
+
+def _change_author(change: CampaignChange) -> str:
+    """Who made a campaign change, and why when a reason was given (a reopening's, or the
+    command that completed it)."""
+    if change.changed_by is None:
+        return change.reason or "—"
+    if change.reason:
+        return f"{change.changed_by} ({change.reason})"
+    return str(change.changed_by)
 
 
 @admin.register(Campaign)
@@ -286,12 +297,9 @@ class CampaignAdmin(admin.ModelAdmin):
         if not change and permissions.assigned_to_what_they_create(request.user):
             organizer_assign(by=request.user, user=request.user, campaign=obj)
         if obj.status == Campaign.Status.COMPLETED:
-            # Completed by editing its status: recorded, and its monthly gifts stop, as with
-            # the action.
-            before = form.initial.get("status", "") if change else ""
-            stopped = campaign_completed_by_edit(
-                campaign=obj, before_status=before, by=request.user
-            )
+            # Completed by editing its status (campaign_save kept it in the history): its
+            # monthly gifts stop, as with the action.
+            stopped = campaign_completed_by_edit(campaign=obj, by=request.user)
             self._report_monthly(request, obj, stopped)
 
     def _report_monthly(self, request, campaign: Campaign, to_stop: int) -> None:
@@ -343,17 +351,19 @@ class CampaignAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         campaigns_delete(campaigns=queryset)
 
-    @admin.display(description=_("Reopened"))
+    @admin.display(description=_("History"))
     def history(self, campaign: Campaign) -> str:
+        """Each completion and reopening: what, who (a person, or the command that did it,
+        with the reason given) and when."""
         if not campaign.pk:
             return "—"
-        changes = campaign.changes.select_related("changed_by")
+        changes = campaign.changes.select_related("changed_by").order_by("changed_at", "pk")
         return format_html_join(
             mark_safe("<br>"),
             "{} · {} · {}",
             (
-                (timezone.localtime(change.changed_at).strftime("%Y-%m-%d %H:%M"),
-                 change.changed_by, change.reason)
+                (change.get_action_display(), _change_author(change),
+                 timezone.localtime(change.changed_at).strftime("%Y-%m-%d %H:%M"))
                 for change in changes
             ),
         ) or "—"  # fmt: skip
@@ -409,8 +419,9 @@ class MoveGiftsForm(forms.Form):
 
     def __init__(self, *args, member: TeamMember, **kwargs):
         super().__init__(*args, **kwargs)
+        # Retired members take no more gifts (team_member_gifts_move refuses them too).
         self.fields["to_member"].queryset = TeamMember.objects.filter(
-            campaign_id=member.campaign_id
+            campaign_id=member.campaign_id, retired=False
         ).exclude(pk=member.pk)
 
 
@@ -421,6 +432,13 @@ class TeamMemberAdmin(ContentThroughServices, ManagedCampaignsOnly, admin.ModelA
     search_fields = ["name", "name_es", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["gifts"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A member's gifts were given to its campaign: it stays there (campaign_content_save
+        # refuses to move one with gifts; one without is simply made again where needed).
+        if obj is not None:
+            return [*self.readonly_fields, "campaign"]
+        return self.readonly_fields
 
     @admin.display(description=_("Gifts"))
     def gifts(self, member: TeamMember) -> str:

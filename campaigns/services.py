@@ -7,16 +7,22 @@ page cache is keyed by slug: a renamed campaign bumps its old slug too, and cont
 another campaign bumps both.
 
 What may no longer change is decided here too, whoever saves (the admin, a command): a
-campaign's currency once it has gifts (they were converted into it), a completed campaign's
-status (only a superuser reopens it, with a reason kept in its history), a team member with
-gifts (retired or its gifts moved, never deleted).
+campaign's currency once it has gifts (they were converted into it), a draft's status to
+completed (it goes live first), a completed campaign's status (only a superuser reopens it,
+with a reason kept in its history), a team member with gifts (retired or its gifts moved,
+never deleted, and never moved to another campaign).
+
+A campaign's history (CampaignChange: completed, reopened) has one writer,
+`campaign_change_record`, whoever completes or reopens it.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -47,9 +53,14 @@ COMPLETED_IS_FINAL_ERROR = _(
     "A completed campaign is final. Only a superuser can reopen it, saying why."
 )
 REOPEN_REASON_ERROR = _("Say why this completed campaign is reopened.")
+CAMPAIGN_NOT_LIVE = _("Only a live campaign can be completed.")
 MEMBER_HAS_GIFTS_ERROR = _(
     "%(name)s has gifts, so they cannot be deleted. Retire them instead (they leave the "
     "pages and forms, their gifts keep counting), or move their gifts to another team "
+    "member first."
+)
+MEMBER_CAMPAIGN_FIXED_ERROR = _(
+    "%(name)s has gifts, so they stay in this campaign. Move their gifts to another team "
     "member first."
 )
 
@@ -139,8 +150,9 @@ def campaign_change_check(*, campaign: Campaign, by, reason: str = "") -> None:
     a stored campaign may be saved. Writes nothing; a new campaign passes.
 
     The currency is fixed once any gift or monthly gift exists, whatever the campaign's
-    status. A completed campaign is final: only a superuser (`may_reopen_campaign`) reopens
-    it, and only with a reason.
+    status. A draft is not completed (it goes live first, as `campaign_complete` asks). A
+    completed campaign is final: only a superuser (`may_reopen_campaign`) reopens it, and
+    only with a reason.
     """
     if campaign.pk is None:
         return
@@ -153,7 +165,9 @@ def campaign_change_check(*, campaign: Campaign, by, reason: str = "") -> None:
             CURRENCY_FIXED_ERROR, code="currency_fixed", params={"currency": stored["currency"]}
         )
     completed = Campaign.Status.COMPLETED
-    if stored["status"] == completed and campaign.status != completed:
+    if stored["status"] == Campaign.Status.DRAFT and campaign.status == completed:
+        errors["status"] = ValidationError(CAMPAIGN_NOT_LIVE, code="not_live")
+    elif stored["status"] == completed and campaign.status != completed:
         if not permissions.may_reopen_campaign(by):
             errors["status"] = ValidationError(COMPLETED_IS_FINAL_ERROR, code="completed")
         elif not reason.strip():
@@ -162,11 +176,34 @@ def campaign_change_check(*, campaign: Campaign, by, reason: str = "") -> None:
         raise ValidationError(errors)
 
 
-def campaign_save(*, campaign: Campaign, by, reason: str = "") -> Campaign:
+def campaign_change_record(
+    *,
+    campaign: Campaign,
+    action: str,
+    changes: dict[str, list],
+    by: AbstractBaseUser | None,
+    reason: str = "",
+) -> CampaignChange:
+    """Keep a change of a campaign already saved that matters to its money (its completion,
+    its reopening): what changed ({field: [old, new]}), who (`by`, a user; None for a
+    command, whose name goes in `reason`) and why. The one writer of CampaignChange rows:
+    call it inside the transaction that saved the campaign."""
+    return CampaignChange.objects.create(
+        campaign=campaign, action=action, changes=changes, changed_by=by, reason=reason
+    )
+
+
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def campaign_save(*, campaign: Campaign, by: AbstractBaseUser | None, reason: str = "") -> Campaign:
     """Save a new or edited campaign, under its row lock, if `campaign_change_check` allows.
 
-    A reopened campaign keeps who reopened it, when and why (a CampaignChange row). Its
-    cached pages are stale once committed, at its old slug too when it was renamed.
+    A campaign completed or reopened here keeps who did it, when and (for a reopening) why:
+    a CampaignChange row. Stopping a completed campaign's monthly gifts is the caller's
+    (donations/services/monthly.py). Its cached pages are stale once committed, at its old
+    slug too when it was renamed.
     """
     with transaction.atomic():
         stored = None
@@ -174,19 +211,34 @@ def campaign_save(*, campaign: Campaign, by, reason: str = "") -> Campaign:
             stored = (
                 Campaign.objects.select_for_update()
                 .filter(pk=campaign.pk)
-                .values("slug", "status")
+                .values("slug", "status", "completed_on")
                 .first()
             )
         campaign_change_check(campaign=campaign, by=by, reason=reason)
         campaign.full_clean()
         campaign.save()
         completed = Campaign.Status.COMPLETED
-        if stored and stored["status"] == completed and campaign.status != completed:
-            CampaignChange.objects.create(
+        before_status = stored["status"] if stored else None
+        if before_status == completed and campaign.status != completed:
+            campaign_change_record(
                 campaign=campaign,
-                changed_by=by,
                 action=CampaignChange.Action.REOPEN,
-                changes={"status": [stored["status"], campaign.status]},
+                changes={"status": [before_status, campaign.status]},
+                by=by,
+                reason=reason.strip(),
+            )
+        elif before_status != completed and campaign.status == completed:
+            campaign_change_record(
+                campaign=campaign,
+                action=CampaignChange.Action.COMPLETE,
+                changes={
+                    "status": [before_status, completed.value],
+                    "completed_on": [
+                        _iso(stored["completed_on"] if stored else None),
+                        _iso(campaign.completed_on),
+                    ],
+                },
+                by=by,
                 reason=reason.strip(),
             )
         _pages_stale_on_commit(
@@ -208,7 +260,11 @@ CampaignContent = StorySection | TeamMember | Update
 
 def campaign_content_save(*, content: StorySection | TeamMember) -> StorySection | TeamMember:
     """Save a story section or a team member (new or edited). The cached pages of its
-    campaign are stale once committed, and those of the campaign it left when it moved."""
+    campaign are stale once committed, and those of the campaign it left when it moved.
+
+    A team member with gifts stays in its campaign (ValidationError on "campaign"): its
+    gifts were given to that campaign; move them to another member first
+    (donations/services/members.py)."""
     content.full_clean()
     with transaction.atomic():
         left = None
@@ -218,6 +274,17 @@ def campaign_content_save(*, content: StorySection | TeamMember) -> StorySection
                 .objects.filter(pk=content.pk)
                 .values_list("campaign_id", flat=True)
                 .first()
+            )
+        moved = left is not None and left != content.campaign_id
+        if moved and isinstance(content, TeamMember) and team_member_has_gifts(member=content):
+            raise ValidationError(
+                {
+                    "campaign": ValidationError(
+                        MEMBER_CAMPAIGN_FIXED_ERROR,
+                        code="member_has_gifts",
+                        params={"name": content.name},
+                    )
+                }
             )
         content.save()
         _pages_stale_on_commit(campaign_ids=[content.campaign_id, left])

@@ -34,7 +34,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL] if SITE_URL else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "donations.apps.SolidariaAdminConfig",  # django.contrib.admin, on donations/sites.py
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -161,14 +161,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/volunteer/"
 LOGOUT_REDIRECT_URL = "/"
 
-# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failures for one account (from
-# any address, and so from one address too), further attempts for it are refused until
-# SIGN_IN_LOCKOUT_MINUTES have passed without another one. An address alone locks nobody: a
-# march's shared hotspot must not lock everyone behind it. A successful sign-in clears the
-# failures of its own account only (axes resets what AXES_LOCKOUT_PARAMETERS name, so no item
-# may be the address alone: one sign-in would wipe that address's guesses at every account).
-# Attempts are stored in the database (never the cache), and the client address is the one
-# config/clients.py works out (TRUSTED_PROXY_COUNT).
+# Sign-in throttling (django-axes): locks per account, and per account-and-address pair.
+# After SIGN_IN_FAILURE_LIMIT failures for one account (from any address), further attempts
+# for it are refused until SIGN_IN_LOCKOUT_MINUTES have passed without another one. axes has
+# one AXES_FAILURE_LIMIT for every lockout parameter and a pair's failures are some of its
+# account's, so today the account lock comes first; the pair stays listed so that a lower
+# per-pair limit, should axes gain one, needs no other change. An address alone locks
+# nobody: a march's shared hotspot does not lock everyone behind it, as failures at other
+# accounts count against those accounts only. A successful sign-in clears the failures of its
+# own account only (axes resets what AXES_LOCKOUT_PARAMETERS name). Attempts are stored in
+# the database (never the cache), and the client address is the one config/clients.py works
+# out (TRUSTED_PROXY_COUNT).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 
 from campaigns.models import TeamMember
 from donations import permissions
+from donations.forms.cash import PlainAmountField
 from donations.models import (
     Donation,
     DonationChange,
@@ -144,6 +145,8 @@ class DonationAdminForm(forms.ModelForm):
     class Meta:
         model = Donation
         fields = list(CASH_EDITABLE_FIELDS)
+        # Read as the cash form reads it: digits and one decimal point, no exponent ("2e1").
+        field_classes = {"amount": PlainAmountField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

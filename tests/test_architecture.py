@@ -148,3 +148,50 @@ def test_the_permission_checker_sees_a_check(tmp_path):
         "view.py:2 .has_perm",
         "view.py:3 user__is_staff=",
     ]
+
+
+# A campaign's history (CampaignChange) has one writer: campaigns.services.campaign_change_record.
+HISTORY_WRITES = {"create", "bulk_create", "get_or_create", "update_or_create"}
+
+
+def _writes_campaign_history(call: ast.Call) -> bool:
+    called = ast.unparse(call.func)
+    if called == "CampaignChange":
+        return True
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr in HISTORY_WRITES
+        and ast.unparse(call.func.value).endswith(("CampaignChange.objects", ".changes"))
+    )
+
+
+def campaign_history_writers(path: Path) -> list[str]:
+    """Where a file writes CampaignChange rows (`CampaignChange(...)`, a write through
+    `CampaignChange.objects` or a campaign's `.changes`): its path and function, once each."""
+    found = []
+    for function in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        calls = (node for node in ast.walk(function) if isinstance(node, ast.Call))
+        if any(_writes_campaign_history(call) for call in calls):
+            found.append(f"{path.parent.name}/{path.name} {function.name}")
+    return found
+
+
+def test_a_campaigns_history_has_one_writer():
+    files = [path for part in ("campaigns", "donations", "config") for path in python_files(part)]
+    writers = [writer for path in files for writer in campaign_history_writers(path)]
+    assert writers == ["campaigns/services.py campaign_change_record"]
+
+
+def test_the_history_checker_sees_a_write(tmp_path):
+    service = tmp_path / "service.py"
+    service.write_text(
+        "def complete(campaign, CampaignChange):\n"
+        "    CampaignChange.objects.create(campaign=campaign)\n"
+        "def reopen(campaign):\n"
+        "    campaign.changes.create(action='reopen')\n"
+        "def read(campaign):\n"
+        "    return campaign.changes.all()\n"
+    )
+    assert [w.split(" ")[1] for w in campaign_history_writers(service)] == ["complete", "reopen"]

@@ -32,6 +32,8 @@ def signed_in(client) -> bool:
 
 
 def test_after_five_wrong_passwords_even_the_right_one_is_refused(client):
+    """One account guessed at from one address (the account-and-address pair): its failures
+    are the account's, so the per-account lock covers it."""
     UserFactory(username="rosa")
     answers = [sign_in(client, "rosa", "guess").status_code for _attempt in range(5)]
     assert answers == [200, 200, 200, 200, 429]  # the form with its error, then the pause

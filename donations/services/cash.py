@@ -556,7 +556,7 @@ def cash_edit_validate(
 
     When the amount, currency or date changes (`changed`: the fields edited; None, all of
     them) the entry must still convert, and a sum above the largest gift needs `reason`, as
-    when it is recorded.
+    when it is recorded. A team member it is moved to must not be retired.
     """
     received_at = donation.received_at
     gift = CashGift(
@@ -567,6 +567,10 @@ def cash_edit_validate(
         above_maximum_reason=reason,
     )
     errors = _cash_gift_errors(campaign=donation.campaign, gift=gift, today=timezone.localdate())
+    # A retired member takes no new gift; an entry that was already theirs stays theirs.
+    newly_theirs = changed is None or "team_member" in changed
+    if newly_theirs and gift.team_member is not None and gift.team_member.retired:
+        errors.setdefault("team_member", TEAM_MEMBER_RETIRED_ERROR)
     if "received_on" in errors:
         errors["received_at"] = errors.pop("received_on")
     if errors:

@@ -14,8 +14,8 @@ monthly gifts and monthly amount, the page versions. Its months are gifts like a
 
 What happens to a gift without changing its columns (its receipt sent again) is kept by
 `donation_event_recorded`; a stored exchange rate's changes by `exchange_rate_change_recorded`
-(ExchangeRateChange) and a campaign's completion by `campaign_change_recorded`
-(CampaignChange).
+(ExchangeRateChange). A campaign's completion and reopening are kept by the campaigns app
+(`campaigns.services.campaign_change_record`, CampaignChange).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from campaigns.models import CampaignChange
 from campaigns.pagecache import page_version_bump, page_version_bump_slug
 from donations.models import (
     Donation,
@@ -256,12 +255,3 @@ def exchange_rate_changes_recorded(
     ]
     ExchangeRateChange.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
-
-
-def campaign_change_recorded(
-    *, campaign, action: str, changes: dict[str, list], by=None, reason: str = ""
-) -> CampaignChange:
-    """Record a campaign change that matters to its money (its completion) already saved."""
-    return CampaignChange.objects.create(
-        campaign=campaign, action=action, changes=changes, changed_by=by, reason=reason
-    )

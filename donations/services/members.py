@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import TeamMember
 from donations import permissions
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
+from donations.services.cash import TEAM_MEMBER_RETIRED_ERROR
 from donations.services.history import (
     donation_change_recorded,
     donation_snapshot,
@@ -43,9 +44,10 @@ def team_member_gifts_move(
     """Move every gift and monthly gift of `member` to `to_member` (None: to no member).
 
     Only organizers of the campaign (and superusers) may (`permissions.may_move_member_gifts`);
-    a reason is required. All of it happens in one transaction, under the gifts' row locks:
-    one history row per gift and per monthly gift moved, the tallies of both members moved
-    by what each gift counts for, the campaign's cached pages stale once committed.
+    a reason is required, and `to_member` is of the same campaign and not retired. All of it
+    happens in one transaction, under the gifts' row locks: one history row per gift and per
+    monthly gift moved, the tallies of both members moved by what each gift counts for, the
+    campaign's cached pages stale once committed.
     """
     reason = reason.strip()
     if not reason:
@@ -54,6 +56,8 @@ def team_member_gifts_move(
         raise ValidationError({"to_member": MOVE_TO_ITSELF_ERROR})
     if to_member is not None and to_member.campaign_id != member.campaign_id:
         raise ValidationError({"to_member": MOVE_OTHER_CAMPAIGN_ERROR})
+    if to_member is not None and to_member.retired:
+        raise ValidationError({"to_member": TEAM_MEMBER_RETIRED_ERROR})
     if not permissions.may_move_member_gifts(user=by, member=member):
         raise PermissionDenied
     with transaction.atomic():

@@ -34,7 +34,11 @@ from django.utils.translation import gettext_lazy as _
 
 import money
 from campaigns.models import Campaign, CampaignChange
-from campaigns.services import campaign_content_changed
+from campaigns.services import (
+    CAMPAIGN_NOT_LIVE,
+    campaign_change_record,
+    campaign_content_changed,
+)
 from config.i18n import babel_locale
 from config.tasks import enqueue_on_commit, task
 from donations import permissions
@@ -50,7 +54,6 @@ from donations.models import (
 )
 from donations.services.cash import donation_moderate
 from donations.services.history import (
-    campaign_change_recorded,
     donation_snapshot,
     monthly_gift_change_recorded,
     monthly_gift_changes,
@@ -94,7 +97,6 @@ SUBSCRIPTION_STATUSES = {
 DEMO_PREFIX = "demo_"
 CAMPAIGN_CLOSED_NOTE = "charged after its campaign closed on {date}; not counted: refund it"
 NOT_STOPPABLE = _("This monthly gift is not charging any more.")
-CAMPAIGN_NOT_LIVE = _("Only a live campaign can be completed.")
 
 
 def _as_time(unix: int | None) -> datetime.datetime | None:
@@ -600,7 +602,8 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
     past its end date is completed on that date, so its page keeps saying when giving closed.
     Raises ValidationError for a draft.
     `by` is the user who completes it, or the name of the command that does; the completion
-    gets a CampaignChange row saying so, and each monthly gift stopped its history row.
+    gets a CampaignChange row saying so (`campaign_change_record`), and each monthly gift
+    stopped its history row.
     """
     user, origin = (None, by) if isinstance(by, str) else (by, "")
     with transaction.atomic():
@@ -621,7 +624,7 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
             locked.completed_on = ended
             locked.full_clean()
             locked.save(update_fields=["status", "completed_on", "updated_at"])
-            campaign_change_recorded(
+            campaign_change_record(
                 campaign=locked,
                 action=CampaignChange.Action.COMPLETE,
                 changes=changes,
@@ -634,20 +637,10 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
     return Completion(locked, completed_now, to_stop)
 
 
-def campaign_completed_by_edit(*, campaign: Campaign, before_status: str, by) -> int:
-    """A campaign whose status an organizer edited to completed (already saved): the
-    completion's CampaignChange row, then its monthly gifts stopped by the task worker, as by
-    `campaign_complete`. Returns how many monthly gifts it stops."""
-    if before_status != Campaign.Status.COMPLETED:
-        campaign_change_recorded(
-            campaign=campaign,
-            action=CampaignChange.Action.COMPLETE,
-            changes={
-                "status": [before_status, Campaign.Status.COMPLETED.value],
-                "completed_on": [None, campaign.completed_on and campaign.completed_on.isoformat()],
-            },
-            by=by,
-        )
+def campaign_completed_by_edit(*, campaign: Campaign, by) -> int:
+    """A campaign whose status an organizer edited to completed, already saved through
+    `campaign_save` (which kept the completion in its history): the task worker stops its
+    monthly gifts, as with `campaign_complete`. Returns how many it stops."""
     return _monthly_gifts_stop_later(campaign=campaign, by=by, origin="")
 
 

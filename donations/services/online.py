@@ -27,6 +27,7 @@ from campaigns.models import Campaign, TeamMember
 from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
+from donations.services.cash import TEAM_MEMBER_RETIRED_ERROR
 from donations.services.history import (
     donation_change_recorded,
     donation_snapshot,
@@ -53,7 +54,6 @@ AMOUNT_BELOW_MINIMUM = _("The smallest gift online is %(minimum)s.")
 AMOUNT_ABOVE_MAXIMUM = _("The largest gift online is %(maximum)s.")
 CURRENCY_NOT_ACCEPTED = _("This campaign does not accept %(value)s.")
 TEAM_MEMBER_NOT_IN_CAMPAIGN = _("This team member is not part of this campaign.")
-TEAM_MEMBER_RETIRED = _("This team member has retired and takes no more gifts.")
 CAMPAIGN_CLOSED = _("This campaign has closed and no longer takes gifts. Thank you for caring.")
 CHECKOUT_UNAVAILABLE = _("The payment service did not answer. Nothing was charged; try again.")
 FREQUENCY_INVALID = _("Choose to give once or every month.")
@@ -166,7 +166,7 @@ def gift_check(
     if team_member is not None and team_member.campaign_id != campaign.pk:
         errors["team_member"] = ValidationError(TEAM_MEMBER_NOT_IN_CAMPAIGN, code="team_member")
     elif team_member is not None and team_member.retired:
-        errors["team_member"] = ValidationError(TEAM_MEMBER_RETIRED, code="retired")
+        errors["team_member"] = ValidationError(TEAM_MEMBER_RETIRED_ERROR, code="retired")
     if errors:
         raise ValidationError(errors)
 

@@ -1,8 +1,9 @@
 """What may no longer change on a campaign, whoever saves it (campaigns/services.py).
 
 The currency is fixed once any gift or monthly gift exists, whatever the campaign's status
-(gifts were converted into it). A completed campaign is final: only a superuser reopens it,
-with a reason that its history keeps.
+(gifts were converted into it). A draft goes live before it completes. A completed campaign
+is final: only a superuser reopens it, with a reason that its history keeps, as it keeps
+every completion.
 """
 
 import pytest
@@ -13,12 +14,14 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignChange
 from campaigns.services import (
+    CAMPAIGN_NOT_LIVE,
     COMPLETED_IS_FINAL_ERROR,
     CURRENCY_FIXED_ERROR,
     REOPEN_REASON_ERROR,
     campaign_save,
 )
 from donations.services.access import organizer_assign
+from donations.services.monthly import campaign_complete
 from tests.campaigns.test_admin import FormFields
 from tests.factories import CampaignFactory, DonationFactory, MonthlyGiftFactory, UserFactory
 from tests.html import texts
@@ -171,3 +174,87 @@ def test_completing_a_campaign_by_its_status_is_still_allowed(client, organizer)
 
     campaign.refresh_from_db()
     assert campaign.status == "completed"
+
+
+def test_completing_through_the_campaign_save_service_leaves_a_history_row(organizer):
+    campaign = CampaignFactory()
+    campaign.status = Campaign.Status.COMPLETED
+    campaign.completed_on = timezone.localdate()
+
+    campaign_save(campaign=campaign, by=organizer)
+
+    completion = CampaignChange.objects.get(campaign=campaign)
+    assert (completion.action, completion.changed_by, completion.reason) == (
+        "complete",
+        organizer,
+        "",
+    )
+    assert completion.changes == {
+        "status": ["live", "completed"],
+        "completed_on": [None, timezone.localdate().isoformat()],
+    }
+
+
+def test_saving_a_completed_campaign_again_records_no_second_completion(organizer):
+    campaign = completed_campaign()
+    campaign.summary = "Thank you all."
+
+    campaign_save(campaign=campaign, by=organizer)
+
+    assert not CampaignChange.objects.exists()
+
+
+def test_a_draft_cannot_be_completed_by_editing_its_status_as_campaign_complete_refuses(
+    client, organizer
+):
+    campaign = CampaignFactory(status="draft")
+    organizer_assign(by=None, user=organizer, campaign=campaign)
+    data = admin_form(client, campaign)
+    data["status"] = "completed"
+    data["completed_on"] = timezone.localdate().isoformat()
+
+    response = client.post(change_url(campaign), data)
+
+    assert response.status_code == 200
+    assert texts(response.content.decode(), ".field-status .errorlist li") == [
+        str(CAMPAIGN_NOT_LIVE)
+    ]
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"
+    assert not CampaignChange.objects.exists()
+
+
+def test_the_service_refuses_a_draft_completed_with_the_message_campaign_complete_gives(
+    organizer,
+):
+    campaign = CampaignFactory(status="draft")
+    with pytest.raises(ValidationError) as by_the_action:
+        campaign_complete(campaign=campaign, today=timezone.localdate(), by=organizer)
+    campaign.status = Campaign.Status.COMPLETED
+    campaign.completed_on = timezone.localdate()
+
+    with pytest.raises(ValidationError) as by_an_edit:
+        campaign_save(campaign=campaign, by=organizer)
+
+    assert by_an_edit.value.message_dict["status"] == [CAMPAIGN_NOT_LIVE]
+    assert by_the_action.value.messages == [CAMPAIGN_NOT_LIVE]
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"
+
+
+def test_the_admin_history_names_each_change_who_or_what_made_it_and_when(client, superuser):
+    campaign = CampaignFactory()
+    campaign_complete(campaign=campaign, today=timezone.localdate(), by="campaigns_complete_ended")
+    campaign.refresh_from_db()
+    campaign.status = Campaign.Status.LIVE
+    campaign_save(campaign=campaign, by=superuser, reason="More time.")
+    client.force_login(superuser)
+
+    page = client.get(change_url(campaign)).content.decode()
+
+    now = timezone.localtime().strftime("%Y-%m-%d")
+    assert texts(page, ".field-history label") == ["History:"]
+    history = texts(page, ".field-history .readonly")[0]
+    assert "None" not in history
+    assert history.startswith(f"Campaign completed · campaigns_complete_ended · {now}")
+    assert f"Reopened · root (More time.) · {now}" in history

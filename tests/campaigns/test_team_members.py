@@ -16,13 +16,31 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import TeamMember
-from campaigns.services import MEMBER_HAS_GIFTS_ERROR
+from campaigns.services import (
+    MEMBER_CAMPAIGN_FIXED_ERROR,
+    MEMBER_HAS_GIFTS_ERROR,
+    campaign_content_save,
+)
 from donations.models import Donation, DonationChange
-from donations.services.cash import TEAM_MEMBER_RETIRED_ERROR, CashGift, donation_record_cash
-from donations.services.online import TEAM_MEMBER_RETIRED, gift_check
+from donations.services.access import organizer_assign
+from donations.services.cash import (
+    TEAM_MEMBER_RETIRED_ERROR,
+    CashGift,
+    donation_record_cash,
+    donation_update_cash,
+)
+from donations.services.members import team_member_gifts_move
+from donations.services.online import gift_check
 from donations.services.totals import totals_recount
 from tests.campaigns.test_admin import FormFields
-from tests.factories import DonationFactory, TeamMemberFactory, UserFactory
+from tests.donations.test_admin import offline_form
+from tests.factories import (
+    CampaignFactory,
+    DonationFactory,
+    OfflineDonationFactory,
+    TeamMemberFactory,
+    UserFactory,
+)
 from tests.html import data_value, texts
 
 pytestmark = pytest.mark.django_db
@@ -169,9 +187,102 @@ def test_a_retired_member_takes_no_new_gift_whoever_asks(cash_campaign, cash_vol
             form_token=uuid.uuid4(),
         )
 
-    assert online.value.message_dict["team_member"] == [TEAM_MEMBER_RETIRED]
+    assert online.value.message_dict["team_member"] == [TEAM_MEMBER_RETIRED_ERROR]
     assert cash.value.message_dict["team_member"] == [TEAM_MEMBER_RETIRED_ERROR]
     assert Donation.objects.count() == 1
+
+
+def test_the_cash_edit_service_refuses_to_give_an_entry_to_a_retired_member(
+    cash_campaign, cash_organizer, ana
+):
+    ana.retired = True
+    ana.save()
+    entry = OfflineDonationFactory(campaign=cash_campaign, amount=Decimal("10.00"))
+
+    with pytest.raises(ValidationError) as refused:
+        donation_update_cash(donation=entry, by=cash_organizer, values={"team_member": ana})
+
+    assert refused.value.message_dict["team_member"] == [TEAM_MEMBER_RETIRED_ERROR]
+    entry.refresh_from_db()
+    assert entry.team_member is None
+    assert not DonationChange.objects.filter(donation=entry, action="edit").exists()
+
+
+def test_an_entry_of_a_member_who_retired_since_stays_editable_and_theirs(
+    cash_campaign, cash_organizer, ana
+):
+    entry = OfflineDonationFactory(
+        campaign=cash_campaign, team_member=ana, amount=Decimal("10.00"), note=""
+    )
+    ana.retired = True
+    ana.save()
+
+    donation_update_cash(donation=entry, by=cash_organizer, values={"note": "Counted twice."})
+
+    entry.refresh_from_db()
+    assert (entry.note, entry.team_member) == ("Counted twice.", ana)
+
+
+def test_the_admin_edit_of_a_cash_entry_still_refuses_a_retired_member(
+    organizer_client, cash_campaign, ana
+):
+    ana.retired = True
+    ana.save()
+    entry = OfflineDonationFactory(campaign=cash_campaign, amount=Decimal("10.00"))
+    url = reverse("admin:donations_donation_change", args=[entry.pk])
+    page = organizer_client.get(url).content.decode()
+    assert "Ana" not in texts(page, "select[name=team_member] option")
+
+    response = organizer_client.post(url, offline_form(entry, team_member=str(ana.pk)))
+
+    assert response.status_code == 200
+    assert texts(response.content.decode(), ".field-team_member .errorlist li")
+    entry.refresh_from_db()
+    assert entry.team_member is None
+
+
+def test_a_member_with_gifts_stays_in_its_campaign_whoever_saves_it(cash_campaign, ana):
+    elsewhere = CampaignFactory(slug="elsewhere")
+    ana.campaign = elsewhere
+
+    with pytest.raises(ValidationError) as refused:
+        campaign_content_save(content=ana)
+
+    assert refused.value.message_dict["campaign"] == [MEMBER_CAMPAIGN_FIXED_ERROR % {"name": "Ana"}]
+    ana.refresh_from_db()
+    assert ana.campaign == cash_campaign
+    gift = Donation.objects.get()
+    assert gift.team_member.campaign_id == gift.campaign_id == cash_campaign.pk
+
+
+def test_a_member_without_gifts_may_still_move_to_another_campaign(cash_campaign):
+    elsewhere = CampaignFactory(slug="elsewhere")
+    idle = TeamMemberFactory(campaign=cash_campaign, name="Idle", slug="idle")
+    idle.campaign = elsewhere
+
+    campaign_content_save(content=idle)
+
+    idle.refresh_from_db()
+    assert idle.campaign == elsewhere
+
+
+def test_the_member_admin_shows_the_campaign_read_only_so_gifts_cannot_follow_a_move(
+    organizer_client, cash_organizer, cash_campaign, ana
+):
+    elsewhere = CampaignFactory(slug="elsewhere")
+    organizer_assign(by=None, user=cash_organizer, campaign=elsewhere)
+    url = reverse("admin:campaigns_teammember_change", args=[ana.pk])
+    parser = FormFields()
+    parser.feed(organizer_client.get(url).content.decode())
+    assert "campaign" not in parser.data
+
+    response = organizer_client.post(url, {**parser.data, "campaign": str(elsewhere.pk)})
+
+    assert response.status_code == 302
+    ana.refresh_from_db()
+    assert ana.campaign == cash_campaign
+    gift = Donation.objects.get()
+    assert gift.team_member.campaign_id == gift.campaign_id
 
 
 def test_an_organizer_moves_a_members_gifts_in_the_admin_then_deletes_the_member(
@@ -210,6 +321,24 @@ def test_the_move_page_asks_for_a_reason_and_moves_nothing_without_one(
 
     assert response.status_code == 200
     assert Donation.objects.get().team_member == ana
+
+
+def test_the_move_page_offers_no_retired_member_and_the_service_refuses_one(
+    organizer_client, cash_organizer, cash_campaign, ana
+):
+    gone = TeamMemberFactory(campaign=cash_campaign, name="Gone", slug="gone", retired=True)
+    move = reverse("admin:campaigns_teammember_move_gifts", args=[ana.pk])
+    form = organizer_client.get(move).content.decode()
+    assert "Gone" not in texts(form, "select[name=to_member] option")
+
+    response = organizer_client.post(move, {"to_member": gone.pk, "reason": "Ana left."})
+    assert response.status_code == 200
+    with pytest.raises(ValidationError) as refused:
+        team_member_gifts_move(member=ana, to_member=gone, by=cash_organizer, reason="Ana left.")
+
+    assert refused.value.message_dict["to_member"] == [TEAM_MEMBER_RETIRED_ERROR]
+    assert Donation.objects.get().team_member == ana
+    assert not DonationChange.objects.filter(action="member").exists()
 
 
 def test_an_organizer_of_another_campaign_cannot_reach_the_move_page(client, ana):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from donations.models import Donation, DonationChange, ExportLog, VolunteerAssignment
 from donations.services.access import organizer_assign
+from donations.services.cash import AMOUNT_NOT_A_NUMBER_ERROR
 from tests.factories import (
     CampaignFactory,
     DonationFactory,
@@ -115,6 +116,22 @@ def test_an_admin_edit_breaking_the_cash_form_rules_is_a_form_error(
     assert "in the future" in response.content.decode()
     entry.refresh_from_db()
     assert entry.received_at < timezone.now()
+    assert not DonationChange.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["2e1", "NaN", "1,000"])
+def test_the_admin_edit_of_a_cash_amount_reads_it_as_the_cash_form_does(
+    client, cash_campaign, cash_organizer, typed
+):
+    entry = OfflineDonationFactory(campaign=cash_campaign, amount=Decimal("10.00"))
+    client.force_login(cash_organizer)
+
+    response = client.post(change_url(entry), offline_form(entry, amount=typed))
+
+    assert response.status_code == 200
+    assert str(AMOUNT_NOT_A_NUMBER_ERROR) in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.amount == Decimal("10.00")
     assert not DonationChange.objects.exists()
 
 

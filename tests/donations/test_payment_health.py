@@ -9,7 +9,7 @@ from io import StringIO
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client, TestCase
@@ -183,6 +183,19 @@ def test_the_panel_is_for_organizers_and_superusers(client, gift):
     assert client.get(reverse(PANEL)).status_code == 403
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
     assert client.get(reverse(PANEL)).status_code == 200
+
+
+def test_the_admin_index_links_the_panel_only_for_who_may_open_it(client, gift):
+    """The link follows permissions.may_see_payment_health, not a model permission: a staff
+    member given the right to view Stripe events is still not let into the panel."""
+    viewer = UserFactory(username="events-viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_stripeevent"))
+    client.force_login(viewer)
+    assert reverse(PANEL) not in client.get(reverse("admin:index")).content.decode()
+    assert client.get(reverse(PANEL)).status_code == 403
+
+    client.force_login(organizer_of(gift.campaign))
+    assert reverse(PANEL) in client.get(reverse("admin:index")).content.decode()
 
 
 def test_the_campaign_admin_warns_when_checkouts_got_no_webhook_for_an_hour(client, gift):
