@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import http.client
 import math
+import os
 import re
 import subprocess
 import threading
@@ -314,3 +315,48 @@ def workers_memory(master_pid: int) -> dict[int, dict[str, int]]:
         except OSError:
             continue  # a worker that just exited
     return memory
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, all its threads (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every CPU of the machine spent not idle, since boot."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle, iowait
+    return (sum(values[:8]) - idle) / _TICKS
+
+
+def cpu_snapshot(groups: dict[str, list[int]]) -> dict:
+    """CPU seconds used so far by each process of each group, and by the whole machine."""
+    snapshot: dict = {
+        name: {pid: process_cpu_seconds(pid) for pid in pids} for name, pids in groups.items()
+    }
+    snapshot["machine"] = machine_busy_seconds()
+    return snapshot
+
+
+def cpu_per_event(before: dict, after: dict, events: int) -> dict:
+    """Milliseconds of CPU per event for each group between two snapshots (a process that
+    appeared in between counts in full; one that vanished is lost). "rest" is the machine's
+    time outside the groups: anything else running on it."""
+    used = {
+        name: sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items())
+        for name in after
+        if name != "machine"
+    }
+    used["rest"] = after["machine"] - before["machine"] - sum(used.values())
+    used["machine"] = after["machine"] - before["machine"]
+    return {
+        name: round(1000 * seconds / events, 2) if events else None
+        for name, seconds in used.items()
+    }

@@ -1,6 +1,6 @@
-"""`make bench`: the campaign page and webhook ingestion under load, against gunicorn.
+"""`make bench`: the campaign page and the Stripe webhook under load, against gunicorn.
 
-    BENCH_GIVERS=20000 BENCH_QUICK=1 .venv/bin/python bench/run.py [--webhook-threads 8]
+    BENCH_GIVERS=20000 BENCH_QUICK=1 .venv/bin/python bench/run.py [--task-workers 2x6]
 
 In one run it:
 
@@ -10,15 +10,19 @@ In one run it:
    and bench_g<N> (`seed_demo --givers N`, then VACUUM ANALYZE);
 3. counts, in process, the queries and cache reads of a cache miss and a hit of the campaign
    page in both (bench/tasks.py querycount);
-4. starts the Stripe stand-in (bench/stripe_standin.py) and gunicorn (2 sync workers, DEBUG
-   off, ROOT_URLCONF=bench.urls for the 1 KB baseline page) on 127.0.0.1;
+4. starts the Stripe stand-in (bench/stripe_standin.py) and gunicorn with gunicorn.conf.py and
+   2 workers (DEBUG off, ROOT_URLCONF=bench.urls for the 1 KB baseline page) on 127.0.0.1,
+   and reports the worker class and threads gunicorn really runs;
 5. measures with wrk, interleaved: baseline, warm campaign page, baseline, campaign page while
    a gift is recorded every 100 ms (a sampler counts stale totals), baseline (x rounds);
-6. ingests signed checkout.session.completed events from 8 clients, the stand-in answering at
-   once and then 150 ms late, and checks each gift was recorded exactly once;
-7. requests the campaign page about 20,000 times (within a time cap) and compares the
-   workers' memory before and after;
-8. restarts gunicorn with gthread workers and measures webhook ingestion again;
+6. starts the task workers (`manage.py db_worker`, processes x threads) beside gunicorn; posts
+   signed checkout.session.completed events from 8 senders, the stand-in answering at once
+   and then 150 ms late: acknowledgements a second, and events processed a second until the
+   workers are done; checks each event was stored once and its gift recorded exactly once;
+7. posts events at a steady 10 a second while a visitor reloads the campaign page, and
+   measures the time from each acknowledgement until the page counts its gift;
+8. stops the task workers, requests the campaign page about 20,000 times (within a time cap)
+   and compares gunicorn's workers' memory before and after;
 9. prints a table, writes bench/results/latest.json, and stops everything it started (also on
    Ctrl-C or failure) and drops the scratch databases (unless BENCH_KEEP_DB=1).
 
@@ -46,6 +50,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -449,6 +454,16 @@ def gunicorn_start(processes: Processes, options, env: dict, *, port: int):
     raise SystemExit("gunicorn did not answer /healthz with 200 within 30 s.")
 
 
+def postgres_pids(database: str) -> list[int]:
+    """PostgreSQL's processes that serve this database, and its own (WAL writer, checkpointer
+    and so on), leaving out other databases' connections."""
+    rows = _psql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL",
+        database,
+    )
+    return [int(pid) for pid in rows.split()]
+
+
 def task_workers_start(processes: Processes, options, env: dict) -> list[subprocess.Popen]:
     """`manage.py db_worker` processes beside gunicorn, with its environment; returns once
     every worker thread has said it started."""
@@ -641,7 +656,14 @@ def _stripe_calls(before: dict, after: dict) -> dict:
 
 
 def webhook_run(
-    options, env: dict, pool: SessionPool, *, port: int, delay_ms: float, label: str
+    options,
+    env: dict,
+    pool: SessionPool,
+    *,
+    port: int,
+    delay_ms: float,
+    label: str,
+    cpu_groups: Callable[[], dict[str, list[int]]],
 ) -> dict:
     """`webhook_events` signed events from concurrent clients, for at most `duration` seconds,
     with the stand-in `delay_ms` late, while the task workers run. Measures the
@@ -655,6 +677,7 @@ def webhook_run(
     )
     before = pool.standin.stats()
     pool.standin.set_delay(delay_ms)
+    cpu_start = measure.cpu_snapshot(cpu_groups())
     try:
         outcomes, seconds = webhooks.deliver(
             planned,
@@ -663,10 +686,12 @@ def webhook_run(
             clients=options.webhook_clients,
             seconds=options.duration,
         )
+        cpu_posted = measure.cpu_snapshot(cpu_groups())
         pool.consume({outcome.session_id for outcome in outcomes})
         sent_file = _sent_write(outcomes, pool)
         drain = str(options.webhook_drain_seconds)
         verified = task(env, "verify-webhooks", "--sent", str(sent_file), "--wait", drain)
+        cpu_done = measure.cpu_snapshot(cpu_groups())
     finally:
         pool.standin.set_delay(0)
     stripe_calls = _stripe_calls(before, pool.standin.stats())
@@ -691,8 +716,16 @@ def webhook_run(
         else 0,
         "stripe_calls": stripe_calls,
         "session_retrievals_per_event": round(retrievals / len(outcomes), 2) if outcomes else 0,
+        # CPU ms per event, by process group: while posting (acks, and the workers meanwhile),
+        # and from the first post until everything was processed (the verifier's polls too).
+        "cpu_ms_per_event_posting": measure.cpu_per_event(cpu_start, cpu_posted, len(outcomes)),
+        "cpu_ms_per_event_total": measure.cpu_per_event(cpu_start, cpu_done, len(outcomes)),
         "verification": verified,
     }
+    log(
+        f"{'':<24} CPU ms/event while posting {result['cpu_ms_per_event_posting']}; "
+        f"in all {result['cpu_ms_per_event_total']}"
+    )
     log(
         f"{label:<24} acks {result['acks_per_second']:7.1f}/s  p50 {result['p50_ms']} ms  "
         f"p99 {result['p99_ms']} ms  {len(acknowledged)}/{len(outcomes)} answered 200; "
@@ -1004,8 +1037,10 @@ def standin_start(processes: Processes, env: dict, port: int) -> webhooks.StandI
         "--secret-key",
         STRIPE_SECRET_KEY,
     ]
-    processes.start("stripe-standin", command, env=env, output=RESULTS / "stripe-standin.log")
-    standin = webhooks.StandIn(port, STRIPE_SECRET_KEY)
+    process = processes.start(
+        "stripe-standin", command, env=env, output=RESULTS / "stripe-standin.log"
+    )
+    standin = webhooks.StandIn(port, STRIPE_SECRET_KEY, pid=process.pid)
     for _ in range(50):
         with contextlib.suppress(OSError):
             standin.stats()
@@ -1051,10 +1086,31 @@ def server_phases(
             phase["ratio_to_baseline"] = _ratio(phase["rps"], neighbours)
     pool.top_up(env, 2 * options.webhook_events)
     workers = task_workers_start(processes, options, env)
+    main_db = env["DATABASE_URL"].rsplit("/", 1)[1]
+
+    def cpu_groups() -> dict[str, list[int]]:
+        return {
+            "gunicorn": measure.worker_pids(server.pid),
+            "task_workers": [worker.pid for worker in workers],
+            "postgres": postgres_pids(main_db),
+            "stand_in": [pool.standin.pid],
+            "bench": [os.getpid()],  # the senders (and the poller)
+        }
+
     runs = report["webhooks"] = []
     for delay in (0, options.stripe_delay_ms):
         label = "stand-in " + (f"+{delay:g} ms" if delay else "at once")
-        runs.append(webhook_run(options, env, pool, port=port, delay_ms=delay, label=label))
+        runs.append(
+            webhook_run(
+                options,
+                env,
+                pool,
+                port=port,
+                delay_ms=delay,
+                label=label,
+                cpu_groups=cpu_groups,
+            )
+        )
     report["page_latency"] = page_latency_run(options, env, pool, port=port, page=page)
     for worker in workers:
         processes.stop(worker)

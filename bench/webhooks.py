@@ -41,8 +41,8 @@ class Outcome:
 class StandIn:
     """The load generator's side of the Stripe stand-in: its API and private endpoints."""
 
-    def __init__(self, port: int, secret_key: str):
-        self.port, self.secret_key = port, secret_key
+    def __init__(self, port: int, secret_key: str, *, pid: int | None = None):
+        self.port, self.secret_key, self.pid = port, secret_key, pid
 
     def _call(self, method: str, path: str, body: bytes | None = None, *, api: bool = False):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
