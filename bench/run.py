@@ -1,6 +1,6 @@
 """`make bench`: the campaign page and the Stripe webhook under load, against gunicorn.
 
-    BENCH_GIVERS=20000 BENCH_QUICK=1 .venv/bin/python bench/run.py [--task-workers 2x6]
+    BENCH_GIVERS=20000 BENCH_QUICK=1 .venv/bin/python bench/run.py [--task-workers 2x8]
 
 In one run it:
 
@@ -112,8 +112,8 @@ def options_parse() -> argparse.Namespace:
     parser.add_argument(
         "--task-workers",
         type=workers_parse,
-        default=workers_parse(os.environ.get("BENCH_TASK_WORKERS") or "2x6"),
-        help="db_worker processes x threads each, as PxT (default 2x6)",
+        default=workers_parse(os.environ.get("BENCH_TASK_WORKERS") or "2x8"),
+        help="db_worker processes x threads each, as PxT (default 2x8)",
     )
     parser.add_argument(
         "--task-interval",
