@@ -329,11 +329,13 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
-def machine_busy_seconds() -> float:
-    """CPU time every CPU of the machine spent not idle, since boot."""
+def machine_seconds() -> tuple[float, float]:
+    """CPU time all CPUs of the machine spent busy, and stolen from it by the hypervisor
+    (a virtual machine's CPUs waiting for real ones), since boot."""
     values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle, iowait
-    return (sum(values[:8]) - idle) / _TICKS
+    user, nice, system, _idle, _iowait, irq, softirq = values[:7]
+    steal = values[7] if len(values) > 7 else 0
+    return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS
 
 
 def cpu_snapshot(groups: dict[str, list[int]]) -> dict:
@@ -341,21 +343,23 @@ def cpu_snapshot(groups: dict[str, list[int]]) -> dict:
     snapshot: dict = {
         name: {pid: process_cpu_seconds(pid) for pid in pids} for name, pids in groups.items()
     }
-    snapshot["machine"] = machine_busy_seconds()
+    snapshot["machine"], snapshot["steal"] = machine_seconds()
     return snapshot
 
 
 def cpu_per_event(before: dict, after: dict, events: int) -> dict:
     """Milliseconds of CPU per event for each group between two snapshots (a process that
     appeared in between counts in full; one that vanished is lost). "rest" is the machine's
-    time outside the groups: anything else running on it."""
+    busy time outside the groups: anything else running on it; "steal" is time the
+    hypervisor gave the machine's CPUs to someone else."""
     used = {
         name: sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items())
         for name in after
-        if name != "machine"
+        if name not in ("machine", "steal")
     }
     used["rest"] = after["machine"] - before["machine"] - sum(used.values())
     used["machine"] = after["machine"] - before["machine"]
+    used["steal"] = after["steal"] - before["steal"]
     return {
         name: round(1000 * seconds / events, 2) if events else None
         for name, seconds in used.items()

@@ -117,6 +117,7 @@ def _wait_until_processed(event_ids: list[str], *, wait: float) -> dict:
     deadline = time.time() + wait
     while True:
         checked_at = time.time()
+        # The task count only once the inbox is done: it is the dearer query of the two.
         processed = app_calls.inbox_processed_count(event_ids=event_ids)
         if processed == len(event_ids) and app_calls.tasks_waiting() == 0:
             return {"drained": True, "drained_seen_at": checked_at}

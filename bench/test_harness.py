@@ -238,12 +238,13 @@ def test_the_delay_summary_counts_a_gift_never_shown_as_the_slowest():
 
 
 def test_cpu_per_event_counts_new_processes_in_full_and_the_rest_of_the_machine():
-    before = {"workers": {1: 10.0}, "machine": 100.0}
-    after = {"workers": {1: 12.0, 2: 1.0}, "machine": 105.0}
+    before = {"workers": {1: 10.0}, "machine": 100.0, "steal": 7.0}
+    after = {"workers": {1: 12.0, 2: 1.0}, "machine": 105.0, "steal": 8.0}
     assert measure.cpu_per_event(before, after, 100) == {
         "workers": 30.0,
         "rest": 20.0,
         "machine": 50.0,
+        "steal": 10.0,
     }
 
 
