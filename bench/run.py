@@ -122,12 +122,6 @@ def options_parse() -> argparse.Namespace:
         help="db_worker --interval: seconds an idle worker thread waits before looking again",
     )
     parser.add_argument(
-        "--task-nice",
-        type=int,
-        default=_env_int("BENCH_TASK_NICE", 0),
-        help="run the task workers under `nice -n N` (a lower CPU priority than gunicorn)",
-    )
-    parser.add_argument(
         "--webhook-events",
         type=int,
         default=_env_int("BENCH_WEBHOOK_EVENTS", 600 if quick else 2000),
@@ -475,7 +469,6 @@ def task_workers_start(processes: Processes, options, env: dict) -> list[subproc
     every worker thread has said it started."""
     count, threads = options.task_workers
     command = [
-        *(["nice", "-n", str(options.task_nice)] if options.task_nice else []),
         sys.executable,
         "manage.py",
         "db_worker",
@@ -1004,7 +997,7 @@ def report_print(report: dict) -> None:
     print(
         f"gunicorn: {web['workers']} {web['worker_class']} workers x {web['threads']} threads; "
         f"task workers: {tasks['processes']} db_worker x {tasks['threads']} threads "
-        f"(--interval {tasks['interval']}, nice {tasks['nice']})"
+        f"(--interval {tasks['interval']})"
     )
     print(
         f"{'webhooks, ' + str(report['config']['webhook_clients']) + ' senders':<26}"
@@ -1080,7 +1073,6 @@ def server_phases(
             "processes": count,
             "threads": threads,
             "interval": options.task_interval,
-            "nice": options.task_nice,
         },
     }
     watch = MemoryWatch(server.pid)
