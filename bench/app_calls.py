@@ -12,10 +12,11 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from campaigns.demo import LIVE_SLUG
 from campaigns.models import Campaign
-from donations.models import Donation, Receipt, StripeEvent
+from donations.models import Donation, Receipt, StripeEvent, WebhookDelivery
 from donations.selectors.givers import campaign_totals
 from donations.services.cash import CashGift, donation_record_cash
 from donations.services.online import donation_start_checkout
@@ -98,6 +99,7 @@ class RecordedGift:
     amount_charged: Decimal | None
     event_ids: tuple[str, ...]
     receipts: int
+    receipts_sent: int
 
 
 def recorded_gifts(*, session_ids: list[str]) -> dict[str, RecordedGift]:
@@ -114,10 +116,13 @@ def recorded_gifts(*, session_ids: list[str]) -> dict[str, RecordedGift]:
     ):
         events.setdefault(donation_id, []).append(event_id)
     receipts: dict = {}
-    for donation_id in Receipt.objects.filter(donation_id__in=found).values_list(
-        "donation_id", flat=True
+    sent: dict = {}
+    for donation_id, status in Receipt.objects.filter(donation_id__in=found).values_list(
+        "donation_id", "status"
     ):
         receipts[donation_id] = receipts.get(donation_id, 0) + 1
+        if status == Receipt.Status.SENT:
+            sent[donation_id] = sent.get(donation_id, 0) + 1
     return {
         row["stripe_checkout_session_id"]: RecordedGift(
             session_id=row["stripe_checkout_session_id"],
@@ -126,6 +131,7 @@ def recorded_gifts(*, session_ids: list[str]) -> dict[str, RecordedGift]:
             amount_charged=row["amount_charged"],
             event_ids=tuple(sorted(events.get(donation_id, []))),
             receipts=receipts.get(donation_id, 0),
+            receipts_sent=sent.get(donation_id, 0),
         )
         for donation_id, row in found.items()
     }
@@ -143,5 +149,52 @@ def stored_event_count(*, event_ids: list[str]) -> int:
     return StripeEvent.objects.filter(event_id__in=event_ids).count()
 
 
+def inbox_processed_count(*, event_ids: list[str]) -> int:
+    """How many of these events the inbox holds as processed (one cheap query, for polling)."""
+    return WebhookDelivery.objects.filter(
+        event_id__in=event_ids, processed_at__isnull=False
+    ).count()
+
+
+def tasks_waiting() -> int:
+    """Tasks of the database backend not finished yet (ready to run, or running)."""
+    return DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).count()
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One event's row in the webhook inbox, and when its gift was stored (if it was)."""
+
+    event_id: str
+    outcome: str
+    attempts: int
+    received_at: float
+    processed_at: float | None
+    recorded_at: float | None  # StripeEvent.processed_at: in the transaction that records
+
+
+def inbox_rows(*, event_ids: list[str]) -> list[InboxRow]:
+    """The inbox rows of these events (at most one each: unique), times as Unix seconds."""
+    recorded = dict(
+        StripeEvent.objects.filter(event_id__in=event_ids).values_list("event_id", "processed_at")
+    )
+    return [
+        InboxRow(
+            event_id=row["event_id"],
+            outcome=row["outcome"],
+            attempts=row["attempts"],
+            received_at=row["received_at"].timestamp(),
+            processed_at=row["processed_at"].timestamp() if row["processed_at"] else None,
+            recorded_at=recorded[row["event_id"]].timestamp()
+            if row["event_id"] in recorded
+            else None,
+        )
+        for row in WebhookDelivery.objects.filter(event_id__in=event_ids).values(
+            "event_id", "outcome", "attempts", "received_at", "processed_at"
+        )
+    ]
+
+
 SUCCEEDED = Donation.Status.SUCCEEDED.value
 PENDING = Donation.Status.PENDING.value
+RECORDED = WebhookDelivery.Outcome.RECORDED.value

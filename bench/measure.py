@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bisect
 import http.client
+import math
+import os
 import re
 import subprocess
 import threading
@@ -13,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 RAISED = re.compile(rb'<data class="raised" value="([^"]*)">')
+DONOR_COUNT = re.compile(rb'<data class="donor-count" value="([^"]*)">')
 _DURATION = re.compile(r"([\d.]+)(us|ms|s|m|h)\b")
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
@@ -136,6 +139,111 @@ class PageSampler(threading.Thread):
         self.join()
 
 
+def donor_count_in(body: bytes) -> int | None:
+    """The page's one `<data class="donor-count" value="N">`, or None if not exactly one."""
+    found = DONOR_COUNT.findall(body)
+    if len(found) != 1 or not found[0].isdigit():
+        return None
+    return int(found[0])
+
+
+@dataclass(frozen=True)
+class CountSample:
+    started: float  # time.time() just before the request was sent
+    finished: float  # time.time() when the whole page had arrived
+    donor_count: int | None
+
+
+class PagePoller(threading.Thread):
+    """Requests a page every `interval` seconds (one at a time, as one visitor reloading it),
+    keeping the donor count each response shows."""
+
+    def __init__(self, host: str, port: int, path: str, *, interval: float):
+        super().__init__(daemon=True)
+        self.host, self.port, self.path, self.interval = host, port, path, interval
+        self.samples: list[CountSample] = []
+        self.failures = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        next_at = time.monotonic()
+        while not self._halt.is_set():
+            started = time.time()
+            try:
+                connection.request("GET", self.path, headers={"Accept-Language": "en"})
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                self.failures += 1
+                body, response = b"", None
+            if response is not None:
+                count = donor_count_in(body) if response.status == 200 else None
+                self.samples.append(CountSample(started, time.time(), count))
+            next_at += self.interval
+            self._halt.wait(max(0.0, next_at - time.monotonic()))
+        connection.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def page_delays(
+    acknowledged: dict[str, float],
+    recorded: dict[str, float],
+    samples: list[CountSample],
+    *,
+    count_before: int,
+) -> dict[str, float | None]:
+    """Seconds from each event's acknowledgement until a page showed its gift; None if no page did.
+
+    The page shows a count, not names, so each gift gets its place in the order the workers
+    recorded them (`recorded`: event id -> time its gift was stored): the gift in place r is
+    on the page once a page shows at least `count_before + r` gifts. (Two gifts recorded
+    within the same few milliseconds may swap places; that moves a delay by as much.) A
+    page counts from the moment it had arrived. Only these gifts may change the count.
+    """
+    order = sorted(recorded, key=lambda event_id: (recorded[event_id], event_id))
+    shown = sorted(
+        (sample.finished, sample.donor_count)
+        for sample in samples
+        if sample.donor_count is not None
+    )
+    delays: dict[str, float | None] = {}
+    for place, event_id in enumerate(order, start=1):
+        arrived = next(
+            (finished for finished, count in shown if count >= count_before + place), None
+        )
+        if event_id in acknowledged:
+            delays[event_id] = None if arrived is None else arrived - acknowledged[event_id]
+    for event_id in acknowledged:
+        delays.setdefault(event_id, None)  # acknowledged, never recorded
+    return delays
+
+
+def delay_summary(delays: dict[str, float | None], *, within: float) -> dict:
+    """p50, p99 and max in ms (a gift never shown counts as slowest), and the share shown
+    within `within` seconds."""
+    values = sorted(float("inf") if delay is None else delay for delay in delays.values())
+    if not values:
+        return {"events": 0, "p50_ms": None, "p99_ms": None, "max_ms": None, "within": 0.0}
+
+    def ms(value: float) -> float | None:
+        return None if value == float("inf") else round(value * 1000, 1)
+
+    p99 = values[min(len(values) - 1, math.ceil(0.99 * len(values)) - 1)]
+    return {
+        "events": len(values),
+        "never_shown": sum(1 for delay in delays.values() if delay is None),
+        "p50_ms": ms(values[(len(values) - 1) // 2]),
+        "p99_ms": ms(p99),
+        "max_ms": ms(values[-1]),
+        "within": round(sum(1 for value in values if value <= within) / len(values), 4),
+    }
+
+
 @dataclass(frozen=True)
 class Commit:
     committed_at: float  # taken after the service returned: committed by then
@@ -207,3 +315,52 @@ def workers_memory(master_pid: int) -> dict[int, dict[str, int]]:
         except OSError:
             continue  # a worker that just exited
     return memory
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, all its threads (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def machine_seconds() -> tuple[float, float]:
+    """CPU time all CPUs of the machine spent busy, and stolen from it by the hypervisor
+    (a virtual machine's CPUs waiting for real ones), since boot."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = values[:7]
+    steal = values[7] if len(values) > 7 else 0
+    return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS
+
+
+def cpu_snapshot(groups: dict[str, list[int]]) -> dict:
+    """CPU seconds used so far by each process of each group, and by the whole machine."""
+    snapshot: dict = {
+        name: {pid: process_cpu_seconds(pid) for pid in pids} for name, pids in groups.items()
+    }
+    snapshot["machine"], snapshot["steal"] = machine_seconds()
+    return snapshot
+
+
+def cpu_per_event(before: dict, after: dict, events: int) -> dict:
+    """Milliseconds of CPU per event for each group between two snapshots (a process that
+    appeared in between counts in full; one that vanished is lost). "rest" is the machine's
+    busy time outside the groups: anything else running on it; "steal" is time the
+    hypervisor gave the machine's CPUs to someone else."""
+    used = {
+        name: sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items())
+        for name in after
+        if name not in ("machine", "steal")
+    }
+    used["rest"] = after["machine"] - before["machine"] - sum(used.values())
+    used["machine"] = after["machine"] - before["machine"]
+    used["steal"] = after["steal"] - before["steal"]
+    return {
+        name: round(1000 * seconds / events, 2) if events else None
+        for name, seconds in used.items()
+    }

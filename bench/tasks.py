@@ -111,44 +111,48 @@ def checkouts(options) -> None:
     _emit({"created": len(session_ids), "seconds": round(time.monotonic() - started, 2)})
 
 
-def _wait_until_recorded(session_ids: list[str], *, wait: float) -> dict:
-    """Poll until every delivered session's gift has succeeded, for at most `wait` seconds
-    (a queue of verified events records after answering); say when that was seen."""
+def _wait_until_processed(event_ids: list[str], *, wait: float) -> dict:
+    """Poll until the inbox holds every one of these events as processed and no task is left
+    to run (the receipts too), for at most `wait` seconds; say when that was seen."""
     deadline = time.time() + wait
-    first = True
     while True:
         checked_at = time.time()
-        if app_calls.succeeded_count(session_ids=session_ids) == len(session_ids):
-            return {
-                "all_recorded_at_first_check": first,
-                "all_recorded_at": checked_at,
-                "last_check_at": checked_at,
-            }
+        # The task count only once the inbox is done: it is the dearer query of the two.
+        processed = app_calls.inbox_processed_count(event_ids=event_ids)
+        if processed == len(event_ids) and app_calls.tasks_waiting() == 0:
+            return {"drained": True, "drained_seen_at": checked_at}
         if checked_at >= deadline:
             return {
-                "all_recorded_at_first_check": False,
-                "all_recorded_at": None,
-                "last_check_at": checked_at,
+                "drained": False,
+                "drained_seen_at": None,
+                "tasks_left": app_calls.tasks_waiting(),
             }
-        first = False
-        time.sleep(0.2)
+        time.sleep(0.5)
 
 
 def verify_webhooks(options) -> None:
-    """Was each delivered event's gift recorded exactly once, and nothing else touched?
+    """Was each delivered event stored once in the inbox, processed, and its gift recorded
+    exactly once, with nothing else touched? Waits first (at most `--wait` seconds) for the
+    task workers to finish: the webhook answers before the gift is recorded.
 
     `--sent` holds {"delivered": [{"session_id", "event_id", "status"}], "undelivered": [ids]}.
+    Prints the verdict, the inbox's first and last processing times, and with `--times` the
+    time each event's gift was stored (`recorded_at`, by event id).
     """
     sent = json.loads(Path(options.sent).read_text())
     delivered, undelivered = sent["delivered"], sent["undelivered"]
-    drained = _wait_until_recorded([item["session_id"] for item in delivered], wait=options.wait)
+    event_ids = [item["event_id"] for item in delivered]
+    acknowledged = [item["event_id"] for item in delivered if item["status"] == 200]
+    drained = _wait_until_processed(acknowledged, wait=options.wait)
     gifts = app_calls.recorded_gifts(
         session_ids=[item["session_id"] for item in delivered] + undelivered
     )
+    inbox = {row.event_id: row for row in app_calls.inbox_rows(event_ids=event_ids)}
     problems: list[str] = []
     succeeded_once = 0
     for item in delivered:
         gift = gifts.get(item["session_id"])
+        row = inbox.get(item["event_id"])
         if gift is None:
             problems.append(f"{item['session_id']}: no gift")
             continue
@@ -157,14 +161,16 @@ def verify_webhooks(options) -> None:
             and gift.event_ids == (item["event_id"],)
             and gift.receipts == 1
             and gift.amount_charged == gift.amount
+            and row is not None
+            and row.outcome == app_calls.RECORDED
         )
         if once:
             succeeded_once += 1
         else:
             problems.append(
                 f"{item['session_id']}: status {gift.status}, events {list(gift.event_ids)}, "
-                f"receipts {gift.receipts}, charged {gift.amount_charged} of {gift.amount} "
-                f"(HTTP {item['status']})"
+                f"receipts {gift.receipts}, charged {gift.amount_charged} of {gift.amount}, "
+                f"inbox {row.outcome if row else None} (HTTP {item['status']})"
             )
     untouched = sum(
         1
@@ -173,22 +179,34 @@ def verify_webhooks(options) -> None:
         and gifts[session_id].status == app_calls.PENDING
         and not gifts[session_id].event_ids
     )
-    stored = app_calls.stored_event_count(event_ids=[item["event_id"] for item in delivered])
-    _emit(
-        {
-            "delivered": len(delivered),
-            "recorded_exactly_once": succeeded_once,
-            "stored_events": stored,
-            "receipts": sum(
-                gifts[i["session_id"]].receipts for i in delivered if i["session_id"] in gifts
-            ),
-            "undelivered": len(undelivered),
-            "undelivered_untouched": untouched,
-            "ok": succeeded_once == len(delivered) == stored and untouched == len(undelivered),
-            **drained,
-            "problems": problems[:20],
+    stored = app_calls.stored_event_count(event_ids=event_ids)
+    processed = [row.processed_at for row in inbox.values() if row.processed_at is not None]
+    result = {
+        "delivered": len(delivered),
+        "recorded_exactly_once": succeeded_once,
+        "stored_events": stored,
+        "inbox_rows": len(inbox),
+        "retried_events": sum(1 for row in inbox.values() if row.attempts > 1),
+        "receipts": sum(
+            gifts[i["session_id"]].receipts for i in delivered if i["session_id"] in gifts
+        ),
+        "receipts_sent": sum(
+            gifts[i["session_id"]].receipts_sent for i in delivered if i["session_id"] in gifts
+        ),
+        "undelivered": len(undelivered),
+        "undelivered_untouched": untouched,
+        "ok": succeeded_once == len(delivered) == stored == len(inbox)
+        and untouched == len(undelivered),
+        **drained,
+        "first_processed_at": min(processed, default=None),
+        "last_processed_at": max(processed, default=None),
+        "problems": problems[:20],
+    }
+    if options.times:
+        result["recorded_at"] = {
+            row.event_id: row.recorded_at for row in inbox.values() if row.recorded_at
         }
-    )
+    _emit(result)
 
 
 def gift_stream(options) -> None:
@@ -255,6 +273,7 @@ def main() -> None:
     verify = commands.add_parser("verify-webhooks")
     verify.add_argument("--sent", required=True)
     verify.add_argument("--wait", type=float, default=0)
+    verify.add_argument("--times", action="store_true")
     stream = commands.add_parser("gift-stream")
     stream.add_argument("--interval", type=float, default=0.1)
     stream.add_argument("--amount", default="10")

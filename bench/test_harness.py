@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 from decimal import Decimal
@@ -12,7 +13,7 @@ from decimal import Decimal
 import pytest
 import stripe
 
-from bench import measure, stripe_standin
+from bench import measure, run, stripe_standin
 
 KEY = "sk_test_bench"
 
@@ -200,3 +201,56 @@ def test_the_standin_adds_its_delay_to_every_api_answer(standin):
     started = time.monotonic()
     client.v1.checkout.sessions.retrieve(session_id)
     assert time.monotonic() - started >= 0.2
+
+
+def test_the_donor_count_is_read_only_from_exactly_one_data_element():
+    assert measure.donor_count_in(b'<data class="donor-count" value="2012">2,012</data>') == 2012
+    assert measure.donor_count_in(b"<p>no count</p>") is None
+    twice = b'<data class="donor-count" value="1"></data><data class="donor-count" value="2">'
+    assert measure.donor_count_in(twice) is None
+    assert measure.donor_count_in(b'<data class="donor-count" value="1,2">') is None
+
+
+def _count(finished: float, count: int | None) -> measure.CountSample:
+    return measure.CountSample(finished - 0.01, finished, count)
+
+
+def test_a_gift_is_on_the_page_once_a_page_counts_up_to_its_place_in_recording_order():
+    acknowledged = {"evt_a": 10.0, "evt_b": 10.1, "evt_c": 10.2}
+    # Recorded out of the order acknowledged: b first, then a; c never.
+    recorded = {"evt_b": 10.3, "evt_a": 10.5}
+    samples = [_count(10.2, 100), _count(10.4, 101), _count(10.9, 102), _count(12.0, None)]
+    delays = measure.page_delays(acknowledged, recorded, samples, count_before=100)
+    assert delays["evt_b"] == pytest.approx(0.3)  # first in place: shown at 10.4
+    assert delays["evt_a"] == pytest.approx(0.9)  # second: shown at 10.9
+    assert delays["evt_c"] is None
+
+
+def test_the_delay_summary_counts_a_gift_never_shown_as_the_slowest():
+    delays = {f"evt_{n}": n / 100 for n in range(99)} | {"evt_lost": None}
+    summary = measure.delay_summary(delays, within=0.5)
+    assert summary["events"] == 100
+    assert summary["never_shown"] == 1
+    assert summary["p50_ms"] == 490.0
+    assert summary["p99_ms"] == 980.0
+    assert summary["max_ms"] is None
+    assert summary["within"] == 0.51
+
+
+def test_cpu_per_event_counts_new_processes_in_full_and_the_rest_of_the_machine():
+    before = {"workers": {1: 10.0}, "machine": 100.0, "steal": 7.0}
+    after = {"workers": {1: 12.0, 2: 1.0}, "machine": 105.0, "steal": 8.0}
+    assert measure.cpu_per_event(before, after, 100) == {
+        "workers": 30.0,
+        "rest": 20.0,
+        "machine": 50.0,
+        "steal": 10.0,
+    }
+
+
+def test_task_workers_are_given_as_processes_x_threads():
+    assert run.workers_parse("2x6") == (2, 6)
+    assert run.workers_parse("3") == (3, 1)  # one thread each
+    for wrong in ("0x4", "2x0", "two"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            run.workers_parse(wrong)

@@ -35,13 +35,14 @@ class Outcome:
     event_id: str
     status: int
     seconds: float
+    answered_at: float  # time.time() when the answer arrived (the acknowledgement, if 200)
 
 
 class StandIn:
     """The load generator's side of the Stripe stand-in: its API and private endpoints."""
 
-    def __init__(self, port: int, secret_key: str):
-        self.port, self.secret_key = port, secret_key
+    def __init__(self, port: int, secret_key: str, *, pid: int | None = None):
+        self.port, self.secret_key, self.pid = port, secret_key, pid
 
     def _call(self, method: str, path: str, body: bytes | None = None, *, api: bool = False):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -113,6 +114,18 @@ def deliveries(sessions: list[dict], *, webhook_secret: str) -> list[Delivery]:
     return prepared
 
 
+def _post(connection: http.client.HTTPConnection, path: str, item: Delivery) -> int:
+    headers = {"Content-Type": "application/json", "Stripe-Signature": item.signature}
+    try:
+        connection.request("POST", path, body=item.body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return 0
+    return response.status
+
+
 def deliver(
     planned: list[Delivery], *, port: int, path: str, clients: int, seconds: float
 ) -> tuple[list[Outcome], float]:
@@ -130,17 +143,11 @@ def deliver(
                 item = next(pending, None)
             if item is None:
                 break
-            headers = {"Content-Type": "application/json", "Stripe-Signature": item.signature}
             started = time.monotonic()
-            try:
-                connection.request("POST", path, body=item.body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                status = 0
-            outcome = Outcome(item.session_id, item.event_id, status, time.monotonic() - started)
+            status = _post(connection, path, item)
+            outcome = Outcome(
+                item.session_id, item.event_id, status, time.monotonic() - started, time.time()
+            )
             with lock:
                 outcomes.append(outcome)
         connection.close()
@@ -152,6 +159,45 @@ def deliver(
     for thread in threads:
         thread.join()
     return outcomes, time.monotonic() - started
+
+
+def deliver_paced(
+    planned: list[Delivery], *, port: int, path: str, rate: float, seconds: float, senders: int = 4
+) -> tuple[list[Outcome], float]:
+    """Post the events on a fixed schedule, `rate` a second for `seconds` (event i leaves at
+    i / rate), from `senders` threads so that one slow answer does not delay the next event.
+    Returns each delivery's outcome and the wall time taken."""
+    count = min(len(planned), round(rate * seconds))
+    pending = iter(enumerate(planned[:count]))
+    lock = threading.Lock()
+    outcomes: list[Outcome] = []
+    start = time.monotonic() + 0.1
+
+    def sender() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                index, item = next(pending, (None, None))
+            if item is None:
+                break
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            started = time.monotonic()
+            status = _post(connection, path, item)
+            outcome = Outcome(
+                item.session_id, item.event_id, status, time.monotonic() - started, time.time()
+            )
+            with lock:
+                outcomes.append(outcome)
+        connection.close()
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes, time.monotonic() - start
 
 
 def latency_summary(outcomes: list[Outcome]) -> dict:
