@@ -1,7 +1,9 @@
 """Answer Stripe at once, work later: the webhook's inbox, the task worker and its sweep.
 
 These tests use the database task backend (`task_queue`), as production does: what is
-enqueued waits for `db_worker`, which they run with --batch (everything due, then exit).
+enqueued waits for `db_worker`, which they run with --batch (everything due, then exit). The
+worker closes connections it finds inside a transaction (as a long-running process should),
+so the tests that run it commit for real (`WORKER`).
 """
 
 import datetime
@@ -25,6 +27,7 @@ from tests.donations import stripe_fakes as fakes
 from tests.factories import CampaignFactory, DonationFactory, PendingOnlineDonationFactory
 
 pytestmark = pytest.mark.django_db
+WORKER = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
@@ -48,6 +51,7 @@ def work(*extra: str) -> str:
     return out.getvalue()
 
 
+@WORKER
 def test_the_webhook_stores_the_event_and_answers_without_calling_stripe(
     client, stripe_http, gift, task_queue
 ):
@@ -76,6 +80,7 @@ def test_the_webhook_stores_the_event_and_answers_without_calling_stripe(
     assert stripe_http.requests != []  # the worker re-read the session
 
 
+@WORKER
 def test_an_event_delivered_again_is_stored_once_and_recorded_once(
     client, stripe_http, gift, task_queue
 ):
@@ -102,6 +107,7 @@ def test_a_type_the_site_does_not_use_is_answered_200_and_not_stored(
     assert DBTaskResult.objects.count() == 0
 
 
+@WORKER
 def test_a_task_lost_with_a_killed_worker_is_swept_and_done_by_the_next_worker(
     client, stripe_http, gift, task_queue, settings
 ):
@@ -122,6 +128,7 @@ def test_a_task_lost_with_a_killed_worker_is_swept_and_done_by_the_next_worker(
     assert WebhookDelivery.objects.get().processed_at is not None
 
 
+@WORKER
 def test_an_event_that_keeps_failing_waits_longer_after_each_attempt(
     client, stripe_http, gift, task_queue, settings
 ):
@@ -156,6 +163,7 @@ def test_a_receipt_is_enqueued_when_its_gift_commits_and_sent_by_the_worker(task
     assert [message.to for message in mail.outbox] == [["ana@example.org"]]
 
 
+@WORKER
 def test_a_receipt_whose_task_was_lost_is_swept_and_sent(task_queue, settings):
     receipt = receipt_queue(donation=DonationFactory(email="ana@example.org"))
     DBTaskResult.objects.all().delete()  # the queue lost it

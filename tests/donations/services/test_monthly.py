@@ -128,6 +128,7 @@ def test_the_scheduled_command_completes_ended_campaigns_and_stops_their_gifts(
     assert "coats: 1 monthly gifts to stop" in output
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # db_worker commits
 def test_a_stop_stripe_does_not_answer_is_retried_by_the_worker_until_it_goes_through(
     client, stripe_http, campaign, settings
 ):
