@@ -31,6 +31,7 @@ import os
 import queue
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -57,7 +58,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = int(os.environ.get("CHAOS_SESSIONS") or 3000)
 EVENTS = int(os.environ.get("CHAOS_EVENTS") or 10_000)
 SENDERS = 8
-PORT = int(os.environ.get("CHAOS_PORT") or 18470)  # gunicorn; the stand-in takes the next one
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# gunicorn's and the Stripe stand-in's ports: free ones, so two runs on a machine never meet.
+PORT = int(os.environ.get("CHAOS_PORT") or 0) or _free_port()
+STAND_IN_PORT = _free_port()
 SECRET_KEY = "sk_test_chaos"
 WEBHOOK_SECRET = "whsec_chaos"
 AMOUNTS = (500, 1000, 2500, 5000, 10000, 777, 12345, 2000)  # USD cents
@@ -312,7 +323,7 @@ def _healthy(port: int) -> bool:
 
 @pytest.fixture
 def stand_in():
-    server = stripe_standin.serve(port=PORT + 1, delay_ms=0, secret_key=SECRET_KEY)
+    server = stripe_standin.serve(port=STAND_IN_PORT, delay_ms=0, secret_key=SECRET_KEY)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.RequestHandlerClass.store
@@ -339,7 +350,7 @@ def app_env(transactional_db, redis_space_if_set) -> dict:
         "CACHE_URL": redis_space_if_set.cache_url if redis_space_if_set else "locmemcache://chaos",
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": f"http://127.0.0.1:{PORT + 1}",
+        "STRIPE_API_BASE": f"http://127.0.0.1:{STAND_IN_PORT}",
         "LOG_LEVEL": "ERROR",
         "PYTHONUNBUFFERED": "1",
     }
