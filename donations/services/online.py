@@ -27,12 +27,7 @@ from campaigns.models import Campaign, TeamMember
 from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
-from donations.services.history import (
-    donation_change_recorded,
-    donation_snapshot,
-    monthly_gift_change_recorded,
-    monthly_gift_snapshot,
-)
+from donations.services.history import donation_change, monthly_gift_change
 from donations.services.monthly import DEMO_PREFIX, monthly_gift_record_checkout
 from donations.services.payments import donation_record_checkout
 from donations.services.rates import (
@@ -265,20 +260,18 @@ def donation_start_checkout(
         # Like Stripe's own session ids, unguessable: the thank-you page shows the email.
         donation.stripe_checkout_session_id = f"{DEMO_PREFIX}{secrets.token_urlsafe(24)}"
     donation.full_clean(exclude=["monthly_gift"])
+    origin = "demo checkout" if demo else ""
     with transaction.atomic():
         if monthly is not None:
             monthly.stripe_checkout_session_id = donation.stripe_checkout_session_id
             monthly.full_clean()
-            monthly.save()
-            monthly_gift_change_recorded(
-                gift=monthly,
-                before=None,
-                action=MonthlyGiftChange.Action.START,
-                reason="demo checkout" if demo else "",
-            )
+            with monthly_gift_change(
+                monthly, action=MonthlyGiftChange.Action.START, reason=origin
+            ):
+                pass  # a new monthly gift: the gate inserts it as built
             donation.monthly_gift = monthly
-        donation.save()
-        _history(donation, None, "demo checkout" if demo else "")
+        with donation_change(donation, action=DonationChange.Action.START, reason=origin):
+            pass  # a new gift: the gate inserts it as built
     if demo:
         url = reverse("donations:demo-checkout", kwargs={"donation_id": donation.id})
         return CheckoutStart(donation=donation, redirect_url=url)
@@ -286,40 +279,25 @@ def donation_start_checkout(
         session = gateway.create_checkout_session(_checkout_request(donation, campaign))
     except gateway.GatewayError:
         with transaction.atomic():
-            before = donation_snapshot(donation)
-            donation.status = Donation.Status.FAILED
-            donation.save(update_fields=["status", "updated_at"])
-            donation_change_recorded(
-                donation=donation,
-                before=before,
-                action=DonationChange.Action.FAILURE,
-                reason=CHECKOUT_REFUSED,
-            )
+            with donation_change(
+                donation, action=DonationChange.Action.FAILURE, reason=CHECKOUT_REFUSED
+            ) as change:
+                change.row.status = Donation.Status.FAILED
             if monthly is not None:
-                gift_before = monthly_gift_snapshot(monthly)
-                monthly.status = MonthlyGift.Status.EXPIRED
-                monthly.end_reason = MonthlyGift.End.CHECKOUT
-                monthly.ended_at = timezone.now()
-                monthly.save(update_fields=["status", "end_reason", "ended_at", "updated_at"])
-                monthly_gift_change_recorded(
-                    gift=monthly,
-                    before=gift_before,
-                    action=MonthlyGiftChange.Action.STOP,
-                    reason=CHECKOUT_REFUSED,
-                )
+                with monthly_gift_change(
+                    monthly, action=MonthlyGiftChange.Action.STOP, reason=CHECKOUT_REFUSED
+                ) as change:
+                    change.row.status = MonthlyGift.Status.EXPIRED
+                    change.row.end_reason = MonthlyGift.End.CHECKOUT
+                    change.row.ended_at = timezone.now()
         raise
     with transaction.atomic():
-        before = donation_snapshot(donation)
-        donation.stripe_checkout_session_id = session.session_id
-        donation.save(update_fields=["stripe_checkout_session_id", "updated_at"])
-        _history(donation, before, "")
+        with donation_change(donation, action=DonationChange.Action.START) as change:
+            change.row.stripe_checkout_session_id = session.session_id
+        donation = change.row
         if monthly is not None:
-            gift_before = monthly_gift_snapshot(monthly)
-            monthly.stripe_checkout_session_id = session.session_id
-            monthly.save(update_fields=["stripe_checkout_session_id", "updated_at"])
-            monthly_gift_change_recorded(
-                gift=monthly, before=gift_before, action=MonthlyGiftChange.Action.START
-            )
+            with monthly_gift_change(monthly, action=MonthlyGiftChange.Action.START) as change:
+                change.row.stripe_checkout_session_id = session.session_id
     return CheckoutStart(donation=donation, redirect_url=session.url)
 
 
@@ -339,12 +317,6 @@ def _monthly_gift_for(donation: Donation) -> MonthlyGift:
         currency=donation.currency,
         fee_cover_amount=donation.fee_cover_amount,
         amount_converted=donation.amount_converted,
-    )
-
-
-def _history(donation: Donation, before: dict | None, reason: str) -> None:
-    donation_change_recorded(
-        donation=donation, before=before, action=DonationChange.Action.START, reason=reason
     )
 
 
