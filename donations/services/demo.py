@@ -34,9 +34,9 @@ from donations.models import (
 from donations.services.history import donations_created_bulk, exchange_rate_changes_recorded
 from donations.services.monthly import (
     DEMO_PREFIX,
-    monthly_gift_record_invoice,
-    monthly_gift_record_subscription,
+    invoice_sync,
     monthly_gift_stop,
+    subscription_sync,
 )
 from donations.services.rates import conversion_apply, convert_amount, parse_ecb_xml
 
@@ -188,7 +188,7 @@ class DemoMonth:
 
 def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
     """Charge the next month of every active demo monthly gift, as Stripe would at renewal,
-    through the same recording path (`monthly_gift_record_invoice`). A demo gift set to end
+    through the same sync (`invoice_sync`). A demo gift set to end
     with its paid month ends instead; one whose campaign has closed is stopped, not charged.
     """
     result = DemoMonth()
@@ -204,7 +204,11 @@ def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
                 status="canceled",
             )
             result.ended.append(
-                monthly_gift_record_subscription(subscription=facts, origin="demo_next_month")
+                subscription_sync(
+                    subscription_id=gift.stripe_subscription_id,
+                    facts=facts,
+                    origin="demo_next_month",
+                )
             )
             continue
         if gift.campaign.closed_on(timezone.localdate(now)) is not None:
@@ -223,7 +227,7 @@ def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
             currency=gift.currency,
             paid_at=int(now.timestamp()),
         )
-        month = monthly_gift_record_invoice(invoice=invoice, origin="demo_next_month")
+        month = invoice_sync(invoice_id=invoice.invoice_id, facts=invoice, origin="demo_next_month")
         if isinstance(month, Donation):
             result.charged.append(month)
     return result

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.tasks import enqueue_on_commit, task
 from donations import permissions
+from donations import stripe_gateway as gateway
 from donations.donor_links import donor_link_url, link_days
 from donations.models import (
     Donation,
@@ -226,8 +227,9 @@ def monthly_gift_stop_by_donor(*, gift: MonthlyGift, email: str) -> Stopped:
     """The donor stops their monthly gift: cancelled at Stripe now (nothing more is charged),
     kept in its history, and confirmed by email. Raises PermissionDenied when the gift was
     not given with `email`, ValidationError when it charges no more, GatewayError when
-    Stripe cannot be told (nothing changes)."""
+    Stripe cannot be told (the stop is kept as requested and retried by the worker)."""
     gift = _own_gift(gift, email)
     if not gift.may_stop:
         raise ValidationError(NOT_STOPPABLE)
-    return monthly_gift_stop(gift=gift, end=MonthlyGift.End.DONOR, reason=DONOR_REASON)
+    with gateway.page_request():  # the donor's page waits briefly; the worker retries
+        return monthly_gift_stop(gift=gift, end=MonthlyGift.End.DONOR, reason=DONOR_REASON)

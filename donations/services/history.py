@@ -195,12 +195,6 @@ def _monthly_gift_recorded(
     )
 
 
-# The Stripe recorders (services/recording.py, services/monthly.py) lock their rows
-# themselves until they sync through `donation_change` / `monthly_gift_change`.
-donation_change_recorded = _donation_recorded
-monthly_gift_change_recorded = _monthly_gift_recorded
-
-
 # The gift's links to other rows: read with it; Stripe's facts never change them, so
 # validating those facts need not look them up again.
 RELATED_FIELDS = ("campaign", "team_member", "entered_by", "voided_by", "monthly_gift")

@@ -28,8 +28,8 @@ from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
 from donations.services.history import donation_change, monthly_gift_change
-from donations.services.monthly import DEMO_PREFIX, monthly_gift_record_checkout
-from donations.services.payments import donation_record_checkout
+from donations.services.monthly import DEMO_PREFIX, monthly_checkout_sync
+from donations.services.payments import checkout_session_sync
 from donations.services.rates import (
     RateUnavailableError,
     conversion_apply,
@@ -265,9 +265,7 @@ def donation_start_checkout(
         if monthly is not None:
             monthly.stripe_checkout_session_id = donation.stripe_checkout_session_id
             monthly.full_clean()
-            with monthly_gift_change(
-                monthly, action=MonthlyGiftChange.Action.START, reason=origin
-            ):
+            with monthly_gift_change(monthly, action=MonthlyGiftChange.Action.START, reason=origin):
                 pass  # a new monthly gift: the gate inserts it as built
             donation.monthly_gift = monthly
         with donation_change(donation, action=DonationChange.Action.START, reason=origin):
@@ -378,8 +376,8 @@ def _session_read_allowed(session_id: str) -> bool:
 def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     """The giver is back from Checkout: ask Stripe about the session and record what it says.
 
-    Races the webhook safely (both record through `donation_record_checkout`, or for a
-    monthly gift `monthly_gift_record_checkout` with its first invoice). A gift already
+    Races the webhook safely: both sync the session (`checkout_session_sync`, which for a
+    monthly gift syncs its first invoice too) through the gate. A gift already
     settled, a demo session, a session read from Stripe less than SESSION_REREAD_SECONDS
     ago, or Stripe not answering: the stored status decides, and a pending gift reads as
     processing, since the webhook will finish it. Raises Donation.DoesNotExist.
@@ -394,26 +392,16 @@ def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     if not _session_read_allowed(session_id):
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.PROCESSING)
     try:
-        session = gateway.retrieve_checkout_session(session_id)
+        with gateway.page_request():
+            session = gateway.retrieve_checkout_session(session_id)
+            recorded = checkout_session_sync(
+                session_id=session_id, facts=session, origin="thank-you page"
+            )
     except gateway.GatewayError:
-        logger.exception("Could not retrieve Stripe session %s.", session_id)
+        logger.exception("Could not sync Stripe session %s.", session_id)
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.PROCESSING)
-    if session.monthly:
-        recorded = _monthly_return(session) or donation
-    else:
-        recorded = donation_record_checkout(session=session, origin="thank-you page") or donation
-    outcome = STATUS_OUTCOMES.get(recorded.status, session.outcome)
-    return ReturnFromCheckout(recorded, outcome)
-
-
-def _monthly_return(session: gateway.CheckoutFacts) -> Donation | None:
-    invoice = None
-    if session.outcome == gateway.CheckoutOutcome.PAID and session.invoice_id:
-        try:
-            invoice = gateway.retrieve_invoice(session.invoice_id)
-        except gateway.GatewayError:
-            logger.exception("Could not retrieve Stripe invoice %s.", session.invoice_id)
-    return monthly_gift_record_checkout(session=session, invoice=invoice, origin="thank-you page")
+    recorded = recorded or donation
+    return ReturnFromCheckout(recorded, STATUS_OUTCOMES.get(recorded.status, session.outcome))
 
 
 def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
@@ -430,7 +418,10 @@ def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
         amount_total=donation.charged_amount,
         currency=donation.currency,
     )
-    return donation_record_checkout(session=session, origin="demo checkout") or donation
+    return (
+        checkout_session_sync(session_id=session.session_id, facts=session, origin="demo checkout")
+        or donation
+    )
 
 
 def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
@@ -456,4 +447,4 @@ def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
             currency=donation.currency,
             paid_at=int(timezone.now().timestamp()),
         )
-    return monthly_gift_record_checkout(session=session, invoice=invoice, origin="demo checkout")
+    return monthly_checkout_sync(session=session, invoice=invoice, origin="demo checkout")
