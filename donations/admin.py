@@ -500,7 +500,7 @@ class MonthlyGiftAdmin(ManagedCampaignsOnly, admin.ModelAdmin):
                 "fields": [
                     "stripe_checkout_session_id",
                     "stripe_subscription_id",
-                    "stripe_status_at",
+                    "stop_requested_at",
                     "updated_at",
                 ],
             },

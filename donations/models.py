@@ -71,6 +71,7 @@ class ReviewReason(models.TextChoices):
     REFUND_MISMATCH = "refund_mismatch", _("A refund did not match the gift's charge")
     STRIPE_ID_CONFLICT = "stripe_id_conflict", _("Its Stripe ids belong to another gift")
     CAMPAIGN_CLOSED = "campaign_closed", _("A monthly gift charged after its campaign closed")
+    INVOICE_REASON = "invoice_reason", _("A monthly gift's invoice that is not for a month")
 
 
 class RateSource(models.TextChoices):
@@ -400,6 +401,8 @@ class MonthlyGiftStatus(models.TextChoices):
     PENDING = "pending", _("Checkout started")
     ACTIVE = "active", _("Active")
     PAST_DUE = "past_due", _("Last month failed; Stripe is retrying")
+    UNPAID = "unpaid", _("Stripe stopped retrying a failed month")
+    PAUSED = "paused", _("Paused at Stripe")
     ENDING = "ending", _("Ends with the month paid")
     CANCELED = "canceled", _("Stopped")
     EXPIRED = "expired", _("Never started")
@@ -425,9 +428,9 @@ class MonthlyGift(PublicFace, models.Model):
     Each paid invoice is one counted gift (a Donation with this gift and the invoice id), so
     totals and the gift count include every month. `raised` and `months` are the running
     totals of those months, kept by services/totals.py with every change of one of them; the
-    giver list shows the monthly gift once, with them. The status only moves forward
-    (services/monthly.py); `stripe_status_at` is the time of Stripe's latest news applied,
-    so an older event delivered late cannot undo a newer one.
+    giver list shows the monthly gift once, with them. The status is its subscription's as
+    Stripe has it (services/monthly.py); `stop_requested_at` keeps a stop asked for and not
+    confirmed by Stripe yet.
     """
 
     Status = MonthlyGiftStatus
@@ -490,7 +493,7 @@ class MonthlyGift(PublicFace, models.Model):
     stripe_subscription_id = models.CharField(
         _("Stripe subscription"), max_length=255, null=True, blank=True, unique=True
     )
-    stripe_status_at = models.DateTimeField(_("Stripe's news of"), null=True, blank=True)
+    stop_requested_at = models.DateTimeField(_("stop requested at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -992,6 +995,7 @@ class MonthlyGiftChangeAction(models.TextChoices):
     STRIPE_UPDATE = "stripe", _("Stripe reported a change")
     PAYMENT = "payment", _("Month recorded")
     STOP = "stop", _("Stopped")
+    STOP_REQUEST = "stop_request", _("Stop requested")
     DONOR_EDIT = "donor", _("Changed by the donor")
     MODERATE = "moderate", _("Moderated")
     PURGE = "purge", _("Personal data removed")

@@ -10,6 +10,8 @@ Stripe's own currency rules are facts no library holds; they live in the tables 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import json
 import logging
@@ -94,6 +96,11 @@ class GatewayError(Exception):
 
 class NotFoundError(GatewayError):
     """Stripe answered that the object does not exist (404)."""
+
+
+class RefusedError(GatewayError):
+    """Stripe refused the request as invalid for the object's state (400): asking again
+    gets the same answer (an invoice already paid cannot be voided, say)."""
 
 
 class InvalidWebhookError(Exception):
@@ -196,7 +203,8 @@ class SubscriptionState(StrEnum):
 
     STARTING = "starting"  # incomplete: the first payment is not through yet
     ACTIVE = "active"
-    PAST_DUE = "past_due"  # a renewal failed; Stripe is retrying (or gave up: unpaid)
+    PAST_DUE = "past_due"  # a renewal failed; Stripe is retrying
+    UNPAID = "unpaid"  # Stripe stopped retrying: nothing is charged until someone acts
     ENDING = "ending"  # set to cancel: it will not charge again
     CANCELED = "canceled"
     EXPIRED = "expired"  # never started (incomplete_expired)
@@ -336,22 +344,40 @@ def use_http_client(http_client: stripe.HTTPClient | None) -> None:
 
 
 _clients: dict[tuple, stripe.StripeClient] = {}
+# A person's page waits on Stripe this long at most (the worker keeps stripe-python's 80 s).
+PAGE_TIMEOUT_SECONDS = 8
+_page_request: contextvars.ContextVar[bool] = contextvars.ContextVar("page", default=False)
+
+
+@contextlib.contextmanager
+def page_request() -> Iterator[None]:
+    """Stripe calls made inside answer a person's page: a short timeout, no retries."""
+    token = _page_request.set(True)
+    try:
+        yield
+    finally:
+        _page_request.reset(token)
 
 
 def _client() -> stripe.StripeClient:
-    """One client per process and configuration: building one per call cost each webhook
-    a fresh HTTP connection pool."""
-    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, id(_http_client))
+    """One client per process, configuration and kind of caller (a page or the worker):
+    building one per call cost each webhook a fresh HTTP connection pool."""
+    page = _page_request.get()
+    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, id(_http_client), page)
     client = _clients.get(key)
     if client is None:
         base_addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+        http_client = _http_client
+        if http_client is None and page:
+            http_client = stripe.RequestsClient(timeout=PAGE_TIMEOUT_SECONDS)
         client = stripe.StripeClient(
             settings.STRIPE_SECRET_KEY,
             base_addresses=base_addresses,
-            http_client=_http_client,
-            max_network_retries=2,
+            http_client=http_client,
+            max_network_retries=0 if page else 2,
         )
-        _clients.clear()  # only the current configuration is ever used again
+        if len(_clients) > 4:
+            _clients.clear()  # only the current configuration is ever used again
         _clients[key] = client
     return client
 
@@ -359,6 +385,8 @@ def _client() -> stripe.StripeClient:
 def _gateway_error(error: stripe.StripeError) -> GatewayError:
     if error.http_status == 404:
         return NotFoundError(str(error))
+    if error.http_status == 400 and isinstance(error, stripe.InvalidRequestError):
+        return RefusedError(str(error))
     return GatewayError(str(error))
 
 
@@ -806,7 +834,7 @@ SUBSCRIPTION_STATES = {
     "trialing": SubscriptionState.ACTIVE,
     "active": SubscriptionState.ACTIVE,
     "past_due": SubscriptionState.PAST_DUE,
-    "unpaid": SubscriptionState.PAST_DUE,
+    "unpaid": SubscriptionState.UNPAID,
     "canceled": SubscriptionState.CANCELED,
     "incomplete_expired": SubscriptionState.EXPIRED,
     "paused": SubscriptionState.PAUSED,
@@ -825,7 +853,11 @@ def subscription_facts(subscription: Any) -> SubscriptionFacts:
         raise MalformedObjectError(f"unknown subscription status {status!r}")
     state = SUBSCRIPTION_STATES[status]
     ending = subscription.get("cancel_at_period_end") is True or bool(subscription.get("cancel_at"))
-    if ending and state in (SubscriptionState.ACTIVE, SubscriptionState.PAST_DUE):
+    if ending and state in (
+        SubscriptionState.ACTIVE,
+        SubscriptionState.PAST_DUE,
+        SubscriptionState.UNPAID,
+    ):
         state = SubscriptionState.ENDING
     items = _mapping(subscription.get("items"), "items").get("data") or []
     if not isinstance(items, list):
@@ -980,42 +1012,89 @@ def retrieve_subscription(subscription_id: str) -> SubscriptionFacts:
     return _read(subscription_facts, _decoded(subscription))
 
 
-def cancel_subscription(subscription_id: str) -> SubscriptionFacts:
-    """Stop a subscription now: it never charges again (what was paid stays paid)."""
+def cancel_subscription(subscription_id: str, *, attempt: str) -> SubscriptionFacts:
+    """Stop a subscription now: it never charges again (what was paid stays paid).
+
+    The idempotency key is per `attempt`: Stripe replays a key's first answer for 24 hours,
+    so a key per subscription would replay one error to every retry. A subscription already
+    cancelled is stopped as asked: its state is read back instead of the 404 Stripe gives."""
     try:
         subscription = _client().v1.subscriptions.cancel(
-            subscription_id, options={"idempotency_key": f"cancel-{subscription_id}"}
+            subscription_id, options={"idempotency_key": f"cancel-{subscription_id}-{attempt}"}
         )
     except stripe.StripeError as error:
-        raise _gateway_error(error) from error
+        failure = _gateway_error(error)
+        if isinstance(failure, NotFoundError):
+            current = retrieve_subscription(subscription_id)  # NotFoundError if truly unknown
+            if current.state in (SubscriptionState.CANCELED, SubscriptionState.EXPIRED):
+                return current
+        raise failure from error
     return _read(subscription_facts, _decoded(subscription))
 
 
 def end_subscription_at_period_end(subscription_id: str) -> SubscriptionFacts:
-    """Stop a subscription when the month paid for ends: it never charges again."""
+    """Stop a subscription when the month paid for ends: it never charges again. Setting
+    the flag twice does nothing more, so no idempotency key of ours: a fixed one would
+    replay a first failure for 24 hours (stripe-python keys its own network retries)."""
     try:
         subscription = _client().v1.subscriptions.update(
-            subscription_id,
-            params={"cancel_at_period_end": True},
-            options={"idempotency_key": f"end-{subscription_id}"},
+            subscription_id, params={"cancel_at_period_end": True}
         )
     except stripe.StripeError as error:
         raise _gateway_error(error) from error
     return _read(subscription_facts, _decoded(subscription))
 
 
-def stop_invoice(invoice: InvoiceFacts) -> None:
-    """Make sure an unpaid invoice is never charged: an open one is voided; a draft (which
-    a subscription's invoice cannot be deleted from) stops advancing on its own."""
+def stop_invoice(invoice_id: str) -> InvoiceFacts:
+    """Make sure an unpaid invoice is never charged, as Stripe has it now: an open one is
+    voided; a draft (which a subscription's invoice cannot be deleted from) stops advancing
+    on its own. One already paid, void or uncollectible is left as it is: Stripe refuses to
+    void a paid invoice, forever, so that answer is final, never an error to retry.
+    Returns the invoice as it is after."""
+    invoice = retrieve_invoice(invoice_id)
     try:
         if invoice.status == "open":
-            _client().v1.invoices.void_invoice(
-                invoice.invoice_id, options={"idempotency_key": f"void-{invoice.invoice_id}"}
-            )
+            _client().v1.invoices.void_invoice(invoice_id)
         elif invoice.status == "draft":
-            _client().v1.invoices.update(invoice.invoice_id, params={"auto_advance": False})
+            _client().v1.invoices.update(invoice_id, params={"auto_advance": False})
+        else:
+            return invoice
+    except stripe.StripeError as error:
+        failure = _gateway_error(error)
+        if not isinstance(failure, RefusedError):
+            raise failure from error
+        logger.warning("Stripe would not stop invoice %s: %s", invoice_id, error)
+    return retrieve_invoice(invoice_id)
+
+
+def expire_checkout_session(session_id: str) -> None:
+    """Close an open Checkout Session so it can no longer be paid. One that is already
+    complete or expired is left as it is (Stripe's 400 is final)."""
+    try:
+        _client().v1.checkout.sessions.expire(session_id)
+    except stripe.StripeError as error:
+        failure = _gateway_error(error)
+        if not isinstance(failure, RefusedError):
+            raise failure from error
+
+
+def retrieve_dispute(dispute_id: str) -> DisputeFacts:
+    """The dispute as Stripe has it now, with its balance transactions (its fee)."""
+    try:
+        dispute = _get(f"/v1/disputes/{quote(dispute_id, safe='')}", {})
     except stripe.StripeError as error:
         raise _gateway_error(error) from error
+    return _read(dispute_facts, dispute)
+
+
+def retrieve_refund(refund_id: str) -> RefundFacts:
+    """The refund as Stripe has it now (a refund's own read is current even when the list
+    of its charge's refunds lags behind)."""
+    try:
+        refund = _get(f"/v1/refunds/{quote(refund_id, safe='')}", {})
+    except stripe.StripeError as error:
+        raise _gateway_error(error) from error
+    return _read(refund_facts, refund)
 
 
 def api_version() -> str:

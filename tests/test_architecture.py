@@ -195,3 +195,67 @@ def test_the_history_checker_sees_a_write(tmp_path):
         "    return campaign.changes.all()\n"
     )
     assert [w.split(" ")[1] for w in campaign_history_writers(service)] == ["complete", "reopen"]
+
+
+# The gate (docs/architecture.md): only services/history.py writes a gift's or monthly
+# gift's history, and only it (through services/totals.py, its arithmetic) moves the tallies.
+GATE = ROOT / "donations" / "services" / "history.py"
+TALLY_ARITHMETIC = ROOT / "donations" / "services" / "totals.py"
+HISTORY_MODELS = {"DonationChange", "MonthlyGiftChange"}
+TALLY_MOVES = {"totals_apply", "totals_add", "monthly_totals_apply"}
+WRITES = {"create", "bulk_create", "update", "get_or_create", "update_or_create", "save",
+          "delete", "bulk_update"}  # fmt: skip
+
+
+def gate_bypasses(path: Path) -> list[str]:
+    """Writes of history rows, and tally moves, in a file other than the gate."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            chain = []
+            target = node.func
+            while isinstance(target, (ast.Attribute, ast.Call)):
+                if isinstance(target, ast.Call):
+                    target = target.func
+                    continue
+                chain.append(target.attr)
+                target = target.value
+            if isinstance(target, ast.Name):
+                chain.append(target.id)
+            names = set(chain)
+            if names & HISTORY_MODELS and chain and chain[0] in WRITES:
+                found.append(f"{path.name}:{node.lineno} writes {'.'.join(reversed(chain))}")
+            if "GiftTally" in names and chain and chain[0] in WRITES:
+                found.append(f"{path.name}:{node.lineno} moves GiftTally")
+            if chain and chain[0] in TALLY_MOVES:
+                found.append(f"{path.name}:{node.lineno} calls {chain[0]}")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in HISTORY_MODELS
+        ):
+            found.append(f"{path.name}:{node.lineno} builds a {node.func.id} row")
+    return found
+
+
+def test_only_the_gate_writes_gift_history_and_moves_tallies():
+    files = [
+        path
+        for path in python_files("donations") + python_files("campaigns")
+        if path not in (GATE, TALLY_ARITHMETIC)
+    ]
+
+    assert [finding for path in files for finding in gate_bypasses(path)] == []
+
+
+def test_the_gate_checker_sees_a_bypass(tmp_path):
+    bypass = tmp_path / "bypass.py"
+    bypass.write_text(
+        "DonationChange.objects.create(donation=d)\n"
+        "GiftTally.objects.filter(pk=1).update(raised=0)\n"
+        "totals_add({})\n"
+        "rows = [MonthlyGiftChange(monthly_gift=g)]\n"
+    )
+
+    assert len(gate_bypasses(bypass)) == 4

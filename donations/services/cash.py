@@ -42,11 +42,7 @@ from donations.models import (
     DonationChange,
     VolunteerAssignment,
 )
-from donations.services.history import (
-    donation_change_recorded,
-    donation_changes,
-    donation_snapshot,
-)
+from donations.services.history import donation_change, donation_changes
 from donations.services.rates import (
     ConvertedAmount,
     RateUnavailableError,
@@ -255,14 +251,13 @@ def _save_recorded(recorded: list[tuple[Donation, CashGift]], *, by) -> None:
     keeps the reason an organizer gave for a gift above the largest gift."""
     with transaction.atomic():
         for donation, gift in recorded:
-            donation.save(force_insert=True)
-            donation_change_recorded(
-                donation=donation,
-                before=None,
+            with donation_change(
+                donation,
                 action=DonationChange.Action.RECORD,
                 by=by,
                 reason=gift.above_maximum_reason.strip(),
-            )
+            ):
+                pass  # a new gift: the gate inserts it as built
 
 
 def _entries_for_tokens(*, tokens: list[uuid.UUID], entered_by) -> list[Donation]:
@@ -447,13 +442,10 @@ def donation_record_cash_batch(
     return [donation for donation, _gift in recorded]
 
 
-def _locked_cash_entry(donation: Donation) -> Donation:
-    """The entry's row, locked for this transaction; ValidationError unless it is cash."""
-    locked = (
-        Donation.objects.select_for_update(of=("self",))
-        .select_related("campaign")
-        .get(pk=donation.pk)
-    )
+def _cash_entry(locked: Donation | None) -> Donation:
+    """The entry's row the gate locked; ValidationError unless it is cash."""
+    if locked is None:
+        raise Donation.DoesNotExist
     if locked.source != Donation.Source.OFFLINE:
         raise ValidationError(NOT_CASH_ERROR)
     return locked
@@ -469,27 +461,20 @@ def donation_void(*, donation: Donation, by, reason: str) -> Donation:
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": VOID_REASON_ERROR})
-    with transaction.atomic():
-        donation = _locked_cash_entry(donation)
+    with donation_change(
+        donation, action=DonationChange.Action.VOID, by=by, reason=reason
+    ) as change:
+        donation = _cash_entry(change.row)
         if donation.status == Donation.Status.VOIDED:
             raise ValidationError(ALREADY_VOIDED_ERROR)
         now = timezone.now()
         if not permissions.may_void_cash(donation=donation, user=by, now=now):
             raise PermissionDenied(VOID_NOT_ALLOWED_ERROR)
-        before = donation_snapshot(donation)
         donation.status = Donation.Status.VOIDED
         donation.voided_at = now
         donation.voided_by = by
         donation.void_reason = reason
-        _save_change(donation, before, action=DonationChange.Action.VOID, by=by, reason=reason)
     return donation
-
-
-def _save_change(donation: Donation, before: dict, *, action: str, by, reason: str) -> None:
-    """Validate and save an entry a person changed, with the history row saying so."""
-    donation.full_clean(exclude=["form_token"])
-    donation.save()
-    donation_change_recorded(donation=donation, before=before, action=action, by=by, reason=reason)
 
 
 # Fields an organizer may change on a cash entry; the rest is the record of how it came in.
@@ -524,14 +509,15 @@ def donation_update_cash(
     unknown = set(values) - set(CASH_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
-    with transaction.atomic():
-        donation = _locked_cash_entry(donation)
+    with donation_change(
+        donation, action=DonationChange.Action.EDIT, by=by, reason=reason
+    ) as change:
+        donation = _cash_entry(change.row)
         if not permissions.may_change_donation(user=by, donation=donation):
             raise PermissionDenied
-        before = donation_snapshot(donation)
         for field, value in values.items():
             setattr(donation, field, value)
-        changes = donation_changes(before, donation)
+        changes = donation_changes(change.before, donation)
         if not changes:
             return donation
         cash_edit_validate(donation, by=by, reason=reason, changed=set(changes))
@@ -545,7 +531,6 @@ def donation_update_cash(
                     received_on=timezone.localdate(donation.received_at),
                 ),
             )
-        _save_change(donation, before, action=DonationChange.Action.EDIT, by=by, reason=reason)
     return donation
 
 
@@ -602,13 +587,11 @@ def donation_mark_deposited(*, donations, deposited_on: datetime.date, by) -> in
             .filter(source=Donation.Source.OFFLINE, status=Donation.Status.SUCCEEDED)
             .exclude(deposited_on=deposited_on)
         )
-        for donation in rows:
-            before = donation_snapshot(donation)
-            donation.deposited_on = deposited_on
-            donation.save(update_fields=["deposited_on", "updated_at"])
-            donation_change_recorded(
-                donation=donation, before=before, action=DonationChange.Action.DEPOSIT, by=by
-            )
+        for pk in rows.values_list("pk", flat=True):
+            with donation_change(
+                Donation.objects.filter(pk=pk), action=DonationChange.Action.DEPOSIT, by=by
+            ) as change:
+                change.row.deposited_on = deposited_on
             changed += 1
     return changed
 
@@ -622,25 +605,12 @@ def donation_moderate(
     """
     if not permissions.may_change_donation(user=by, donation=donation):
         raise PermissionDenied
-    with transaction.atomic():
-        donation = Donation.objects.select_for_update().get(pk=donation.pk)
-        before = donation_snapshot(donation)
-        donation.name_hidden_by_organizer = hide_name
-        donation.message_hidden_by_organizer = hide_message
-        changes = donation_changes(before, donation)
-        if not changes:
-            return donation
-        donation.save(
-            update_fields=["name_hidden_by_organizer", "message_hidden_by_organizer", "updated_at"]
-        )
-        donation_change_recorded(
-            donation=donation,
-            before=before,
-            action=DonationChange.Action.MODERATE,
-            by=by,
-            reason=reason,
-        )
-    return donation
+    with donation_change(
+        donation, action=DonationChange.Action.MODERATE, by=by, reason=reason
+    ) as change:
+        change.row.name_hidden_by_organizer = hide_name
+        change.row.message_hidden_by_organizer = hide_message
+    return change.row
 
 
 def volunteer_assign(*, by, user, campaign: Campaign) -> VolunteerAssignment:

@@ -22,7 +22,6 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.pagecache import page_version_bump
 from donations import stripe_gateway as gateway
 from donations.models import (
     MONTHLY_ACTIVE,
@@ -32,15 +31,14 @@ from donations.models import (
     ExchangeRateChange,
     MonthlyGift,
 )
-from donations.services.history import exchange_rate_changes_recorded
+from donations.services.history import donations_created_bulk, exchange_rate_changes_recorded
 from donations.services.monthly import (
     DEMO_PREFIX,
-    monthly_gift_record_invoice,
-    monthly_gift_record_subscription,
+    invoice_sync,
     monthly_gift_stop,
+    subscription_sync,
 )
 from donations.services.rates import conversion_apply, convert_amount, parse_ecb_xml
-from donations.services.totals import tally_values, totals_add, totals_delta
 
 DEMO_RATES_FILE = Path(__file__).resolve().parent.parent / "demo_data" / "eurofxref-sample.xml"
 DEMO_HISTORY_REASON = "demo data (seed_demo)"
@@ -167,30 +165,17 @@ def demo_givers_load(
     ids = [giver.id for giver in givers]
     with transaction.atomic():
         existing = set(Donation.objects.filter(id__in=ids).values_list("id", flat=True))
-        new = [giver for giver in givers if giver.id not in existing]
-        Donation.objects.bulk_create(new, batch_size=2000)
-        delta: dict = {}
-        for giver in new:
-            for key, (raised, gifts) in totals_delta(None, tally_values(giver)).items():
-                old_raised, old_gifts = delta.get(key, (0, 0))
-                delta[key] = (old_raised + raised, old_gifts + gifts)
-        totals_add(delta)
-        transaction.on_commit(lambda: page_version_bump(campaign.pk))
-        DonationChange.objects.bulk_create(
-            (
-                DonationChange(
-                    donation=giver,
-                    action=DonationChange.Action.RECORD
-                    if giver.source == Donation.Source.OFFLINE
-                    else DonationChange.Action.PAYMENT,
-                    changes={"status": [None, giver.status]},
-                    reason=DEMO_HISTORY_REASON,
-                )
-                for giver in new
-            ),
-            batch_size=2000,
+        return donations_created_bulk(
+            [giver for giver in givers if giver.id not in existing],
+            action_of=_demo_action,
+            reason=DEMO_HISTORY_REASON,
         )
-    return len(new)
+
+
+def _demo_action(giver: Donation) -> str:
+    if giver.source == Donation.Source.OFFLINE:
+        return DonationChange.Action.RECORD
+    return DonationChange.Action.PAYMENT
 
 
 @dataclass
@@ -203,7 +188,7 @@ class DemoMonth:
 
 def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
     """Charge the next month of every active demo monthly gift, as Stripe would at renewal,
-    through the same recording path (`monthly_gift_record_invoice`). A demo gift set to end
+    through the same sync (`invoice_sync`). A demo gift set to end
     with its paid month ends instead; one whose campaign has closed is stopped, not charged.
     """
     result = DemoMonth()
@@ -219,7 +204,11 @@ def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
                 status="canceled",
             )
             result.ended.append(
-                monthly_gift_record_subscription(subscription=facts, origin="demo_next_month")
+                subscription_sync(
+                    subscription_id=gift.stripe_subscription_id,
+                    facts=facts,
+                    origin="demo_next_month",
+                )
             )
             continue
         if gift.campaign.closed_on(timezone.localdate(now)) is not None:
@@ -238,7 +227,7 @@ def demo_next_month(*, now: datetime.datetime) -> DemoMonth:
             currency=gift.currency,
             paid_at=int(now.timestamp()),
         )
-        month = monthly_gift_record_invoice(invoice=invoice, origin="demo_next_month")
+        month = invoice_sync(invoice_id=invoice.invoice_id, facts=invoice, origin="demo_next_month")
         if isinstance(month, Donation):
             result.charged.append(month)
     return result

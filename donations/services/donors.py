@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.tasks import enqueue_on_commit, task
 from donations import permissions
+from donations import stripe_gateway as gateway
 from donations.donor_links import donor_link_url, link_days
 from donations.models import (
     Donation,
@@ -37,12 +38,7 @@ from donations.models import (
     MonthlyGift,
     MonthlyGiftChange,
 )
-from donations.services.history import (
-    donation_change_recorded,
-    donation_snapshot,
-    monthly_gift_change_recorded,
-    monthly_gift_snapshot,
-)
+from donations.services.history import donation_change, monthly_gift_change
 from donations.services.monthly import NOT_STOPPABLE, Stopped, monthly_gift_stop
 from donations.services.receipts import (
     MAX_ATTEMPTS,
@@ -187,24 +183,12 @@ def donation_update_by_donor(*, donation: Donation, email: str, values: dict) ->
     unknown = set(values) - set(DONOR_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable by a donor: {', '.join(sorted(unknown))}")
-    with transaction.atomic():
-        donation = _own_gift(
-            Donation.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .get(pk=donation.pk),
-            email,
-        )
-        before = donation_snapshot(donation)
+    with donation_change(
+        donation, action=DonationChange.Action.DONOR_EDIT, reason=DONOR_REASON
+    ) as change:
+        donation = _own_gift(change.row, email)
         for field, value in values.items():
             setattr(donation, field, value.strip() if isinstance(value, str) else value)
-        donation.full_clean(exclude=["form_token"], validate_unique=False)
-        donation.save(update_fields=[*values, "updated_at"])
-        donation_change_recorded(
-            donation=donation,
-            before=before,
-            action=DonationChange.Action.DONOR_EDIT,
-            reason=DONOR_REASON,
-        )
     return donation
 
 
@@ -227,17 +211,13 @@ def monthly_gift_update_by_donor(*, gift: MonthlyGift, email: str, values: dict)
     cleaned = {
         key: value.strip() if isinstance(value, str) else value for key, value in values.items()
     }
-    with transaction.atomic():
-        gift = _own_gift(MonthlyGift.objects.select_for_update().get(pk=gift.pk), email)
-        before = monthly_gift_snapshot(gift)
+    with monthly_gift_change(
+        gift, action=MonthlyGiftChange.Action.DONOR_EDIT, reason=DONOR_REASON
+    ) as change:
+        gift = _own_gift(change.row, email)
         for field, value in cleaned.items():
             setattr(gift, field, value)
-        gift.full_clean(validate_unique=False, validate_constraints=False)
-        gift.save(update_fields=[*cleaned, "updated_at"])
-        monthly_gift_change_recorded(
-            gift=gift, before=before, action=MonthlyGiftChange.Action.DONOR_EDIT,
-            reason=DONOR_REASON,
-        )  # fmt: skip
+    with transaction.atomic():
         for month in Donation.objects.filter(monthly_gift=gift).order_by("pk"):
             donation_update_by_donor(donation=month, email=email, values=cleaned)
     return gift
@@ -247,8 +227,9 @@ def monthly_gift_stop_by_donor(*, gift: MonthlyGift, email: str) -> Stopped:
     """The donor stops their monthly gift: cancelled at Stripe now (nothing more is charged),
     kept in its history, and confirmed by email. Raises PermissionDenied when the gift was
     not given with `email`, ValidationError when it charges no more, GatewayError when
-    Stripe cannot be told (nothing changes)."""
+    Stripe cannot be told (the stop is kept as requested and retried by the worker)."""
     gift = _own_gift(gift, email)
     if not gift.may_stop:
         raise ValidationError(NOT_STOPPABLE)
-    return monthly_gift_stop(gift=gift, end=MonthlyGift.End.DONOR, reason=DONOR_REASON)
+    with gateway.page_request():  # the donor's page waits briefly; the worker retries
+        return monthly_gift_stop(gift=gift, end=MonthlyGift.End.DONOR, reason=DONOR_REASON)

@@ -18,12 +18,7 @@ from campaigns.models import TeamMember
 from donations import permissions
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
 from donations.services.cash import TEAM_MEMBER_RETIRED_ERROR
-from donations.services.history import (
-    donation_change_recorded,
-    donation_snapshot,
-    monthly_gift_change_recorded,
-    monthly_gift_snapshot,
-)
+from donations.services.history import donation_change, monthly_gift_change
 
 MOVE_REASON_ERROR = _("Say why these gifts are moved.")
 MOVE_TO_ITSELF_ERROR = _("Choose another team member than the one whose gifts you move.")
@@ -62,31 +57,23 @@ def team_member_gifts_move(
         raise PermissionDenied
     with transaction.atomic():
         moved_gifts = 0
-        for donation in Donation.objects.select_for_update().filter(team_member=member):
-            before = donation_snapshot(donation)
-            donation.team_member = to_member
-            donation.full_clean(exclude=["form_token"])
-            donation.save(update_fields=["team_member", "updated_at"])
-            donation_change_recorded(
-                donation=donation,
-                before=before,
+        for pk in Donation.objects.filter(team_member=member).values_list("pk", flat=True):
+            with donation_change(
+                Donation.objects.filter(pk=pk),
                 action=DonationChange.Action.MEMBER_MOVE,
                 by=by,
                 reason=reason,
-            )
+            ) as change:
+                change.row.team_member = to_member
             moved_gifts += 1
         moved_monthly = 0
-        for gift in MonthlyGift.objects.select_for_update().filter(team_member=member):
-            before = monthly_gift_snapshot(gift)
-            gift.team_member = to_member
-            gift.full_clean()
-            gift.save(update_fields=["team_member", "updated_at"])
-            monthly_gift_change_recorded(
-                gift=gift,
-                before=before,
+        for pk in MonthlyGift.objects.filter(team_member=member).values_list("pk", flat=True):
+            with monthly_gift_change(
+                MonthlyGift.objects.filter(pk=pk),
                 action=MonthlyGiftChange.Action.MEMBER_MOVE,
                 by=by,
                 reason=reason,
-            )
+            ) as change:
+                change.row.team_member = to_member
             moved_monthly += 1
     return GiftsMoved(gifts=moved_gifts, monthly_gifts=moved_monthly)

@@ -1,17 +1,18 @@
-"""Monthly gifts: what Stripe says about their subscriptions and invoices, and their ends.
+"""Monthly gifts: synced with their Stripe subscriptions and invoices, and their ends.
 
 A monthly gift is a Stripe subscription started from Checkout in subscription mode. Each paid
-invoice is one counted gift (a Donation carrying the invoice id, unique), recorded exactly
-once whichever arrives first of the webhook (`invoice.paid`, `checkout.session.completed`),
-the thank-you page and reconciliation: all of them end in `_month_record`, under the monthly
-gift's row lock, with the Stripe event claimed in the same transaction. The first month is
-the gift the donate form started (pending until its invoice is paid); later months are new
-gifts with the giver's choices, and go the same way.
+invoice is one counted gift (a Donation carrying the invoice id, unique). Stripe's news of a
+session, an invoice or a subscription is a trigger to read that object as Stripe has it now
+and make the gift match it (`monthly_checkout_sync`, `invoice_sync`, `subscription_sync`),
+through the gate (services/history.py), whoever asks: the webhook's worker, the thank-you
+page, reconciliation, the demo. The first invoice (`billing_reason` subscription_create)
+fills the first month, the gift the donate form started; a renewal (subscription_cycle) is a
+new month with the giver's choices; any other invoice is recorded and flagged.
 
-A monthly gift's status only moves forward (pending → active ⇄ past due → ending →
-stopped); Stripe's news of it applies in the order Stripe made it (`stripe_status_at`).
-It ends when its donor stops it (cancelled at Stripe now), when its campaign completes
-(cancelled at Stripe at the end of the paid month: `campaign_complete`), or when Stripe ends
+A monthly gift's status is its subscription's (active, past due, unpaid, paused, ending,
+stopped); one that is over stays over. It ends when its donor stops it (cancelled at Stripe
+now; the request is kept and retried until Stripe confirms), when its campaign completes
+(at the end of the paid month, or now for a gift Stripe is retrying), or when Stripe ends
 it. A month charged for a campaign that has closed is never counted: it is kept uncounted
 and flagged for organizers to refund, and the monthly gift is stopped.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from babel.dates import format_date
@@ -40,7 +42,7 @@ from campaigns.services import (
     campaign_content_changed,
 )
 from config.i18n import babel_locale
-from config.tasks import enqueue_on_commit, task
+from config.tasks import enqueue, enqueue_on_commit, task
 from donations import permissions
 from donations import stripe_gateway as gateway
 from donations.donor_links import donor_link_url
@@ -50,49 +52,24 @@ from donations.models import (
     Donation,
     MonthlyGift,
     MonthlyGiftChange,
-    StripeEvent,
 )
 from donations.services.cash import donation_moderate
 from donations.services.history import (
-    donation_snapshot,
-    monthly_gift_change_recorded,
-    monthly_gift_changes,
-    monthly_gift_snapshot,
+    donation_change,
+    monthly_gift_change,
 )
 from donations.services.rates import RATE_PLACES
 from donations.services.receipts import receipt_queue
 from donations.services.recording import (
     PaymentNote,
-    charge_matches,
-    charge_refunds_apply,
-    donation_save_reported,
+    charge_refunds,
+    charge_sync_into,
     payment_apply,
-    refund_total_apply,
-    status_move,
-    stripe_event_claim,
-    stripe_event_link,
-    stripe_facts_fill,
 )
 
 logger = logging.getLogger(__name__)
 
 Status = MonthlyGift.Status
-# Where a monthly gift may go from each status. Active and past due alternate as renewals
-# fail and succeed; stopped and never started are final.
-GIFT_FORWARD = {
-    Status.PENDING: {Status.ACTIVE, Status.PAST_DUE, Status.ENDING, Status.CANCELED,
-                     Status.EXPIRED},
-    Status.ACTIVE: {Status.PAST_DUE, Status.ENDING, Status.CANCELED},
-    Status.PAST_DUE: {Status.ACTIVE, Status.ENDING, Status.CANCELED},
-    Status.ENDING: {Status.CANCELED},
-}  # fmt: skip
-SUBSCRIPTION_STATUSES = {
-    gateway.SubscriptionState.ACTIVE: Status.ACTIVE,
-    gateway.SubscriptionState.PAST_DUE: Status.PAST_DUE,
-    gateway.SubscriptionState.ENDING: Status.ENDING,
-    gateway.SubscriptionState.CANCELED: Status.CANCELED,
-    gateway.SubscriptionState.EXPIRED: Status.EXPIRED,
-}
 # Demo checkouts, subscriptions and invoices carry ids that start with this; Stripe's never do.
 DEMO_PREFIX = "demo_"
 CAMPAIGN_CLOSED_NOTE = "charged after its campaign closed on {date}; not counted: refund it"
@@ -103,13 +80,6 @@ def _as_time(unix: int | None) -> datetime.datetime | None:
     return None if unix is None else datetime.datetime.fromtimestamp(unix, datetime.UTC)
 
 
-def _gift_move(gift: MonthlyGift, status: str) -> bool:
-    if status in GIFT_FORWARD.get(gift.status, set()):
-        gift.status = status
-        return True
-    return False
-
-
 def _ended(gift: MonthlyGift, end: str) -> None:
     """Say why and when a monthly gift stopped (the first reason given is kept)."""
     gift.end_reason = gift.end_reason or end
@@ -117,121 +87,83 @@ def _ended(gift: MonthlyGift, end: str) -> None:
         gift.ended_at = timezone.now()
 
 
-def _gift_save(
-    gift: MonthlyGift,
-    before: dict | None,
-    *,
-    action: str,
-    event: gateway.WebhookEvent | None = None,
-    origin: str = "",
-    by=None,
-    note: str = "",
-) -> None:
-    """Save only what changed, with its history row. The running totals (`raised`,
-    `months`) are never written from here: services/totals.py moves them with F()."""
-    changes = monthly_gift_changes(before, gift)
-    if not changes:
-        return
-    gift.full_clean(validate_unique=False, validate_constraints=False)
-    if before is None:
-        gift.save()
-    else:
-        gift.save(update_fields=[*changes, "updated_at"])
-    reason = f"Stripe event {event.type}" if event else origin
-    monthly_gift_change_recorded(
-        gift=gift,
-        before=before,
-        action=action,
-        by=by,
-        stripe_event_id=event.event_id if event else "",
-        reason=f"{reason}: {note}" if note else reason,
-    )
+def _gift(**match) -> MonthlyGift | None:
+    return MonthlyGift.objects.filter(**match).first()
 
 
-def _locked_gift(**match) -> MonthlyGift | None:
-    return (
-        MonthlyGift.objects.select_for_update(of=("self",))
-        .select_related("campaign")
-        .filter(**match)
-        .first()
-    )
+def _valid_uuid(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
-def _newer(gift: MonthlyGift, event: gateway.WebhookEvent | None) -> bool:
-    """Whether Stripe made this news after the latest news applied (no event: Stripe's
-    current word, asked now, always applies)."""
-    if event is None or gift.stripe_status_at is None:
-        return True
-    return event.created >= int(gift.stripe_status_at.timestamp())
-
-
-def _stamp(gift: MonthlyGift, event: gateway.WebhookEvent | None) -> None:
-    if event is not None and event.created:
-        gift.stripe_status_at = _as_time(event.created)
-
-
-def _link(stored: StripeEvent | bool | None, gift: MonthlyGift, month: Donation | None) -> None:
-    if isinstance(stored, StripeEvent):
-        stored.monthly_gift = gift
-        stored.save(update_fields=["monthly_gift"])
-    if month is not None:
-        stripe_event_link(stored, month)
-
-
-def monthly_gift_record_checkout(
+def monthly_checkout_sync(
     *,
     session: gateway.CheckoutFacts,
     invoice: gateway.InvoiceFacts | None = None,
-    event: gateway.WebhookEvent | None = None,
+    event_id: str = "",
     origin: str = "",
 ) -> Donation | None:
-    """Record what a subscription-mode Checkout Session says, with its first invoice when
-    the caller has it: at most once per event, only moving forward.
+    """Make a monthly gift match its subscription-mode Checkout Session as Stripe has it
+    now (`session`, just read), then sync the session's first invoice (`invoice` when the
+    caller has it: the demo's).
 
     Completed: the monthly gift gets its subscription (an id another gift holds is not
-    taken: flagged instead) and becomes active; the first invoice, paid, is its first month.
-    Expired or failed: the monthly gift never started and its first gift did not go through.
-    Returns the first month's gift, or None for a repeated event or an unknown session.
+    taken: flagged instead) and becomes active; its first invoice, paid, is its first month.
+    Expired or failed: the monthly gift never started and its first gift did not go
+    through. Returns the first month's gift, or None for a session of no monthly gift.
     """
-    with transaction.atomic():
-        stored = stripe_event_claim(event)
-        if stored is False:
+    with monthly_gift_change(
+        MonthlyGift.objects.filter(stripe_checkout_session_id=session.session_id),
+        action=MonthlyGiftChange.Action.STRIPE_UPDATE,
+        stripe_event_id=event_id,
+        reason=origin,
+    ) as change:
+        if change is None:
+            logger.warning("Stripe session %s matches no monthly gift.", session.session_id)
             return None
-        gift = _locked_gift(stripe_checkout_session_id=session.session_id)
-        if gift is None:
-            logger.warning(
-                "Stripe session %s matches no monthly gift; ignored.", session.session_id
-            )
-            return None
-        first = (
-            Donation.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .filter(monthly_gift=gift, stripe_checkout_session_id=session.session_id)
-            .first()
-        )
-        before = monthly_gift_snapshot(gift)
-        note = ""
-        if session.outcome in (gateway.CheckoutOutcome.EXPIRED, gateway.CheckoutOutcome.FAILED):
-            if _gift_move(gift, Status.EXPIRED):
-                _ended(gift, MonthlyGift.End.CHECKOUT)
-            if first is not None:
-                first_before = donation_snapshot(first)
-                failed = session.outcome == gateway.CheckoutOutcome.FAILED
-                status_move(first, Donation.Status.FAILED if failed else Donation.Status.EXPIRED)
-                donation_save_reported(first, first_before, event=event, origin=origin)
+        gift = change.row
+        ending = CHECKOUT_ENDINGS.get(session.outcome)
+        if ending is not None and gift.status == Status.PENDING:
+            gift.status = Status.EXPIRED
+            _ended(gift, MonthlyGift.End.CHECKOUT)
+            with donation_change(
+                Donation.objects.filter(
+                    monthly_gift=gift, stripe_checkout_session_id=session.session_id,
+                    status=Donation.Status.PENDING,
+                ),
+                stripe_event_id=event_id, reason=origin, facts=True,
+            ) as first:  # fmt: skip
+                if first is not None:
+                    first.row.status = ending
         elif session.subscription_id:
-            note = _claim_subscription(gift, session.subscription_id)
-            if session.outcome == gateway.CheckoutOutcome.PAID and gift.stripe_subscription_id:
-                _gift_move(gift, Status.ACTIVE)
-        _gift_save(
-            gift, before, action=MonthlyGiftChange.Action.STRIPE_UPDATE, event=event,
-            origin=origin, note=note,
+            change.note = _claim_subscription(gift, session.subscription_id)
+            paid = session.outcome == gateway.CheckoutOutcome.PAID
+            if paid and gift.stripe_subscription_id and gift.status == Status.PENDING:
+                gift.status = Status.ACTIVE
+    month = None
+    paid = session.outcome == gateway.CheckoutOutcome.PAID
+    if (
+        paid
+        and gift.stripe_subscription_id == session.subscription_id
+        and (invoice is not None or session.invoice_id)
+    ):
+        month = invoice_sync(
+            invoice_id=invoice.invoice_id if invoice else session.invoice_id,
+            facts=invoice, event_id=event_id, origin=origin,
         )  # fmt: skip
-        month = None
-        if invoice is not None and invoice.subscription_id == gift.stripe_subscription_id:
-            month = _month_record(gift, invoice, event=event, origin=origin)
-        _link(stored, gift, month or first)
-    return month or first
+    if isinstance(month, Donation):
+        return month
+    return Donation.objects.filter(
+        monthly_gift=gift, stripe_checkout_session_id=session.session_id
+    ).first()
+
+
+CHECKOUT_ENDINGS = {
+    gateway.CheckoutOutcome.EXPIRED: Donation.Status.EXPIRED,
+    gateway.CheckoutOutcome.FAILED: Donation.Status.FAILED,
+}
 
 
 def _claim_subscription(gift: MonthlyGift, subscription_id: str) -> str:
@@ -246,115 +178,153 @@ def _claim_subscription(gift: MonthlyGift, subscription_id: str) -> str:
     return ""
 
 
-def monthly_gift_record_invoice(
+def _checkout_first(invoice: gateway.InvoiceFacts) -> None:
+    """An invoice of a subscription no monthly gift holds yet, whose metadata names a pending
+    one of ours: sync that gift's session as Stripe has it now (it names the subscription),
+    so the invoice finds its gift. The session, never the invoice's metadata, decides."""
+    gift_id = _valid_uuid(invoice.monthly_gift_id)
+    pending = gift_id and _gift(pk=gift_id, status=Status.PENDING)
+    session_id = pending and pending.stripe_checkout_session_id
+    if not session_id or session_id.startswith(DEMO_PREFIX):
+        return
+    try:
+        session = gateway.retrieve_checkout_session(session_id)
+    except gateway.NotFoundError:
+        logger.warning("Invoice %s names monthly gift %s, whose session Stripe does not know.",
+                       invoice.invoice_id, gift_id)  # fmt: skip
+        return
+    if session.subscription_id == invoice.subscription_id:
+        monthly_checkout_sync(session=session, origin=SUBSCRIPTION_FIRST)
+
+
+SUBSCRIPTION_FIRST = "Stripe reported an invoice of this monthly gift before its checkout"
+
+
+def invoice_sync(
     *,
-    invoice: gateway.InvoiceFacts,
-    event: gateway.WebhookEvent | None = None,
+    invoice_id: str,
+    facts: gateway.InvoiceFacts | None = None,
+    hint: gateway.InvoiceFacts | None = None,
+    event_id: str = "",
     origin: str = "",
 ) -> Donation | MonthlyGift | None:
-    """Record one invoice of a monthly gift's subscription, at most once per event.
+    """Make a monthly gift match one invoice of its subscription as Stripe has it now
+    (`facts` when the caller has just read it; `hint`, an event's copy, only names the
+    subscription, so an invoice of no gift of ours costs no call to Stripe).
 
-    Paid: its month (`_month_record`). A failed renewal (`invoice.payment_failed`): the gift
-    is past due while Stripe retries; a later success of the same invoice is its month,
-    once. Returns the month, or the monthly gift for news that made no month; None for a
-    repeated event or a subscription no monthly gift holds.
+    Paid: its month (`_month_sync`), once, by its invoice id. Open or draft while the
+    campaign is closed: stopped at Stripe (voided, or a draft kept from advancing; one
+    already paid is left as it is: that is final) and the gift stopped. Open (a renewal
+    that failed): the subscription is synced too, for the gift's status. A month charged
+    after the campaign closed is kept uncounted, flagged, and stops the gift. Returns the
+    month, or the monthly gift for news that made no month; None for no gift of ours.
     """
-    with transaction.atomic():
-        stored = stripe_event_claim(event)
-        if stored is False or not invoice.subscription_id:
-            return None
-        gift = _locked_gift(stripe_subscription_id=invoice.subscription_id)
-        if gift is None:
-            logger.warning("Invoice %s matches no monthly gift; ignored.", invoice.invoice_id)
-            return None
-        month = None
-        if invoice.paid:
-            month = _month_record(gift, invoice, event=event, origin=origin)
-        elif event is not None and event.type == "invoice.payment_failed":
-            before = monthly_gift_snapshot(gift)
-            if _newer(gift, event) and gift.status == Status.ACTIVE:
-                _gift_move(gift, Status.PAST_DUE)
-                _stamp(gift, event)
-            _gift_save(
-                gift, before, action=MonthlyGiftChange.Action.STRIPE_UPDATE, event=event,
-                note=f"invoice {invoice.invoice_id} not paid; Stripe retries",
-            )  # fmt: skip
-        _link(stored, gift, month)
-    return month or gift
-
-
-def _month_record(
-    gift: MonthlyGift,
-    invoice: gateway.InvoiceFacts,
-    *,
-    event: gateway.WebhookEvent | None,
-    origin: str,
-) -> Donation | None:
-    """One paid invoice, one gift: found by its invoice id if recorded before (then only
-    Stripe's later facts are added), else the pending first month, else a new month. The
-    monthly gift is locked by the caller, so two reporters of one invoice take turns, and
-    the invoice id is unique besides."""
-    recorded = (
-        Donation.objects.select_for_update(of=("self",))
-        .select_related("campaign")
-        .filter(stripe_invoice_id=invoice.invoice_id)
-        .first()
-    )
-    if recorded is not None:
-        before = donation_snapshot(recorded)
-        if invoice.charge is not None and charge_matches(recorded, invoice.charge):
-            stripe_facts_fill(recorded, invoice.charge)
-            charge = invoice.charge
-            refund_total_apply(
-                recorded, charge.amount_refunded, fully_refunded=charge.fully_refunded
-            )
-        donation_save_reported(recorded, before, event=event, origin=origin)
-        return recorded
-    if not invoice.paid:
+    named = facts or hint
+    if named is not None and not named.subscription_id:
         return None
-    month = (
-        Donation.objects.select_for_update(of=("self",))
-        .select_related("campaign")
-        .filter(monthly_gift=gift, stripe_invoice_id__isnull=True, status=Donation.Status.PENDING)
-        .order_by("created_at")
-        .first()
-    )
-    before = donation_snapshot(month) if month is not None else None
-    if month is None:
-        month = _new_month(gift)
-    month.stripe_invoice_id = invoice.invoice_id
-    note = payment_apply(
-        month,
-        charged=invoice.amount_paid,
-        currency=invoice.currency,
-        payment_intent_id=invoice.payment_intent_id,
-        charge=invoice.charge,
-    )
-    paid_at = _as_time(invoice.paid_at) or timezone.now()
-    month.received_at = paid_at
-    closed_on = gift.campaign.closed_on(timezone.localdate(paid_at))
-    if closed_on is not None and not note.refused:
-        month.review_reason = Donation.ReviewReason.CAMPAIGN_CLOSED
-        note = PaymentNote(CAMPAIGN_CLOSED_NOTE.format(date=closed_on.isoformat()), refused=True)
-        logger.error("Monthly gift %s: invoice %s %s.", gift.pk, invoice.invoice_id, note)
-    counted = not note.refused and status_move(month, Donation.Status.SUCCEEDED)
-    if counted:
-        charge_refunds_apply(month, invoice.charge)
-    donation_save_reported(month, before, event=event, origin=origin, note=str(note))
-    if counted:
-        receipt_queue(donation=month)
-    gift_before = monthly_gift_snapshot(gift)
-    if counted and gift.started_at is None:
-        gift.started_at = month.received_at
-        gift.amount_converted = month.amount_converted
-    if gift.status == Status.PENDING or (gift.status == Status.PAST_DUE and _newer(gift, event)):
-        _gift_move(gift, Status.ACTIVE)
-        _stamp(gift, event)
-    _gift_save(
-        gift, gift_before, action=MonthlyGiftChange.Action.PAYMENT, event=event, origin=origin,
-        note=f"invoice {invoice.invoice_id}",
-    )  # fmt: skip
+    if (
+        named is not None
+        and not MonthlyGift.objects.filter(stripe_subscription_id=named.subscription_id).exists()
+    ):
+        _checkout_first(named)
+        if not MonthlyGift.objects.filter(stripe_subscription_id=named.subscription_id).exists():
+            logger.warning("Invoice %s is of no monthly gift of ours; ignored.", invoice_id)
+            return None
+    if facts is None:
+        facts = gateway.retrieve_invoice(invoice_id)
+    gift = _gift(stripe_subscription_id=facts.subscription_id) if facts.subscription_id else None
+    if gift is None:
+        logger.warning("Invoice %s is of no monthly gift of ours; ignored.", invoice_id)
+        return None
+    if facts.paid:
+        month = _month_sync(gift, facts, event_id=event_id, origin=origin)
+        if month.review_reason == Donation.ReviewReason.CAMPAIGN_CLOSED:
+            monthly_gift_stop(gift=gift, end=MonthlyGift.End.CAMPAIGN, reason=(
+                f"invoice {facts.invoice_id} charged after the campaign closed"))  # fmt: skip
+        elif gift.status in (Status.PAST_DUE, Status.UNPAID) and not is_demo(gift):
+            subscription_sync(subscription_id=gift.stripe_subscription_id, event_id=event_id,
+                              origin=origin)  # fmt: skip
+        return month
+    if facts.status in ("draft", "open") and gift.campaign.closed_on(timezone.localdate()):
+        if not is_demo(gift):
+            gateway.stop_invoice(facts.invoice_id)
+        monthly_gift_stop(gift=gift, end=MonthlyGift.End.CAMPAIGN, reason=(
+            f"invoice {facts.invoice_id} came after the campaign closed; stopped"))  # fmt: skip
+    elif facts.status == "open" and not is_demo(gift):
+        subscription_sync(subscription_id=facts.subscription_id, event_id=event_id,
+                          origin=origin)  # fmt: skip
+    gift.refresh_from_db()
+    return gift
+
+
+def _month_sync(
+    gift: MonthlyGift, invoice: gateway.InvoiceFacts, *, event_id: str, origin: str
+) -> Donation:
+    """One paid invoice, one gift: found by its invoice id if recorded before (then only
+    Stripe's later facts are added); else, for the subscription's first invoice
+    (`billing_reason` subscription_create), the pending first month; for a renewal
+    (subscription_cycle), a new month; for anything else, a new month flagged for
+    organizers. Under the monthly gift's row lock, so two syncs of one invoice take turns;
+    the invoice id is unique besides."""
+    with monthly_gift_change(
+        MonthlyGift.objects.filter(pk=gift.pk),
+        action=MonthlyGiftChange.Action.PAYMENT,
+        stripe_event_id=event_id,
+        reason=origin,
+    ) as gift_change:
+        gift_change.note = f"invoice {invoice.invoice_id}"
+        gift = gift_change.row
+        recorded = Donation.objects.filter(stripe_invoice_id=invoice.invoice_id).first()
+        if recorded is not None:
+            refunds = charge_refunds(invoice.charge, known=bool(recorded.amount_refunded))
+            with donation_change(recorded, stripe_event_id=event_id, reason=origin,
+                                 facts=True) as change:  # fmt: skip
+                if invoice.charge is not None:
+                    change.note = charge_sync_into(change, invoice.charge, refunds)
+            return change.row
+        first = invoice.billing_reason == "subscription_create"
+        pending = Donation.objects.filter(
+            monthly_gift=gift, stripe_invoice_id__isnull=True, status=Donation.Status.PENDING
+        ).order_by("created_at")
+        pending = pending.first() if first else None
+        with donation_change(
+            pending or _new_month(gift), stripe_event_id=event_id, reason=origin, facts=True
+        ) as change:
+            month = change.row
+            month.stripe_invoice_id = invoice.invoice_id
+            note = payment_apply(month, charged=invoice.amount_paid, currency=invoice.currency,
+                                 payment_intent_id=invoice.payment_intent_id,
+                                 charge=invoice.charge)  # fmt: skip
+            month.received_at = _as_time(invoice.paid_at) or timezone.now()
+            closed_on = gift.campaign.closed_on(timezone.localdate(month.received_at))
+            if closed_on is not None and not note.refused:
+                month.review_reason = Donation.ReviewReason.CAMPAIGN_CLOSED
+                note = PaymentNote(CAMPAIGN_CLOSED_NOTE.format(date=closed_on.isoformat()),
+                                   refused=True)  # fmt: skip
+                logger.error("Monthly gift %s: invoice %s %s.", gift.pk, invoice.invoice_id, note)
+            elif invoice.billing_reason not in MONTH_REASONS:
+                month.review_reason = Donation.ReviewReason.INVOICE_REASON
+                note = PaymentNote(UNEXPECTED_INVOICE_NOTE.format(
+                    reason=invoice.billing_reason or "none"))  # fmt: skip
+            change.note = str(note)
+            if not note.refused:
+                month.status = Donation.Status.SUCCEEDED
+                receipt_queue(donation=month)
+                refunds = charge_refunds(invoice.charge)
+                if refunds is not None:
+                    change.note = charge_sync_into(change, invoice.charge, refunds) or change.note
+        if month.status == Donation.Status.SUCCEEDED and gift.started_at is None:
+            gift.started_at = month.received_at
+            gift.amount_converted = month.amount_converted
+        if gift.status == Status.PENDING:
+            gift.status = Status.ACTIVE
     return month
+
+
+# Why Stripe made an invoice: the first month, or a renewal. Anything else (a manual
+# invoice, a change of the subscription) is recorded and flagged.
+MONTH_REASONS = ("subscription_create", "subscription_cycle")
+UNEXPECTED_INVOICE_NOTE = "an invoice Stripe made for {reason}, not for a month: check it"
 
 
 def _new_month(gift: MonthlyGift) -> Donation:
@@ -400,39 +370,48 @@ def _new_month(gift: MonthlyGift) -> Donation:
     return month
 
 
-def monthly_gift_record_subscription(
+# A subscription's state, in our terms. Unpaid (Stripe stopped retrying) and paused
+# subscriptions charge nothing: their gifts are not counted as active.
+SUBSCRIPTION_STATUSES = {
+    gateway.SubscriptionState.ACTIVE: Status.ACTIVE,
+    gateway.SubscriptionState.PAST_DUE: Status.PAST_DUE,
+    gateway.SubscriptionState.UNPAID: Status.UNPAID,
+    gateway.SubscriptionState.PAUSED: Status.PAUSED,
+    gateway.SubscriptionState.ENDING: Status.ENDING,
+    gateway.SubscriptionState.CANCELED: Status.CANCELED,
+    gateway.SubscriptionState.EXPIRED: Status.EXPIRED,
+}
+
+
+def subscription_sync(
     *,
-    subscription: gateway.SubscriptionFacts,
-    event: gateway.WebhookEvent | None = None,
+    subscription_id: str,
+    facts: gateway.SubscriptionFacts | None = None,
+    event_id: str = "",
     origin: str = "",
 ) -> MonthlyGift | None:
-    """Apply a subscription's state to its monthly gift, at most once per event, in the
-    order Stripe made the news, only moving forward. Returns None for a repeated event or a
-    subscription no monthly gift holds."""
-    with transaction.atomic():
-        stored = stripe_event_claim(event)
-        if stored is False:
-            return None
-        gift = _locked_gift(stripe_subscription_id=subscription.subscription_id)
-        if gift is None:
-            logger.warning(
-                "Subscription %s matches no monthly gift; ignored.", subscription.subscription_id
-            )
-            return None
-        before = monthly_gift_snapshot(gift)
-        if _newer(gift, event):
-            target = SUBSCRIPTION_STATUSES.get(subscription.state)
-            moved = target is not None and _gift_move(gift, target)
-            if moved and target in (Status.ENDING, Status.CANCELED, Status.EXPIRED):
+    """Make a monthly gift's status and paid month match its subscription as Stripe has it
+    now (`facts`: the demo's own). A gift that is over stays over. Returns None (without
+    asking Stripe) for a subscription no monthly gift holds."""
+    if not MonthlyGift.objects.filter(stripe_subscription_id=subscription_id).exists():
+        logger.warning("Subscription %s matches no monthly gift; ignored.", subscription_id)
+        return None
+    if facts is None:
+        facts = gateway.retrieve_subscription(subscription_id)
+    with monthly_gift_change(
+        MonthlyGift.objects.filter(stripe_subscription_id=subscription_id),
+        action=MonthlyGiftChange.Action.STRIPE_UPDATE,
+        stripe_event_id=event_id,
+        reason=origin,
+    ) as change:
+        gift = change.row
+        target = SUBSCRIPTION_STATUSES.get(facts.state)
+        if target is not None and gift.status not in MONTHLY_FINAL:
+            gift.status = target
+            if target in (Status.ENDING, *MONTHLY_FINAL):
                 _ended(gift, MonthlyGift.End.STRIPE)
-            if subscription.paid_through is not None:
-                gift.paid_through = _as_time(subscription.paid_through)
-            _stamp(gift, event)
-        _gift_save(
-            gift, before, action=MonthlyGiftChange.Action.STRIPE_UPDATE, event=event,
-            origin=origin,
-        )  # fmt: skip
-        _link(stored, gift, None)
+        if facts.paid_through is not None:
+            gift.paid_through = _as_time(facts.paid_through)
     return gift
 
 
@@ -446,44 +425,136 @@ class Stopped:
     changed: bool
 
 
+# A monthly gift still charging, or held by Stripe (unpaid, paused): it may be stopped.
+STOPPABLE = (*MONTHLY_ACTIVE, Status.UNPAID, Status.PAUSED)
+
+
 def monthly_gift_stop(
-    *, gift: MonthlyGift, end: str, by=None, reason: str, at_period_end: bool = False
+    *,
+    gift: MonthlyGift,
+    end: str,
+    by=None,
+    reason: str,
+    at_period_end: bool = False,
+    retry: bool = True,
 ) -> Stopped:
     """Stop a monthly gift at Stripe, then record it (history, tallies, an email to the
     donor in their language once committed).
 
-    Now (the donor's stop: cancelled, nothing more is charged) or at the end of the month
-    paid (a completed campaign: it ends then, and never charges again). A gift already
-    ending or over is left as it is. Raises GatewayError when Stripe cannot be told: then
-    nothing changes here, and the caller may try again.
+    Now (the donor's stop, or a gift of a closed campaign that Stripe is retrying:
+    cancelled, nothing more is charged) or at the end of the month paid (an active gift of a
+    completed campaign: it ends then, and never charges again). A gift already ending or
+    over is left as it is. A stop now is recorded as requested first, with its history row,
+    so that one Stripe does not confirm leaves a trace: then GatewayError propagates, the
+    stop is retried by the task worker (`monthly_gift_stop_task`, and the sweep while it is
+    requested) and the campaign's organizers are told. Each attempt has its own idempotency
+    key, so a retry is never answered with an earlier attempt's error.
     """
-    if gift.status not in (*MONTHLY_ACTIVE, Status.PENDING) or (
+    stoppable = (*STOPPABLE, Status.ENDING) if not at_period_end else STOPPABLE
+    if gift.status not in (*stoppable, Status.PENDING) or (
         gift.status == Status.PENDING and not gift.stripe_subscription_id
     ):
         return Stopped(gift, False)
+    stripe_id = gift.stripe_subscription_id if not is_demo(gift) else None
     subscription = None
-    if gift.stripe_subscription_id and not is_demo(gift):
+    if stripe_id and at_period_end:
+        subscription = gateway.end_subscription_at_period_end(stripe_id)
+        if subscription.latest_invoice_id:  # a renewal made already must not charge either
+            gateway.stop_invoice(subscription.latest_invoice_id)
+    elif stripe_id:
+        first_request = _stop_requested(gift, end=end, by=by, reason=reason)
         try:
-            if at_period_end:
-                subscription = gateway.end_subscription_at_period_end(gift.stripe_subscription_id)
-            else:
-                subscription = gateway.cancel_subscription(gift.stripe_subscription_id)
+            subscription = gateway.cancel_subscription(stripe_id, attempt=uuid.uuid4().hex)
+            if end == MonthlyGift.End.CAMPAIGN and subscription.latest_invoice_id:
+                gateway.stop_invoice(subscription.latest_invoice_id)  # no retry after close
         except gateway.NotFoundError:
-            logger.warning("Stripe does not know subscription %s.", gift.stripe_subscription_id)
-    with transaction.atomic():
-        locked = _locked_gift(pk=gift.pk)
-        before = monthly_gift_snapshot(locked)
-        target = Status.ENDING if at_period_end else Status.CANCELED
-        if _gift_move(locked, target):
+            logger.warning("Stripe does not know subscription %s.", stripe_id)
+        except gateway.GatewayError:
+            logger.exception("Stripe did not stop monthly gift %s; retried later.", gift.pk)
+            if retry:  # the task's own failure waits for the sweep
+                enqueue(monthly_gift_stop_task, str(gift.pk))
+            if first_request:
+                enqueue(monthly_stop_failed_mail_task, str(gift.pk))
+            raise
+    target = Status.ENDING if at_period_end else Status.CANCELED
+    with monthly_gift_change(
+        gift, action=MonthlyGiftChange.Action.STOP, by=by, reason=reason
+    ) as change:
+        locked = change.row
+        changed = locked.status in (*stoppable, Status.PENDING)
+        if changed:
+            locked.status = target
             _ended(locked, end)
         if subscription is not None and subscription.paid_through is not None:
             locked.paid_through = _as_time(subscription.paid_through)
-        _gift_save(locked, before, action=MonthlyGiftChange.Action.STOP, by=by, origin=reason)
-        changed = locked.status == target and before["status"] != target
         if changed:
             template = "monthly_ended" if end == MonthlyGift.End.CAMPAIGN else "monthly_stopped"
             enqueue_on_commit(monthly_email_task, str(locked.pk), template)
     return Stopped(locked, changed)
+
+
+def _stop_requested(gift: MonthlyGift, *, end: str, by, reason: str) -> bool:
+    """Keep that a stop was asked for (and why), before Stripe is asked; True the first time."""
+    with monthly_gift_change(
+        gift, action=MonthlyGiftChange.Action.STOP_REQUEST, by=by, reason=reason
+    ) as change:
+        first = change.row.stop_requested_at is None
+        if first:
+            change.row.stop_requested_at = timezone.now()
+            change.row.end_reason = change.row.end_reason or end
+    return first
+
+
+def monthly_gift_stops_due(*, before: datetime.datetime, limit: int) -> list[str]:
+    """Monthly gifts whose stop was requested before then and Stripe has not confirmed."""
+    return [
+        str(pk)
+        for pk in MonthlyGift.objects.filter(
+            stop_requested_at__lt=before, status__in=(*STOPPABLE, Status.ENDING)
+        ).values_list("pk", flat=True)[:limit]
+    ]
+
+
+@task()
+def monthly_gift_stop_task(gift_id: str) -> None:
+    """Ask Stripe again to stop a monthly gift whose stop was requested. A Stripe that still
+    does not answer is logged; the sweep enqueues this again while the stop is requested."""
+    gift = MonthlyGift.objects.filter(pk=gift_id).first()
+    if gift is None or gift.stop_requested_at is None:
+        return
+    try:
+        monthly_gift_stop(gift=gift, end=gift.end_reason or MonthlyGift.End.DONOR,
+                          reason="stop requested earlier, retried", retry=False)  # fmt: skip
+    except gateway.GatewayError:
+        logger.warning("Monthly gift %s still not stopped at Stripe.", gift_id)
+
+
+@task()
+def monthly_stop_failed_mail_task(gift_id: str) -> None:
+    """Tell the campaign's organizers that a donor asked to stop a monthly gift and Stripe
+    has not confirmed it yet (it is retried): a donor charged meanwhile needs a refund."""
+    gift = MonthlyGift.objects.select_related("campaign").get(pk=gift_id)
+    campaign = gift.campaign
+    recipients = [address for address in (campaign.organizer_email,) if address]
+    if not recipients:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "campaign_title": campaign.title,
+            "giver_name": gift.giver_name or _("Anonymous"),
+            "amount": money.format_money(gift.amount, gift.currency, babel_locale()),
+            "requested_at": timezone.localtime(gift.stop_requested_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        subject = render_to_string("donations/email/monthly_stop_failed_subject.txt", context)
+        body = render_to_string("donations/email/monthly_stop_failed.txt", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()), body=body, from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients, headers={"Auto-Submitted": "auto-generated"},
+    )  # fmt: skip
+    try:
+        message.send(fail_silently=False)
+    except Exception:  # the stop is retried whatever the mail does
+        logger.exception("Could not tell the organizers of monthly gift %s.", gift_id)
 
 
 @task()
@@ -540,13 +611,18 @@ COMPLETED_REASON = "the campaign completed"
 def monthly_gifts_stop_for_campaign(
     *, campaign: Campaign, by=None, origin: str = ""
 ) -> CampaignStop:
-    """Stop every monthly gift of a closed campaign at the end of its paid month (each
-    donor told by email); each stop's history names who completed the campaign (`by`, a
-    user) or what did (`origin`, a command). One that Stripe cannot be told about stays
-    active and is named in the result, so a second run stops it."""
+    """Stop every monthly gift of a closed campaign (each donor told by email); each stop's
+    history names who completed the campaign (`by`, a user) or what did (`origin`).
+
+    An active gift ends with its paid month; one Stripe is retrying (past due) or holds
+    (unpaid, paused) is cancelled now, so no late retry charges a closed campaign. Each
+    subscription's latest invoice, if it is a renewal not paid yet, is stopped (a draft kept
+    from advancing, an open one voided), and the campaign's open Checkout Sessions are
+    expired, so nobody can pay into it any more. One that Stripe cannot be told about
+    stays as it was and is named in the result, so a second run stops it."""
     result = CampaignStop()
     reason = f"{COMPLETED_REASON} ({origin})" if origin else COMPLETED_REASON
-    gifts = MonthlyGift.objects.filter(campaign=campaign, status__in=MONTHLY_ACTIVE)
+    gifts = MonthlyGift.objects.filter(campaign=campaign, status__in=STOPPABLE)
     for gift in gifts.order_by("created_at"):
         try:
             stopped = monthly_gift_stop(
@@ -554,14 +630,36 @@ def monthly_gifts_stop_for_campaign(
                 end=MonthlyGift.End.CAMPAIGN,
                 by=by,
                 reason=reason,
-                at_period_end=True,
+                at_period_end=gift.status == Status.ACTIVE,
             )
         except gateway.GatewayError as error:
             logger.error("Monthly gift %s not stopped: %s", gift.pk, error)
             result.failed.append(str(gift.pk))
             continue
         result.stopped += stopped.changed
+    result.failed += _open_sessions_expire(campaign)
     return result
+
+
+def _open_sessions_expire(campaign: Campaign) -> list[str]:
+    """Expire the campaign's Checkout Sessions that may still be paid (its pending gifts');
+    returns the ones Stripe could not be told about."""
+    failed = []
+    pending = Donation.objects.filter(
+        campaign=campaign,
+        source=Donation.Source.ONLINE,
+        status=Donation.Status.PENDING,
+        stripe_checkout_session_id__isnull=False,
+    ).exclude(stripe_checkout_session_id__startswith=DEMO_PREFIX)
+    for session_id in pending.values_list("stripe_checkout_session_id", flat=True):
+        try:
+            gateway.expire_checkout_session(session_id)
+        except gateway.NotFoundError:
+            continue
+        except gateway.GatewayError as error:
+            logger.error("Checkout Session %s not expired: %s", session_id, error)
+            failed.append(session_id)
+    return failed
 
 
 @dataclass(frozen=True)
@@ -662,32 +760,6 @@ def campaigns_complete_ended(*, today: datetime.date) -> list[Completion]:
     ]
 
 
-def monthly_gift_refuse_invoice(
-    *, invoice: gateway.InvoiceFacts, event: gateway.WebhookEvent | None = None
-) -> MonthlyGift | None:
-    """An invoice about to charge a monthly gift whose campaign has closed: void it (or
-    stop a draft from advancing) at Stripe and stop the gift now. For a campaign still open,
-    nothing to do. Returns the monthly gift, or None when no monthly gift holds it."""
-    gift = (
-        MonthlyGift.objects.select_related("campaign")
-        .filter(stripe_subscription_id=invoice.subscription_id or "")
-        .first()
-    )
-    if gift is None:
-        return None
-    closed = gift.campaign.closed_on(timezone.localdate()) is not None
-    if closed and invoice.status in ("draft", "open"):
-        gateway.stop_invoice(invoice)
-        monthly_gift_stop(gift=gift, end=MonthlyGift.End.CAMPAIGN, reason=(
-            f"invoice {invoice.invoice_id} came after the campaign closed; voided"))  # fmt: skip
-    with transaction.atomic():
-        stored = stripe_event_claim(event)
-        if stored is not False:
-            _link(stored, gift, None)
-    gift.refresh_from_db()
-    return gift
-
-
 def monthly_gift_moderate(
     *, gift: MonthlyGift, by, hide_name: bool, hide_message: bool, reason: str = ""
 ) -> MonthlyGift:
@@ -695,12 +767,13 @@ def monthly_gift_moderate(
     of it (each month's history says so). Organizers of its campaign and superusers only."""
     if not permissions.may_moderate_monthly_gift(user=by, gift=gift):
         raise PermissionDenied
-    with transaction.atomic():
-        locked = _locked_gift(pk=gift.pk)
-        before = monthly_gift_snapshot(locked)
+    with monthly_gift_change(
+        gift, action=MonthlyGiftChange.Action.MODERATE, by=by, reason=reason
+    ) as change:
+        locked = change.row
         locked.name_hidden_by_organizer = hide_name
         locked.message_hidden_by_organizer = hide_message
-        _gift_save(locked, before, action=MonthlyGiftChange.Action.MODERATE, by=by, origin=reason)
+    with transaction.atomic():
         for month in Donation.objects.filter(monthly_gift=locked).select_related("campaign"):
             donation_moderate(
                 donation=month, by=by, hide_name=hide_name, hide_message=hide_message,

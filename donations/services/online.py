@@ -28,14 +28,9 @@ from config.i18n import babel_locale
 from donations import stripe_gateway as gateway
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange
 from donations.services.cash import TEAM_MEMBER_RETIRED_ERROR
-from donations.services.history import (
-    donation_change_recorded,
-    donation_snapshot,
-    monthly_gift_change_recorded,
-    monthly_gift_snapshot,
-)
-from donations.services.monthly import DEMO_PREFIX, monthly_gift_record_checkout
-from donations.services.payments import donation_record_checkout
+from donations.services.history import donation_change, monthly_gift_change
+from donations.services.monthly import DEMO_PREFIX, monthly_checkout_sync
+from donations.services.payments import checkout_session_sync
 from donations.services.rates import (
     RateUnavailableError,
     conversion_apply,
@@ -265,20 +260,16 @@ def donation_start_checkout(
         # Like Stripe's own session ids, unguessable: the thank-you page shows the email.
         donation.stripe_checkout_session_id = f"{DEMO_PREFIX}{secrets.token_urlsafe(24)}"
     donation.full_clean(exclude=["monthly_gift"])
+    origin = "demo checkout" if demo else ""
     with transaction.atomic():
         if monthly is not None:
             monthly.stripe_checkout_session_id = donation.stripe_checkout_session_id
             monthly.full_clean()
-            monthly.save()
-            monthly_gift_change_recorded(
-                gift=monthly,
-                before=None,
-                action=MonthlyGiftChange.Action.START,
-                reason="demo checkout" if demo else "",
-            )
+            with monthly_gift_change(monthly, action=MonthlyGiftChange.Action.START, reason=origin):
+                pass  # a new monthly gift: the gate inserts it as built
             donation.monthly_gift = monthly
-        donation.save()
-        _history(donation, None, "demo checkout" if demo else "")
+        with donation_change(donation, action=DonationChange.Action.START, reason=origin):
+            pass  # a new gift: the gate inserts it as built
     if demo:
         url = reverse("donations:demo-checkout", kwargs={"donation_id": donation.id})
         return CheckoutStart(donation=donation, redirect_url=url)
@@ -286,40 +277,25 @@ def donation_start_checkout(
         session = gateway.create_checkout_session(_checkout_request(donation, campaign))
     except gateway.GatewayError:
         with transaction.atomic():
-            before = donation_snapshot(donation)
-            donation.status = Donation.Status.FAILED
-            donation.save(update_fields=["status", "updated_at"])
-            donation_change_recorded(
-                donation=donation,
-                before=before,
-                action=DonationChange.Action.FAILURE,
-                reason=CHECKOUT_REFUSED,
-            )
+            with donation_change(
+                donation, action=DonationChange.Action.FAILURE, reason=CHECKOUT_REFUSED
+            ) as change:
+                change.row.status = Donation.Status.FAILED
             if monthly is not None:
-                gift_before = monthly_gift_snapshot(monthly)
-                monthly.status = MonthlyGift.Status.EXPIRED
-                monthly.end_reason = MonthlyGift.End.CHECKOUT
-                monthly.ended_at = timezone.now()
-                monthly.save(update_fields=["status", "end_reason", "ended_at", "updated_at"])
-                monthly_gift_change_recorded(
-                    gift=monthly,
-                    before=gift_before,
-                    action=MonthlyGiftChange.Action.STOP,
-                    reason=CHECKOUT_REFUSED,
-                )
+                with monthly_gift_change(
+                    monthly, action=MonthlyGiftChange.Action.STOP, reason=CHECKOUT_REFUSED
+                ) as change:
+                    change.row.status = MonthlyGift.Status.EXPIRED
+                    change.row.end_reason = MonthlyGift.End.CHECKOUT
+                    change.row.ended_at = timezone.now()
         raise
     with transaction.atomic():
-        before = donation_snapshot(donation)
-        donation.stripe_checkout_session_id = session.session_id
-        donation.save(update_fields=["stripe_checkout_session_id", "updated_at"])
-        _history(donation, before, "")
+        with donation_change(donation, action=DonationChange.Action.START) as change:
+            change.row.stripe_checkout_session_id = session.session_id
+        donation = change.row
         if monthly is not None:
-            gift_before = monthly_gift_snapshot(monthly)
-            monthly.stripe_checkout_session_id = session.session_id
-            monthly.save(update_fields=["stripe_checkout_session_id", "updated_at"])
-            monthly_gift_change_recorded(
-                gift=monthly, before=gift_before, action=MonthlyGiftChange.Action.START
-            )
+            with monthly_gift_change(monthly, action=MonthlyGiftChange.Action.START) as change:
+                change.row.stripe_checkout_session_id = session.session_id
     return CheckoutStart(donation=donation, redirect_url=session.url)
 
 
@@ -339,12 +315,6 @@ def _monthly_gift_for(donation: Donation) -> MonthlyGift:
         currency=donation.currency,
         fee_cover_amount=donation.fee_cover_amount,
         amount_converted=donation.amount_converted,
-    )
-
-
-def _history(donation: Donation, before: dict | None, reason: str) -> None:
-    donation_change_recorded(
-        donation=donation, before=before, action=DonationChange.Action.START, reason=reason
     )
 
 
@@ -406,8 +376,8 @@ def _session_read_allowed(session_id: str) -> bool:
 def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     """The giver is back from Checkout: ask Stripe about the session and record what it says.
 
-    Races the webhook safely (both record through `donation_record_checkout`, or for a
-    monthly gift `monthly_gift_record_checkout` with its first invoice). A gift already
+    Races the webhook safely: both sync the session (`checkout_session_sync`, which for a
+    monthly gift syncs its first invoice too) through the gate. A gift already
     settled, a demo session, a session read from Stripe less than SESSION_REREAD_SECONDS
     ago, or Stripe not answering: the stored status decides, and a pending gift reads as
     processing, since the webhook will finish it. Raises Donation.DoesNotExist.
@@ -422,26 +392,16 @@ def donation_confirm_return(*, session_id: str) -> ReturnFromCheckout:
     if not _session_read_allowed(session_id):
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.PROCESSING)
     try:
-        session = gateway.retrieve_checkout_session(session_id)
+        with gateway.page_request():
+            session = gateway.retrieve_checkout_session(session_id)
+            recorded = checkout_session_sync(
+                session_id=session_id, facts=session, origin="thank-you page"
+            )
     except gateway.GatewayError:
-        logger.exception("Could not retrieve Stripe session %s.", session_id)
+        logger.exception("Could not sync Stripe session %s.", session_id)
         return ReturnFromCheckout(donation, gateway.CheckoutOutcome.PROCESSING)
-    if session.monthly:
-        recorded = _monthly_return(session) or donation
-    else:
-        recorded = donation_record_checkout(session=session, origin="thank-you page") or donation
-    outcome = STATUS_OUTCOMES.get(recorded.status, session.outcome)
-    return ReturnFromCheckout(recorded, outcome)
-
-
-def _monthly_return(session: gateway.CheckoutFacts) -> Donation | None:
-    invoice = None
-    if session.outcome == gateway.CheckoutOutcome.PAID and session.invoice_id:
-        try:
-            invoice = gateway.retrieve_invoice(session.invoice_id)
-        except gateway.GatewayError:
-            logger.exception("Could not retrieve Stripe invoice %s.", session.invoice_id)
-    return monthly_gift_record_checkout(session=session, invoice=invoice, origin="thank-you page")
+    recorded = recorded or donation
+    return ReturnFromCheckout(recorded, STATUS_OUTCOMES.get(recorded.status, session.outcome))
 
 
 def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
@@ -458,7 +418,10 @@ def demo_checkout_complete(*, donation: Donation, paid: bool) -> Donation:
         amount_total=donation.charged_amount,
         currency=donation.currency,
     )
-    return donation_record_checkout(session=session, origin="demo checkout") or donation
+    return (
+        checkout_session_sync(session_id=session.session_id, facts=session, origin="demo checkout")
+        or donation
+    )
 
 
 def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
@@ -484,4 +447,4 @@ def _demo_monthly_complete(donation: Donation, paid: bool) -> Donation | None:
             currency=donation.currency,
             paid_at=int(timezone.now().timestamp()),
         )
-    return monthly_gift_record_checkout(session=session, invoice=invoice, origin="demo checkout")
+    return monthly_checkout_sync(session=session, invoice=invoice, origin="demo checkout")

@@ -1,214 +1,127 @@
-"""Recording what Stripe reports about online gifts, exactly once and only moving forward.
+"""Online gifts as Stripe has them: every event is a trigger to sync the object it names.
 
-One recording path for every way news of a payment arrives: the webhook, the thank-you page
-(which asks Stripe about its session), reconciliation and the demo checkout all end in
-`donation_record_checkout`, which locks the gift's row and moves its status only forward. The
-webhook also stores each event id under a unique constraint in the same transaction, so an
-event delivered twice (or twenty times at once) has its effect once. Every change leaves a
-history row naming the event (or, without one, where the news came from).
+An event names a Checkout Session, a charge (or its payment intent), a refund, a dispute, an
+invoice or a subscription. Processing it reads that object from Stripe as it is now and
+makes our rows match it (`checkout_session_sync`, `charge_sync`, `dispute_sync`; monthly
+gifts in services/monthly.py), through the gate (services/history.py), so the order events
+arrive in does not matter and several events about one object end in one state. Syncing is
+idempotent: a second sync of an object that has not changed at Stripe changes nothing, so a
+repeated or concurrent event is harmless and needs no ordering code. The thank-you page, the
+demo checkout, `reconcile_stripe` and `demo_next_month` call the same syncs in their own
+process. Exactly-once rests on unique Stripe ids in the database (session, charge, payment
+intent, refund, invoice) and on each event id stored once (`StripeEvent`).
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
 import uuid
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
 
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
-import money
 from config.tasks import enqueue, task
 from donations import stripe_gateway as gateway
 from donations.models import (
-    REFUND_HOLDS,
     Donation,
     MonthlyGift,
-    Refund,
-    RefundStatus,
     StripeEvent,
     WebhookDelivery,
     WebhookRejection,
 )
-from donations.services.history import donation_snapshot
+from donations.services.history import donation_change
 from donations.services.monthly import (
     DEMO_PREFIX,
-    monthly_gift_record_checkout,
-    monthly_gift_record_invoice,
-    monthly_gift_record_subscription,
-    monthly_gift_refuse_invoice,
-    monthly_gift_stop,
+    invoice_sync,
+    monthly_checkout_sync,
+    subscription_sync,
 )
 from donations.services.receipts import receipt_queue
 from donations.services.recording import (
-    PaymentNote,
-    charge_matches,
-    charge_refunds_apply,
-    donation_save_reported,
+    charge_refunds,
+    charge_sync_into,
     payment_apply,
-    refund_total_apply,
-    status_move,
+    refunds_sync,
     stripe_event_claim,
-    stripe_event_link,
-    stripe_facts_fill,
 )
 
 logger = logging.getLogger(__name__)
-RefundStatusValues = frozenset(RefundStatus.values)
-
-# Where each dispute status comes in a dispute's life, to order reports of the same moment
-# (Stripe's event times are whole seconds): inquiry, dispute, decision, appeal.
-DISPUTE_STAGE = {
-    "": 0, "warning_needs_response": 1, "warning_under_review": 2, "needs_response": 2,
-    "under_review": 3, "warning_closed": 4, "won": 4, "lost": 4, "prevented": 4,
-    "appeal_needs_response": 5, "appeal_under_review": 6,
-}  # fmt: skip
 
 
-def donation_record_checkout(
+def _online(**match) -> Donation | None:
+    return Donation.objects.filter(source=Donation.Source.ONLINE, **match).first()
+
+
+def checkout_session_sync(
     *,
-    session: gateway.CheckoutFacts,
-    event: gateway.WebhookEvent | None = None,
+    session_id: str,
+    facts: gateway.CheckoutFacts | None = None,
+    failed: bool = False,
+    event_id: str = "",
     origin: str = "",
 ) -> Donation | None:
-    """Record what a Checkout Session says, at most once per event and only moving forward.
+    """Make the gift of a Checkout Session match the session as Stripe has it now (`facts`
+    when the caller has just read it, or the demo checkout's own). `failed`: Stripe said the
+    delayed payment failed (`async_payment_failed`), which a session that is not paid now
+    does not say again itself.
 
-    Paid: the gift succeeds with its Stripe ids, the amount charged, the settlement when known
-    and the amount that counts in the campaign currency; its receipt is queued in the same
-    transaction. A repeated event, a late report (expired after paid) or a second reporter
-    (thank-you page and webhook together) changes nothing. Returns None for a repeated event
-    or a session we do not know. `origin` names the reporter in the history when there is no
-    event (thank-you page, reconciliation, demo checkout).
+    Paid: the gift succeeds with its Stripe ids, the amount charged, the settlement when
+    known and the amount that counts in the campaign currency; its receipt is queued in the
+    same transaction; refunds already on the charge are synced too. A payment, once
+    recorded, is never undone by the session: only a pending gift fails or expires. A
+    subscription-mode session is a monthly gift's (services/monthly.py). Returns the gift,
+    or None for a session no gift of ours holds (Stripe is not asked then).
     """
-    with transaction.atomic():
-        stored_event = stripe_event_claim(event)
-        if stored_event is False:
-            return None
-        donation = (
-            Donation.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .filter(stripe_checkout_session_id=session.session_id, source=Donation.Source.ONLINE)
-            .first()
-        )
-        if donation is None:
-            logger.warning("Stripe session %s matches no gift; ignored.", session.session_id)
-            return None
-        before = donation_snapshot(donation)
-        note = ""
-        paid = session.outcome == gateway.CheckoutOutcome.PAID
+    known = _online(stripe_checkout_session_id=session_id)
+    if known is None:
+        logger.warning("Stripe session %s matches no gift; ignored.", session_id)
+        return None
+    if facts is None:
+        facts = gateway.retrieve_checkout_session(session_id)
+    if failed and facts.outcome != gateway.CheckoutOutcome.PAID:
+        facts = facts.with_outcome(gateway.CheckoutOutcome.FAILED)
+    charge = facts.charge
+    if charge is not None and charge.settlement is None and charge.balance_transaction_id:
+        # A listed session's charge comes without its settlement (too deep to expand).
+        facts = replace(facts, charge=gateway.retrieve_charge(charge.charge_id))
+    if facts.monthly:
+        return monthly_checkout_sync(session=facts, event_id=event_id, origin=origin)
+    refunds = charge_refunds(facts.charge, known=bool(known.amount_refunded))
+    with donation_change(
+        Donation.objects.filter(pk=known.pk),
+        stripe_event_id=event_id,
+        reason=origin,
+        facts=True,
+    ) as change:
+        donation = change.row
+        paid = facts.outcome == gateway.CheckoutOutcome.PAID
         if paid and donation.status == Donation.Status.PENDING:
             note = payment_apply(
                 donation,
-                charged=session.amount_total,
-                currency=session.currency,
-                payment_intent_id=session.payment_intent_id,
-                charge=session.charge,
+                charged=facts.amount_total,
+                currency=facts.currency,
+                payment_intent_id=facts.payment_intent_id,
+                charge=facts.charge,
             )
-            if not note.refused and status_move(donation, Donation.Status.SUCCEEDED):
+            change.note = str(note)
+            if not note.refused:
+                donation.status = Donation.Status.SUCCEEDED
                 receipt_queue(donation=donation)
-                charge_refunds_apply(donation, session.charge)
-        elif paid and session.charge and charge_matches(donation, session.charge):
-            # Already recorded: what Stripe says now may carry a refund whose webhook was lost.
-            stripe_facts_fill(donation, session.charge)
-            refund_total_apply(
-                donation,
-                session.charge.amount_refunded,
-                fully_refunded=session.charge.fully_refunded,
-            )
-        elif session.outcome == gateway.CheckoutOutcome.FAILED:
-            status_move(donation, Donation.Status.FAILED)
-        elif session.outcome == gateway.CheckoutOutcome.EXPIRED:
-            status_move(donation, Donation.Status.EXPIRED)
-        donation_save_reported(donation, before, event=event, origin=origin, note=str(note))
-        stripe_event_link(stored_event, donation)
+                if refunds is not None:
+                    change.note = charge_sync_into(change, facts.charge, refunds) or change.note
+        elif paid and facts.charge is not None:
+            change.note = charge_sync_into(change, facts.charge, refunds)
+        elif donation.status == Donation.Status.PENDING and facts.outcome in ENDINGS:
+            donation.status = ENDINGS[facts.outcome]
     return donation
 
 
-REFUND_FORWARD = {
-    "pending": {"requires_action", "succeeded", "failed", "canceled"},
-    "requires_action": {"pending", "succeeded", "failed", "canceled"},
-    "succeeded": {"failed"},
+ENDINGS = {
+    gateway.CheckoutOutcome.FAILED: Donation.Status.FAILED,
+    gateway.CheckoutOutcome.EXPIRED: Donation.Status.EXPIRED,
 }
-
-
-def _refunds_apply(
-    donation: Donation, refunds: list[gateway.RefundFacts]
-) -> tuple[str, dict[str, list]]:
-    """Store each refund by id with its status moving only forward, then set the gift's
-    refunded part to the refunds that hold: a failed or canceled refund gives back what it
-    took, and a gift refunded in full counts again. Returns a note on refunds not applied
-    and each refund's status change ({"refund <id>": [old, new]}) for the gift's history."""
-    skipped = []
-    moved: dict[str, list] = {}
-    for facts in refunds:
-        if facts.currency != donation.charged_currency or facts.status not in RefundStatusValues:
-            skipped.append(f"{facts.refund_id} ({facts.amount} {facts.currency}, {facts.status})")
-            continue
-        refund, created = Refund.objects.get_or_create(
-            stripe_refund_id=facts.refund_id,
-            defaults={"donation": donation, "amount": facts.amount, "currency": facts.currency,
-                      "status": facts.status},
-        )  # fmt: skip
-        if refund.donation_id != donation.pk:
-            skipped.append(f"{facts.refund_id} (belongs to another gift)")
-        elif created:
-            moved[f"refund {facts.refund_id}"] = [None, refund.status]
-        elif facts.status in REFUND_FORWARD.get(refund.status, set()):
-            moved[f"refund {facts.refund_id}"] = [refund.status, facts.status]
-            refund.status = facts.status
-            refund.save(update_fields=["status", "updated_at"])
-    holding = Refund.objects.filter(donation=donation, status__in=REFUND_HOLDS).aggregate(
-        total=Sum("amount")
-    )["total"] or Decimal(0)
-    donation.amount_refunded = holding
-    converted = money.quantize(holding * donation.conversion_rate, donation.campaign.currency)
-    donation.amount_refunded_converted = min(converted, donation.amount_converted)
-    whole = holding > 0 and holding >= donation.amount
-    if whole and donation.status == Donation.Status.SUCCEEDED:
-        donation.status = Donation.Status.REFUNDED
-    elif not whole and donation.status == Donation.Status.REFUNDED:
-        donation.status = Donation.Status.SUCCEEDED  # a refund failed: the gift counts again
-    if skipped:
-        donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
-        return f"refunds not applied: {', '.join(skipped)}", moved
-    return "", moved
-
-
-def donation_record_refunds(
-    *,
-    charge_id: str | None,
-    payment_intent_id: str | None,
-    refunds: list[gateway.RefundFacts],
-    event: gateway.WebhookEvent | None = None,
-    origin: str = "",
-) -> Donation | None:
-    """Record a charge's refunds by id and status, at most once per event, in any order.
-
-    The gift is found by the charge or payment intent recorded on it; a refund in another
-    currency than the gift was charged is flagged, not applied. Returns None for a repeated
-    event or a charge no gift knows.
-    """
-    with transaction.atomic():
-        stored_event = stripe_event_claim(event)
-        if stored_event is False:
-            return None
-        donation = _locked_gift_for_charge(charge_id, payment_intent_id)
-        if donation is None:
-            logger.warning("Stripe refund of charge %s matches no gift; ignored.", charge_id)
-            return None
-        before = donation_snapshot(donation)
-        moved: dict[str, list] = {}
-        if donation.status == Donation.Status.PENDING:
-            note = "refund of a payment not recorded yet; kept for the payment"
-            logger.warning("Gift %s: %s.", donation.pk, note)
-        else:
-            note, moved = _refunds_apply(donation, refunds)
-        donation_save_reported(donation, before, event=event, origin=origin, note=note, also=moved)
-        stripe_event_link(stored_event, donation)
-    return donation
 
 
 def _charge_match(charge_id: str | None, payment_intent_id: str | None) -> Q | None:
@@ -221,103 +134,11 @@ def _charge_match(charge_id: str | None, payment_intent_id: str | None) -> Q | N
     return match
 
 
-def _locked_gift_for_charge(charge_id: str | None, payment_intent_id: str | None):
+def _gift_of_charge(charge_id: str | None, payment_intent_id: str | None) -> Donation | None:
     match = _charge_match(charge_id, payment_intent_id)
     if match is None:
         return None
-    return (
-        Donation.objects.select_for_update(of=("self",))
-        .filter(match, source=Donation.Source.ONLINE)
-        .select_related("campaign")
-        .first()
-    )
-
-
-def donation_record_charge(
-    *,
-    charge: gateway.ChargeFacts,
-    event: gateway.WebhookEvent | None = None,
-    origin: str = "",
-) -> Donation | None:
-    """Record a charge's refunds and late settlement details, at most once per event.
-
-    Refunds come from the charge's current `amount_refunded`, so any order of delivery and any
-    repeat ends in the same row. Without an event (reconciliation asked Stripe itself) the same
-    holds. Returns None for a repeated event or an unknown charge.
-    """
-    with transaction.atomic():
-        stored_event = stripe_event_claim(event)
-        if stored_event is False:
-            return None
-        donation = _locked_gift_for_charge(charge.charge_id, charge.payment_intent_id)
-        if donation is None:
-            logger.warning("Stripe charge %s matches no gift; ignored.", charge.charge_id)
-            return None
-        before = donation_snapshot(donation)
-        if charge_matches(donation, charge):
-            note = stripe_facts_fill(donation, charge)
-            refund_total_apply(
-                donation, charge.amount_refunded, fully_refunded=charge.fully_refunded
-            )
-        else:
-            donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
-            note = PaymentNote(
-                f"charge {charge.charge_id} ({charge.amount} {charge.currency}) is not this "
-                f"gift's ({donation.stripe_charge_id}, {donation.charged_amount} "
-                f"{donation.charged_currency}); not applied"
-            )
-            logger.error("Gift %s: %s.", donation.pk, note)
-        donation_save_reported(donation, before, event=event, origin=origin, note=str(note))
-        stripe_event_link(stored_event, donation)
-    return donation
-
-
-def donation_record_dispute(
-    *, dispute: gateway.DisputeFacts, event: gateway.WebhookEvent
-) -> Donation | None:
-    """Store a dispute's status as Stripe names it, and its fee; at most once per event.
-
-    A gift whose dispute is lost (or lost and under appeal) stops counting; one won later
-    (`charge.dispute.funds_reinstated`) counts again. Events apply in the order Stripe made
-    them (their `created` time, then the stage of the status), whatever order they arrive
-    in. The dispute finds its gift by the charge, or by the payment intent when the charge is
-    not recorded yet. A status we do not know is flagged in the log and changes nothing.
-    """
-    with transaction.atomic():
-        stored_event = stripe_event_claim(event)
-        if stored_event is False:
-            return None
-        donation = _locked_gift_for_charge(dispute.charge_id, dispute.payment_intent_id)
-        if donation is None:
-            logger.warning("Stripe dispute %s matches no gift; ignored.", dispute.dispute_id)
-            return None
-        before = donation_snapshot(donation)
-        if dispute.status not in DISPUTE_STAGE:
-            logger.error("Stripe dispute %s has an unknown status %r; not applied.",
-                         dispute.dispute_id, dispute.status)  # fmt: skip
-        elif _is_newer(donation, dispute.status, event.created):
-            donation.dispute_status = dispute.status
-            donation.dispute_updated_at = datetime.datetime.fromtimestamp(
-                event.created, datetime.UTC
-            )
-            if dispute.fee is not None and dispute.fee_currency in (
-                "",
-                donation.settlement_currency or dispute.fee_currency,
-            ):
-                donation.dispute_fee = dispute.fee
-        donation_save_reported(donation, before, event=event, origin="")
-        stripe_event_link(stored_event, donation)
-    return donation
-
-
-def _is_newer(donation: Donation, status: str, created: int) -> bool:
-    """Whether Stripe reported `status` after the status the gift has."""
-    if donation.dispute_updated_at is None:
-        return True
-    known = int(donation.dispute_updated_at.timestamp())
-    if created != known:
-        return created > known
-    return DISPUTE_STAGE[status] >= DISPUTE_STAGE.get(donation.dispute_status, 0)
+    return Donation.objects.filter(match, source=Donation.Source.ONLINE).first()
 
 
 def _valid_uuid(value: str | None) -> str | None:
@@ -327,12 +148,129 @@ def _valid_uuid(value: str | None) -> str | None:
         return None
 
 
+def _payment_sync(charge: gateway.ChargeFacts, *, event_id: str, origin: str) -> None:
+    """A charge no gift knows yet: sync the payment it belongs to first, as Stripe has it
+    now. A charge whose metadata names a pending gift of ours: that gift's session (the
+    session, never the metadata, decides what was paid). A charge without our metadata that
+    paid an invoice of one of our subscriptions: that invoice (a month)."""
+    gift_id = _valid_uuid(charge.donation_id)
+    if gift_id is not None:
+        pending = _online(pk=gift_id, status=Donation.Status.PENDING)
+        session_id = pending and pending.stripe_checkout_session_id
+        if session_id and not session_id.startswith(DEMO_PREFIX):
+            try:
+                checkout_session_sync(session_id=session_id, event_id=event_id, origin=origin)
+            except gateway.NotFoundError:
+                logger.warning("Charge %s names gift %s, whose session Stripe does not know.",
+                               charge.charge_id, gift_id)  # fmt: skip
+        return
+    if (
+        charge.payment_intent_id
+        and MonthlyGift.objects.exclude(stripe_subscription_id__isnull=True).exists()
+    ):
+        invoice = gateway.invoice_of_payment(charge.payment_intent_id)
+        if invoice is not None and invoice.paid:
+            invoice_sync(invoice_id=invoice.invoice_id, facts=invoice, event_id=event_id,
+                         origin=origin)  # fmt: skip
+
+
+def charge_sync(
+    *,
+    charge_id: str | None,
+    payment_intent_id: str | None = None,
+    refund_id: str | None = None,
+    event_id: str = "",
+    origin: str = "",
+    payment_first: bool = True,
+) -> Donation | None:
+    """Make the gift of a charge match the charge and its refunds as Stripe has them now:
+    its settlement once known, and each refund by id and status (`refund_id`, the refund an
+    event named, is read on its own too: Stripe's list of a charge's refunds may lag). A
+    charge no gift knows yet first has its payment synced (`payment_first`; not for
+    `charge.updated`, which comes for every charge of the account). Returns the gift, or
+    None for a charge of no gift of ours.
+    """
+    donation = _gift_of_charge(charge_id, payment_intent_id)
+    charge = None
+    if donation is None or donation.status == Donation.Status.PENDING:
+        if not charge_id or not payment_first:
+            return None
+        try:
+            charge = gateway.retrieve_charge(charge_id)
+        except gateway.NotFoundError:
+            logger.warning("Stripe does not know charge %s; ignored.", charge_id)
+            return None
+        _payment_sync(charge, event_id=event_id, origin=origin)
+        donation = _gift_of_charge(charge.charge_id, charge.payment_intent_id)
+        if donation is None:
+            logger.warning("Stripe charge %s matches no gift; ignored.", charge_id)
+            return None
+    charge_id = charge_id or donation.stripe_charge_id
+    if charge is None and charge_id and donation.settlement_amount is None:
+        charge = gateway.retrieve_charge(charge_id)
+    refunds = gateway.list_refunds(charge_id=charge_id) if charge_id else []
+    if refund_id and refund_id not in {refund.refund_id for refund in refunds}:
+        refunds.append(gateway.retrieve_refund(refund_id))
+    with donation_change(
+        Donation.objects.filter(pk=donation.pk),
+        stripe_event_id=event_id,
+        reason=origin,
+        facts=True,
+    ) as change:
+        if change.row.status == Donation.Status.PENDING:
+            change.note = "refund of a payment not recorded yet; kept for the payment"
+        elif charge is not None:
+            change.note = charge_sync_into(change, charge, refunds)
+        else:
+            change.note = refunds_sync(change, refunds)
+    return change.row
+
+
+def dispute_sync(*, dispute_id: str, event_id: str = "", origin: str = "") -> Donation | None:
+    """Make the gift of a dispute match the dispute as Stripe has it now: Stripe's own
+    status, and its fee in the settlement currency. A gift whose dispute is lost (or lost and
+    under appeal) stops counting; won later, it counts again. The dispute finds its gift by
+    the charge, or by the payment intent; a charge no gift knows yet has its payment synced
+    first. Returns the gift, or None for a dispute of no gift of ours."""
+    dispute = gateway.retrieve_dispute(dispute_id)
+    donation = _gift_of_charge(dispute.charge_id, dispute.payment_intent_id)
+    if donation is None or donation.status == Donation.Status.PENDING:
+        charge_sync(charge_id=dispute.charge_id, payment_intent_id=dispute.payment_intent_id,
+                    event_id=event_id, origin=origin)  # fmt: skip
+        donation = _gift_of_charge(dispute.charge_id, dispute.payment_intent_id)
+    if donation is None:
+        logger.warning("Stripe dispute %s matches no gift; ignored.", dispute_id)
+        return None
+    if dispute.status not in Donation.DisputeStatus.values:
+        logger.error("Stripe dispute %s has an unknown status %r; not applied.",
+                     dispute_id, dispute.status)  # fmt: skip
+        return donation
+    with donation_change(
+        Donation.objects.filter(pk=donation.pk),
+        stripe_event_id=event_id,
+        reason=origin,
+        facts=True,
+    ) as change:
+        donation = change.row
+        donation.dispute_status = dispute.status
+        donation.dispute_updated_at = timezone.now()
+        if dispute.fee is not None and dispute.fee_currency in (
+            "",
+            donation.settlement_currency or dispute.fee_currency,
+        ):
+            donation.dispute_fee = dispute.fee
+    return donation
+
+
 SESSION_EVENTS = {
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
 }
+# A session completed with a delayed payment method (bank debit) says so in its
+# completed event; its payment's own event follows.
+WAIT_EVENTS = {"checkout.session.completed"}
 CHARGE_EVENTS = {"charge.refunded", "charge.updated"}
 REFUND_EVENTS = {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 DISPUTE_EVENTS = {
@@ -342,259 +280,59 @@ DISPUTE_EVENTS = {
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
 }
-# Monthly gifts (services/monthly.py): a paid invoice is a month; a failed one, a retry; an
-# invoice about to charge a closed campaign is voided; the subscription says the rest.
+# Monthly gifts (services/monthly.py): an invoice is a month, or one to stop; the
+# subscription says whether the gift is active.
 INVOICE_EVENTS = {"invoice.paid", "invoice.payment_failed", "invoice.created", "invoice.finalized"}
 SUBSCRIPTION_EVENTS = {"customer.subscription.updated", "customer.subscription.deleted"}
 
 
 def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
-    """Apply one verified Stripe event exactly once (see the module docstring).
+    """Process one verified Stripe event: sync the object it names (see the module
+    docstring), then store its id once, linked to what it recorded.
 
-    Unknown types are ignored, and so is an event already recorded (without asking Stripe
-    again; the unique event id still decides inside the transaction). A paid session, or a
-    `charge.updated` whose settlement we lack, is completed with one API call before the
-    transaction, so no row lock waits on the network. News of a charge that no gift knows yet,
-    but whose metadata names a pending gift of ours (a refund or dispute delivered before the
-    payment), first has that gift's session re-read from Stripe and recorded: Stripe's
-    session, never the charge's metadata, says what was paid. Any exception propagates: the
-    webhook answers 5xx, nothing is half-written (one transaction) and Stripe retries.
-
-    Monthly gifts go the same way: a subscription-mode session and its first invoice, each
-    paid invoice (re-read with its payment and charge) and the subscription's state are
-    recorded by services/monthly.py; a month charged after its campaign closed stops the
-    monthly gift at Stripe once the refusal is recorded.
+    Unknown types, and events stored before, are ignored without asking Stripe. Any
+    exception propagates: nothing is half-written (each sync is one transaction per row),
+    the event stays unclaimed, and the worker's retry (or Stripe's redelivery) syncs again.
     """
     if (
         event.type not in HANDLED_EVENTS
         or StripeEvent.objects.filter(event_id=event.event_id).exists()
     ):
         return None
-    if event.type in SESSION_EVENTS and event.session is not None:
-        session = _session_now(event)
-        if session.monthly:
-            return monthly_gift_record_checkout(
-                session=session, invoice=_first_invoice(session), event=event
-            )
-        return donation_record_checkout(session=session, event=event)
-    if event.type in INVOICE_EVENTS and event.invoice is not None:
-        return _record_invoice_event(event)
-    if event.type in SUBSCRIPTION_EVENTS and event.subscription is not None:
-        return monthly_gift_record_subscription(subscription=event.subscription, event=event)
-    if event.type in REFUND_EVENTS and event.refund is not None:
-        return _record_refund_event(event)
-    if event.type == "charge.refunded" and event.charge is not None:
-        charge = event.charge
-        _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
-        # The charge's refunds one by one, as Stripe has them now: their ids and statuses
-        # decide, not the running total this (perhaps older) event carries. Should Stripe
-        # list none, the running total is all there is.
-        refunds = gateway.list_refunds(charge_id=charge.charge_id)
-        if refunds:
-            return donation_record_refunds(
-                charge_id=charge.charge_id,
-                payment_intent_id=charge.payment_intent_id,
-                refunds=refunds,
-                event=event,
-            )
-        return donation_record_charge(charge=charge, event=event)
-    if event.type in CHARGE_EVENTS and event.charge is not None:
-        charge = event.charge
-        # Not a month first: charge.updated comes for every charge of the Stripe account.
-        _record_payment_first(
-            charge.charge_id, charge.payment_intent_id, charge.donation_id, months=False
-        )
-        late_settlement = event.type == "charge.updated" and charge.balance_transaction_id
-        if charge.settlement is None and late_settlement and _known_charge(charge):
-            charge = gateway.retrieve_charge(charge.charge_id)
-        return donation_record_charge(charge=charge, event=event)
-    if event.type in DISPUTE_EVENTS and event.dispute is not None:
-        dispute = event.dispute
-        if dispute.charge_id and _unknown_charge(dispute.charge_id, dispute.payment_intent_id):
-            try:
-                charge = gateway.retrieve_charge(dispute.charge_id)
-            except gateway.NotFoundError:
-                charge = None  # not a charge Stripe knows: nothing of ours to record first
-            if charge is not None:
-                _record_payment_first(
-                    charge.charge_id, charge.payment_intent_id, charge.donation_id
-                )
-        return donation_record_dispute(dispute=dispute, event=event)
-    return None
-
-
-PAYMENT_FIRST = "Stripe reported a charge of this gift before its payment"
-SUBSCRIPTION_FIRST = "Stripe reported an invoice of this monthly gift before its checkout"
-
-
-def _first_invoice(session: gateway.CheckoutFacts) -> gateway.InvoiceFacts | None:
-    """A paid subscription session's first invoice, with its payment, as Stripe has it now."""
-    if session.outcome != gateway.CheckoutOutcome.PAID or not session.invoice_id:
+    recorded = _sync(event)
+    if not stripe_event_claim(event, recorded):
         return None
-    return gateway.retrieve_invoice(session.invoice_id)
-
-
-def _record_invoice_event(event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
-    invoice = event.invoice
-    _record_subscription_first(invoice)
-    if not MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
-        logger.warning("Invoice %s is of no monthly gift of ours; ignored.", invoice.invoice_id)
-        return None  # another use of the Stripe account, or a gift we never started
-    if event.type in ("invoice.created", "invoice.finalized"):
-        return monthly_gift_refuse_invoice(invoice=invoice, event=event)
-    if event.type == "invoice.paid":
-        invoice = gateway.retrieve_invoice(invoice.invoice_id)
-    recorded = monthly_gift_record_invoice(invoice=invoice, event=event)
-    if isinstance(recorded, Donation) and (
-        recorded.review_reason == Donation.ReviewReason.CAMPAIGN_CLOSED
-    ):
-        monthly_gift_stop(
-            gift=recorded.monthly_gift,
-            end=MonthlyGift.End.CAMPAIGN,
-            reason=f"invoice {invoice.invoice_id} charged after the campaign closed",
-        )
     return recorded
 
 
-def _pending_session_reread(pending: QuerySet, *, news: str) -> gateway.CheckoutFacts | None:
-    """The Checkout Session of the pending gift or monthly gift in `pending`, as Stripe has
-    it now; None when there is no such gift, its session is a demo one, or Stripe does not
-    know it (logged, naming the `news` that pointed at it)."""
-    session_id = (
-        pending.filter(stripe_checkout_session_id__isnull=False)
-        .values_list("stripe_checkout_session_id", flat=True)
-        .first()
-    )
-    if not session_id or session_id.startswith(DEMO_PREFIX):
-        return None
-    try:
-        return gateway.retrieve_checkout_session(session_id)
-    except gateway.NotFoundError:
-        logger.warning("%s, whose session Stripe does not know.", news)
-        return None
-
-
-def _record_subscription_first(invoice: gateway.InvoiceFacts) -> None:
-    """An invoice of a subscription no monthly gift holds yet, whose metadata names a pending
-    one of ours: record that gift's session as Stripe has it now (it names the subscription),
-    so the invoice finds its gift. The session, never the invoice's metadata, decides."""
-    gift_id = _valid_uuid(invoice.monthly_gift_id)
-    if gift_id is None or not invoice.subscription_id:
-        return
-    if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
-        return
-    session = _pending_session_reread(
-        MonthlyGift.objects.filter(pk=gift_id, status=MonthlyGift.Status.PENDING),
-        news=f"Invoice {invoice.invoice_id} names monthly gift {gift_id}",
-    )
-    if session is not None and session.subscription_id == invoice.subscription_id:
-        monthly_gift_record_checkout(session=session, origin=SUBSCRIPTION_FIRST)
-
-
-def _record_refund_event(event: gateway.WebhookEvent) -> Donation | None:
-    """A refund's own event: the payment first if we have not recorded it, then every refund
-    of its charge as Stripe has them now (this one's news included, ordered by status)."""
-    refund = event.refund
-    charge_id = refund.charge_id
-    if charge_id and _unknown_charge(charge_id, refund.payment_intent_id):
-        try:
-            charge = gateway.retrieve_charge(charge_id)
-        except gateway.NotFoundError:
-            charge = None
-        if charge is not None:
-            _record_payment_first(charge.charge_id, charge.payment_intent_id, charge.donation_id)
-    listed = gateway.list_refunds(charge_id=charge_id) if charge_id else []
-    return donation_record_refunds(
-        charge_id=charge_id,
-        payment_intent_id=refund.payment_intent_id,
-        refunds=[refund, *listed],
-        event=event,
-    )
-
-
-ENDINGS = (gateway.CheckoutOutcome.EXPIRED, gateway.CheckoutOutcome.FAILED)
-
-
-def _session_now(event: gateway.WebhookEvent) -> gateway.CheckoutFacts:
-    """The session as Stripe has it now, for an event that could change a gift we know.
-
-    Paid: re-read for the charge and settlement (and any refund since). Expired or failed for
-    a gift still pending: re-read too, so that such an event delivered before (or instead of)
-    the payment's news never ends a gift Stripe reports paid. Stripe not knowing the session
-    leaves the event's own word.
-    """
-    session = event.session
-    failed = event.type == "checkout.session.async_payment_failed"
-    if failed:
-        session = session.with_outcome(gateway.CheckoutOutcome.FAILED)
-    status = (
-        Donation.objects.filter(stripe_checkout_session_id=session.session_id)
-        .values_list("status", flat=True)
-        .first()
-    )
-    paid = session.outcome == gateway.CheckoutOutcome.PAID
-    ending = session.outcome in ENDINGS and status == Donation.Status.PENDING
-    if status is None or not (paid or ending):
-        return session
-    try:
-        current = gateway.retrieve_checkout_session(session.session_id)
-    except gateway.NotFoundError:
-        if paid:
-            raise
-        logger.warning("Stripe does not know session %s; its event decides.", session.session_id)
-        return session
-    if failed and current.outcome != gateway.CheckoutOutcome.PAID:
-        return current.with_outcome(gateway.CheckoutOutcome.FAILED)
-    return current
-
-
-def _unknown_charge(charge_id: str | None, payment_intent_id: str | None) -> bool:
-    match = _charge_match(charge_id, payment_intent_id)
-    return match is None or not Donation.objects.filter(match).exists()
-
-
-def _record_payment_first(
-    charge_id: str, payment_intent_id: str | None, donation_id: str | None, *, months: bool = True
-) -> None:
-    """A charge no gift knows, whose metadata names a pending gift: record that gift's
-    session as Stripe has it now, so the charge's news finds its gift."""
-    if not _unknown_charge(charge_id, payment_intent_id):
-        return
-    gift_id = _valid_uuid(donation_id)
-    if gift_id is None:
-        if months:
-            _record_month_first(payment_intent_id)
-        return
-    session = _pending_session_reread(
-        Donation.objects.filter(
-            pk=gift_id, source=Donation.Source.ONLINE, status=Donation.Status.PENDING
-        ),
-        news=f"Charge {charge_id} names gift {gift_id}",
-    )
-    if session is not None:
-        donation_record_checkout(session=session, origin=PAYMENT_FIRST)
-
-
-def _record_month_first(payment_intent_id: str | None) -> None:
-    """A charge no gift knows and without our metadata may be a month of a monthly gift
-    whose invoice's news has not come: if Stripe says the payment paid an invoice of one of
-    our subscriptions, record that month first (by its invoice id, so at most once)."""
-    if (
-        not payment_intent_id
-        or not MonthlyGift.objects.exclude(stripe_subscription_id__isnull=True).exists()
-    ):
-        return
-    invoice = gateway.invoice_of_payment(payment_intent_id)
-    if invoice is None or not invoice.paid or not invoice.subscription_id:
-        return
-    if MonthlyGift.objects.filter(stripe_subscription_id=invoice.subscription_id).exists():
-        monthly_gift_record_invoice(invoice=invoice, origin=PAYMENT_FIRST)
-
-
-def _known_charge(charge: gateway.ChargeFacts) -> bool:
-    return Donation.objects.filter(
-        stripe_charge_id=charge.charge_id, settlement_amount__isnull=True
-    ).exists()
+def _sync(event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
+    """The sync of the object an event names."""
+    sync = {"event_id": event.event_id, "origin": f"Stripe event {event.type}"}
+    if event.type in SESSION_EVENTS and event.session is not None:
+        session = event.session
+        if session.outcome == gateway.CheckoutOutcome.PROCESSING and event.type in WAIT_EVENTS:
+            # Completed with a delayed method: nothing to record until its own event.
+            return _online(stripe_checkout_session_id=session.session_id)
+        return checkout_session_sync(
+            session_id=session.session_id,
+            failed=event.type == "checkout.session.async_payment_failed",
+            **sync,
+        )
+    if event.type in INVOICE_EVENTS and event.invoice is not None:
+        return invoice_sync(invoice_id=event.invoice.invoice_id, hint=event.invoice, **sync)
+    if event.type in SUBSCRIPTION_EVENTS and event.subscription is not None:
+        return subscription_sync(subscription_id=event.subscription.subscription_id, **sync)
+    if event.type in REFUND_EVENTS and event.refund is not None:
+        refund = event.refund
+        return charge_sync(charge_id=refund.charge_id, payment_intent_id=refund.payment_intent_id,
+                           refund_id=refund.refund_id, **sync)  # fmt: skip
+    if event.type in CHARGE_EVENTS and event.charge is not None:
+        charge = event.charge
+        return charge_sync(charge_id=charge.charge_id, payment_intent_id=charge.payment_intent_id,
+                           payment_first=event.type == "charge.refunded", **sync)  # fmt: skip
+    if event.type in DISPUTE_EVENTS and event.dispute is not None:
+        return dispute_sync(dispute_id=event.dispute.dispute_id, **sync)
+    return None
 
 
 HANDLED_EVENTS = (

@@ -22,10 +22,9 @@ from django.db.models import Q
 from campaigns.models import Campaign
 from donations.models import Donation, DonationChange, MonthlyGift, MonthlyGiftChange, Receipt
 from donations.services.history import (
-    donation_change_recorded,
-    donation_snapshot,
-    monthly_gift_change_recorded,
-    monthly_gift_snapshot,
+    donation_change,
+    history_scrub,
+    monthly_gift_change,
 )
 
 REMOVED = "[removed]"
@@ -60,23 +59,22 @@ def _purge_gifts(campaign: Campaign, result: PurgeResult) -> list:
     holding = Donation.objects.filter(campaign=campaign).filter(~Q(email="") | ~Q(note=""))
     while True:
         with transaction.atomic():
-            batch = list(holding.select_for_update().order_by("pk")[:BATCH_SIZE])
-            for donation in batch:
-                before = donation_snapshot(donation)
-                for field in PURGED_FIELDS:
-                    if getattr(donation, field):
-                        before[field] = REMOVED  # the history says it was removed, not what
-                        setattr(donation, field, "")
-                result.emails += before["email"] == REMOVED
-                result.notes += before["note"] == REMOVED
-                donation.save(update_fields=[*PURGED_FIELDS, "updated_at"])
-                donation_change_recorded(
-                    donation=donation,
-                    before=before,
+            batch = list(holding.order_by("pk").values_list("pk", flat=True)[:BATCH_SIZE])
+            for pk in batch:
+                with donation_change(
+                    Donation.objects.filter(pk=pk),
                     action=DonationChange.Action.PURGE,
                     reason="purge_donor_data: retention period over",
-                )
-                purged_ids.append(donation.pk)
+                    facts=True,
+                ) as change:
+                    for field in PURGED_FIELDS:
+                        if getattr(change.row, field):
+                            # the history says it was removed, not what
+                            change.before[field] = REMOVED
+                            setattr(change.row, field, "")
+                    result.emails += change.before["email"] == REMOVED
+                    result.notes += change.before["note"] == REMOVED
+                purged_ids.append(pk)
         if len(batch) < BATCH_SIZE:
             return purged_ids
 
@@ -85,39 +83,21 @@ def _purge_monthly_gifts(campaign: Campaign, result: PurgeResult) -> None:
     """Empty the emails the campaign's monthly gifts keep for their donors."""
     with transaction.atomic():
         holding = MonthlyGift.objects.filter(campaign=campaign).exclude(email="")
-        for gift in holding.select_for_update().order_by("pk"):
-            before = monthly_gift_snapshot(gift)
-            before["email"] = REMOVED  # the history says it was removed, not what
-            gift.email = ""
-            gift.save(update_fields=["email", "updated_at"])
-            monthly_gift_change_recorded(
-                gift=gift,
-                before=before,
+        for pk in holding.order_by("pk").values_list("pk", flat=True):
+            with monthly_gift_change(
+                MonthlyGift.objects.filter(pk=pk),
                 action=MonthlyGiftChange.Action.PURGE,
                 reason="purge_donor_data: retention period over",
-            )
+            ) as change:
+                change.before["email"] = REMOVED  # the history says it was removed, not what
+                change.row.email = ""
             result.emails += 1
 
 
-def _scrubbed(changes: dict) -> dict:
-    scrubbed = dict(changes)
-    for field in PURGED_FIELDS:
-        if field in scrubbed:
-            scrubbed[field] = [REMOVED if value else value for value in scrubbed[field]]
-    return scrubbed
-
-
 def _scrub_history(campaign: Campaign, result: PurgeResult) -> None:
-    copies = DonationChange.objects.filter(donation__campaign=campaign).filter(
-        Q(changes__has_key="email") | Q(changes__has_key="note")
+    result.history_entries += history_scrub(
+        campaign=campaign, fields=PURGED_FIELDS, placeholder=REMOVED, batch_size=BATCH_SIZE
     )
-    with transaction.atomic():
-        for change in copies.select_for_update().iterator(chunk_size=BATCH_SIZE):
-            scrubbed = _scrubbed(change.changes)
-            if scrubbed != change.changes:
-                change.changes = scrubbed
-                change.save(update_fields=["changes"])
-                result.history_entries += 1
 
 
 def donor_data_purge(

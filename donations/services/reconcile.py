@@ -1,39 +1,30 @@
 """Reconciliation: repair what missed webhooks left behind, by asking Stripe directly.
 
 Recent Checkout Sessions are listed from Stripe and each one that carries one of our donation
-ids goes through `donation_record_checkout`, the webhook's own recording path, so a gift ends
-up exactly as the webhook would have left it. That path only moves forward and saves only real
-news, so running this twice (or beside the webhook) changes nothing the second time.
+ids is synced (`checkout_session_sync`), as the webhook's worker syncs it, so a gift ends up
+exactly as the webhook would have left it. Syncing is idempotent, so running this twice (or
+beside the webhook) changes nothing the second time.
 
-Monthly gifts too: a subscription-mode session goes through `monthly_gift_record_checkout`
-with its first invoice; every paid invoice of the window whose subscription is one of ours,
-and whose month is not recorded, goes through `monthly_gift_record_invoice` (by invoice id,
-so at most once); and each monthly gift that may still charge has its subscription's state
-read from Stripe and applied (`monthly_gift_record_subscription`).
+Monthly gifts too: a subscription-mode session syncs its first invoice; every paid invoice of
+the window whose subscription is one of ours, and whose month is not recorded, is synced
+(`invoice_sync`, by invoice id, so at most once); and each monthly gift that may still charge
+has its subscription synced, then its latest invoice (a renewal paid by a late retry falls
+outside the window), which stops a gift whose month came after its campaign closed.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils import timezone
 
 from donations import stripe_gateway as gateway
 from donations.models import MONTHLY_FINAL, Donation, MonthlyGift, StripeEvent
-from donations.services.monthly import (
-    DEMO_PREFIX,
-    monthly_gift_record_checkout,
-    monthly_gift_record_invoice,
-    monthly_gift_record_subscription,
-)
-from donations.services.payments import (
-    donation_record_charge,
-    donation_record_checkout,
-    stripe_event_handle,
-)
+from donations.services.monthly import DEMO_PREFIX, invoice_sync, subscription_sync
+from donations.services.payments import charge_sync, checkout_session_sync, stripe_event_handle
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +64,7 @@ class ReconcileReport:
     changes: list[GiftChange] = field(default_factory=list)
     events_undelivered: int = 0
     events_recorded: int = 0
+    events_failed: list[str] = field(default_factory=list)
     invoices_seen: int = 0
     months_recorded: list[MonthRecorded] = field(default_factory=list)
     monthly_changes: list[MonthlyChange] = field(default_factory=list)
@@ -103,18 +95,6 @@ def _change(donation: Donation, before: tuple[str, bool, Decimal]) -> GiftChange
     )
 
 
-def _with_settlement(session: gateway.CheckoutFacts, donation: Donation) -> gateway.CheckoutFacts:
-    """A paid session whose charge came without its settlement: fetch the charge for it."""
-    if session.outcome != gateway.CheckoutOutcome.PAID or donation.settlement_amount is not None:
-        return session
-    if session.charge and session.charge.settlement is not None:
-        return session
-    charge_id = (session.charge and session.charge.charge_id) or donation.stripe_charge_id
-    if not charge_id:
-        return session
-    return replace(session, charge=gateway.retrieve_charge(charge_id))
-
-
 def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
     """Feed every Checkout Session created since `since` through the recording logic.
 
@@ -141,15 +121,7 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
         report.sessions_ours += 1
         seen.add(str(donation.pk))
         before = _state(donation.pk)
-        if session.monthly:
-            invoice = None
-            if session.outcome == gateway.CheckoutOutcome.PAID and session.invoice_id:
-                invoice = gateway.retrieve_invoice(session.invoice_id)
-            monthly_gift_record_checkout(session=session, invoice=invoice, origin=RECONCILIATION)
-        else:
-            donation_record_checkout(
-                session=_with_settlement(session, donation), origin=RECONCILIATION
-            )
+        checkout_session_sync(session_id=session.session_id, facts=session, origin=RECONCILIATION)
         if change := _change(donation, before):
             report.changes.append(change)
     months_reconcile(since=since, report=report)
@@ -167,9 +139,7 @@ def donations_reconcile(*, since: datetime.datetime) -> ReconcileReport:
     )
     for donation in unsettled:
         before = _state(donation.pk)
-        donation_record_charge(
-            charge=gateway.retrieve_charge(donation.stripe_charge_id), origin=RECONCILIATION
-        )
+        charge_sync(charge_id=donation.stripe_charge_id, origin=RECONCILIATION)
         if change := _change(donation, before):
             report.changes.append(change)
     events_reconcile(since=min(since, timezone.now() - gateway.EVENTS_RETENTION), report=report)
@@ -193,9 +163,10 @@ def months_reconcile(*, since: datetime.datetime, report: ReconcileReport) -> No
             or Donation.objects.filter(stripe_invoice_id=invoice.invoice_id).exists()
         ):
             continue
-        month = monthly_gift_record_invoice(
-            invoice=gateway.with_payment(invoice), origin=RECONCILIATION
-        )
+        month = invoice_sync(
+            invoice_id=invoice.invoice_id, facts=gateway.with_payment(invoice),
+            origin=RECONCILIATION,
+        )  # fmt: skip
         if isinstance(month, Donation):
             report.months_recorded.append(
                 MonthRecorded(str(gift_id), invoice.invoice_id, str(month.pk), month.status)
@@ -203,9 +174,9 @@ def months_reconcile(*, since: datetime.datetime, report: ReconcileReport) -> No
 
 
 def subscriptions_reconcile(*, report: ReconcileReport) -> None:
-    """Read the subscription of each monthly gift that may still charge (or is ending) and
-    apply its state as Stripe has it now: cancellations and failed renewals whose events were
-    lost."""
+    """Sync the subscription of each monthly gift that may still charge (or is ending):
+    cancellations and failed renewals whose events were lost; then its latest invoice, when
+    its month is not recorded (a renewal paid by a retry after the window)."""
     gifts = (
         MonthlyGift.objects.exclude(status__in=MONTHLY_FINAL)
         .exclude(stripe_subscription_id__isnull=True)
@@ -219,7 +190,17 @@ def subscriptions_reconcile(*, report: ReconcileReport) -> None:
         except gateway.NotFoundError:
             logger.warning("Stripe does not know subscription %s of %s.", subscription_id, gift_id)
             continue
-        gift = monthly_gift_record_subscription(subscription=subscription, origin=RECONCILIATION)
+        gift = subscription_sync(
+            subscription_id=subscription_id, facts=subscription, origin=RECONCILIATION
+        )
+        latest = subscription.latest_invoice_id
+        if latest and not Donation.objects.filter(stripe_invoice_id=latest).exists():
+            month = invoice_sync(invoice_id=latest, origin=RECONCILIATION)
+            if isinstance(month, Donation):
+                report.months_recorded.append(
+                    MonthRecorded(str(gift_id), latest, str(month.pk), month.status)
+                )
+            gift = MonthlyGift.objects.get(pk=gift_id)
         if gift is not None and gift.status != status:
             report.monthly_changes.append(MonthlyChange(str(gift_id), status, gift.status))
 
@@ -228,10 +209,16 @@ def events_reconcile(*, since: datetime.datetime, report: ReconcileReport) -> No
     """Feed the events Stripe failed to deliver (last 30 days at most) through the webhook's
     own handler, so refunds, disputes and late bank debits of older gifts, which the session
     pass cannot see, are recorded too. Event ids keep it idempotent: an event recorded before
-    (or meanwhile, by the webhook) changes nothing."""
+    (or meanwhile, by the webhook) changes nothing. An event whose sync fails is logged and
+    skipped, so one object Stripe refuses never stops the pass at that event."""
     for event in gateway.list_undelivered_events(created_since=since):
         report.events_undelivered += 1
         if StripeEvent.objects.filter(event_id=event.event_id).exists():
             continue
-        stripe_event_handle(event=event)
+        try:
+            stripe_event_handle(event=event)
+        except Exception:  # any failure of one event: the next ones still get their turn
+            logger.exception("Reconciliation skipped Stripe event %s.", event.event_id)
+            report.events_failed.append(event.event_id)
+            continue
         report.events_recorded += StripeEvent.objects.filter(event_id=event.event_id).exists()

@@ -1,11 +1,12 @@
-"""What every report of a payment goes through, one-off gift or month of a monthly gift.
+"""What syncing a payment does to a gift, one-off gift or month of a monthly gift.
 
-The webhook, the thank-you page, reconciliation and the demo checkout report payments;
-`services/payments.py` (one-off gifts) and `services/monthly.py` (monthly gifts) record
-them with these rules: the Stripe event is claimed under a unique id in the same transaction
-as its effect (`stripe_event_claim`), a gift's status only moves forward (`status_move`), only
-real news is saved, with its history row (`donation_save_reported`), and what counts is what
-Stripe charged, converted once (`payment_apply`), never the pledge.
+`services/payments.py` (one-off gifts) and `services/monthly.py` (monthly gifts) read
+Stripe's objects as they are now and make the gift match them, through the gate
+(services/history.py). These are the rules they share: what counts is what Stripe charged,
+converted once (`payment_apply`), never the pledge; a charge's facts reach only the gift it
+belongs to (`charge_matches`); the refunded part is the sum of the charge's refunds that
+hold, each kept by id with Stripe's status (`refunds_sync`); and each Stripe event id is
+stored once (`stripe_event_claim`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 import money
 from donations import stripe_gateway as gateway
-from donations.models import Donation, DonationChange, Refund, StripeEvent
-from donations.services.history import donation_change_recorded, donation_changes
+from donations.models import REFUND_HOLDS, Donation, MonthlyGift, Refund, RefundStatus, StripeEvent
+from donations.services.history import Change
 from donations.services.rates import (
     RATE_PLACES,
     ConvertedAmount,
@@ -32,97 +33,24 @@ from donations.services.rates import (
 
 logger = logging.getLogger(__name__)
 
-# Statuses a gift may move to from each status; everything else is a late or repeated report.
-FORWARD = {
-    Donation.Status.PENDING: {
-        Donation.Status.SUCCEEDED,
-        Donation.Status.FAILED,
-        Donation.Status.EXPIRED,
-    },
-    Donation.Status.SUCCEEDED: {Donation.Status.REFUNDED},
-}
-# The history action for a gift whose status moved to each of these.
-STATUS_ACTIONS = {
-    Donation.Status.SUCCEEDED: DonationChange.Action.PAYMENT,
-    Donation.Status.FAILED: DonationChange.Action.FAILURE,
-    Donation.Status.EXPIRED: DonationChange.Action.EXPIRY,
-    Donation.Status.REFUNDED: DonationChange.Action.REFUND,
-}
 
-
-# The gift's links to other rows: read with it, never changed by what Stripe reports, so
-# validating Stripe's facts need not look them up again.
-RELATED_FIELDS = ("campaign", "team_member", "entered_by", "voided_by", "monthly_gift")
-
-
-def stripe_event_claim(event: gateway.WebhookEvent | None) -> StripeEvent | bool | None:
-    """Store the event id; False when it was stored before (a repeat), None without an event."""
-    if event is None:
-        return None
+def stripe_event_claim(
+    event: gateway.WebhookEvent, recorded: Donation | MonthlyGift | None = None
+) -> bool:
+    """Store the event id once, linked to what its sync recorded; False when it was stored
+    before (processed already, by another worker or reconciliation)."""
+    donation = recorded if isinstance(recorded, Donation) else None
+    gift = recorded if isinstance(recorded, MonthlyGift) else None
+    if donation is not None and donation.monthly_gift_id:
+        gift = MonthlyGift(pk=donation.monthly_gift_id)
     try:
         with transaction.atomic():
-            return StripeEvent.objects.create(event_id=event.event_id, type=event.type)
+            StripeEvent.objects.create(
+                event_id=event.event_id, type=event.type, donation=donation, monthly_gift=gift
+            )
     except IntegrityError:
         return False
-
-
-def status_move(donation: Donation, status: str) -> bool:
-    if status in FORWARD.get(donation.status, set()):
-        donation.status = status
-        return True
-    return False
-
-
-def _action_for(changes: dict) -> str:
-    if "status" in changes:
-        return STATUS_ACTIONS.get(changes["status"][1], DonationChange.Action.STRIPE_UPDATE)
-    if "amount_refunded" in changes:
-        return DonationChange.Action.REFUND
-    if "dispute_status" in changes:
-        return DonationChange.Action.DISPUTE
-    return DonationChange.Action.STRIPE_UPDATE
-
-
-def donation_save_reported(
-    donation: Donation,
-    before: dict,
-    *,
-    event: gateway.WebhookEvent | None,
-    origin: str,
-    note: str = "",
-    also: dict[str, list] | None = None,
-) -> None:
-    """Save only real news, with its history row, so a repeated report leaves the row as it
-    was (`updated_at` too). `note` adds why something was flagged rather than applied.
-    `also` is news kept beside the gift (a refund's status moved, its amount not): it gets
-    the history row even when the gift's own columns did not change."""
-    changes = donation_changes(before, donation)
-    if not changes and not also:
-        return
-    # Stripe's facts, not a person's input: field validation only. The unique Stripe ids and
-    # the check constraints are the database's to enforce on save (validating them here cost
-    # about 30 queries per event); an id that belongs to another gift is caught before.
-    if changes:
-        donation.full_clean(
-            exclude=list(RELATED_FIELDS), validate_unique=False, validate_constraints=False
-        )
-        donation.save()
-    reason = f"Stripe event {event.type}" if event else origin
-    refund_news = also and "status" not in changes
-    donation_change_recorded(
-        donation=donation,
-        before=before,
-        action=DonationChange.Action.REFUND if refund_news else _action_for(changes),
-        stripe_event_id=event.event_id if event else "",
-        reason=f"{reason}: {note}" if note else reason,
-        also=also,
-    )
-
-
-def stripe_event_link(stored_event: StripeEvent | bool | None, donation: Donation) -> None:
-    if isinstance(stored_event, StripeEvent):
-        stored_event.donation = donation
-        stored_event.save(update_fields=["donation"])
+    return True
 
 
 @dataclass(frozen=True)
@@ -186,12 +114,6 @@ def payment_apply(
     else:
         conversion_apply(donation=donation, converted=converted)
     return note
-
-
-def charge_refunds_apply(donation: Donation, charge: gateway.ChargeFacts | None) -> None:
-    """A payment recorded already refunded (in part or whole): apply what its charge says."""
-    if charge is not None and charge_matches(donation, charge):
-        refund_total_apply(donation, charge.amount_refunded, fully_refunded=charge.fully_refunded)
 
 
 def _refuse(donation: Donation, charged: Decimal, currency: str) -> PaymentNote:
@@ -281,11 +203,6 @@ def charge_matches(donation: Donation, charge: gateway.ChargeFacts) -> bool:
     return donation.amount_charged is None or charge.amount == donation.amount_charged
 
 
-def stripe_facts_fill(donation: Donation, charge: gateway.ChargeFacts) -> PaymentNote:
-    """Stripe ids and the settlement, filled in whenever they first become known."""
-    return _claim_stripe_ids(donation, payment_intent_id=charge.payment_intent_id, charge=charge)
-
-
 def _fill_settlement(donation: Donation, charge: gateway.ChargeFacts) -> None:
     settlement = charge.settlement
     if settlement is not None and donation.settlement_amount is None:
@@ -297,25 +214,78 @@ def _fill_settlement(donation: Donation, charge: gateway.ChargeFacts) -> None:
         donation.net_amount = settlement.net
 
 
-def refund_total_apply(donation: Donation, refunded: Decimal, *, fully_refunded: bool) -> None:
-    """Set the refunded part from the charge's running total (never a sum of deltas).
-
-    In the campaign currency at the gift's stored rate, capped at what the gift counts for. A
-    refund of the whole gift ends its counting. Once the gift's refunds are tracked one by one
-    (services below), they alone decide: a charge total read from an older event could undo a
-    refund that failed since.
-    """
-    if donation.pk and Refund.objects.filter(donation=donation).exists():
-        return
-    # The larger total wins, so an older event delivered late cannot shrink a refund.
-    donation.amount_refunded = max(refunded, donation.amount_refunded)
-    converted = money.quantize(
-        donation.amount_refunded * donation.conversion_rate, donation.campaign.currency
-    )
+def refunds_sync(change: Change, refunds: list[gateway.RefundFacts]) -> str:
+    """Make the gift's refunds what Stripe says they are now: each kept by id with its
+    status, the refunded part the sum of those that hold (a failed or canceled refund gives
+    back what it took; a gift refunded in full counts again when its refund fails). A
+    refund in another currency than the gift was charged, or of another gift, is flagged,
+    not applied. Returns a note on what was not applied; each refund's status change goes
+    into the gift's history beside its columns (`change.also`)."""
+    donation = change.row
+    skipped = []
+    for facts in refunds:
+        if facts.currency != donation.charged_currency or facts.status not in RefundStatus.values:
+            skipped.append(f"{facts.refund_id} ({facts.amount} {facts.currency}, {facts.status})")
+            continue
+        refund, created = Refund.objects.get_or_create(
+            stripe_refund_id=facts.refund_id,
+            defaults={"donation": donation, "amount": facts.amount, "currency": facts.currency,
+                      "status": facts.status},
+        )  # fmt: skip
+        if refund.donation_id != donation.pk:
+            skipped.append(f"{facts.refund_id} (belongs to another gift)")
+        elif created or refund.status != facts.status:
+            change.also[f"refund {facts.refund_id}"] = [
+                None if created else refund.status,
+                facts.status,
+            ]
+            if not created:
+                refund.status = facts.status
+                refund.save(update_fields=["status", "updated_at"])
+    holding = Refund.objects.filter(donation=donation, status__in=REFUND_HOLDS).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal(0)
+    holding = Decimal(holding).quantize(Decimal("0.01"))  # SQLite sums in floating point
+    donation.amount_refunded = holding
+    converted = money.quantize(holding * donation.conversion_rate, donation.campaign.currency)
     donation.amount_refunded_converted = min(converted, donation.amount_converted)
-    if donation.amount_refunded and (fully_refunded or donation.amount_refunded >= donation.amount):
-        status_move(donation, Donation.Status.REFUNDED)
+    whole = holding > 0 and holding >= donation.amount
+    if whole and donation.status == Donation.Status.SUCCEEDED:
+        donation.status = Donation.Status.REFUNDED
+    elif not whole and donation.status == Donation.Status.REFUNDED:
+        donation.status = Donation.Status.SUCCEEDED
+    if skipped:
+        donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
+        return f"refunds not applied: {', '.join(skipped)}"
+    return ""
 
 
-# Where a refund's status may go next; failed and canceled are final, and a refund that
-# succeeded can still fail (the card was closed, say).
+def charge_sync_into(
+    change: Change, charge: gateway.ChargeFacts, refunds: list[gateway.RefundFacts] | None
+) -> str:
+    """A recorded gift's charge as Stripe has it now: its ids and settlement filled in when
+    first known, and its refunds (when given) synced. A charge that is not the gift's own is
+    flagged and changes nothing. Returns a note for the history."""
+    donation = change.row
+    if not charge_matches(donation, charge):
+        donation.review_reason = Donation.ReviewReason.REFUND_MISMATCH
+        note = (
+            f"charge {charge.charge_id} ({charge.amount} {charge.currency}) is not this "
+            f"gift's ({donation.stripe_charge_id}, {donation.charged_amount} "
+            f"{donation.charged_currency}); not applied"
+        )
+        logger.error("Gift %s: %s.", donation.pk, note)
+        return note
+    notes = [str(_claim_stripe_ids(donation, payment_intent_id=charge.payment_intent_id,
+                                   charge=charge))]  # fmt: skip
+    if refunds is not None and donation.status != Donation.Status.PENDING:
+        notes.append(refunds_sync(change, refunds))
+    return "; ".join(note for note in notes if note)
+
+
+def charge_refunds(charge: gateway.ChargeFacts | None, *, known: bool = False):
+    """The charge's refunds as Stripe has them now, or None when there is nothing to read:
+    no charge, or no refund on it and none recorded (`known`)."""
+    if charge is None or not (charge.amount_refunded or known):
+        return None
+    return gateway.list_refunds(charge_id=charge.charge_id)

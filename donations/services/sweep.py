@@ -12,7 +12,8 @@ it is still to do, and the worker runs this sweep when it starts and every
   back-off, stale claims),
 - a payment alert raised that long ago (within a day) and not mailed yet,
 - a completed campaign whose monthly gifts are still active (Stripe did not answer when
-  the completion's task told it), with its last change that long ago.
+  the completion's task told it), with its last change that long ago,
+- a monthly gift whose stop was requested that long ago and Stripe has not confirmed.
 
 Enqueuing twice is harmless: each task re-checks its row before doing anything.
 """
@@ -29,7 +30,12 @@ from config.tasks import enqueue
 from donations.models import WebhookDelivery
 from donations.services.donors import donor_link_email_send_task, donor_link_emails_due
 from donations.services.health import payment_alert_mail_task, payment_alerts_unmailed
-from donations.services.monthly import MONTHLY_ACTIVE, campaign_monthly_gifts_stop_task
+from donations.services.monthly import (
+    MONTHLY_ACTIVE,
+    campaign_monthly_gifts_stop_task,
+    monthly_gift_stop_task,
+    monthly_gift_stops_due,
+)
 from donations.services.payments import stripe_event_process_task
 from donations.services.receipts import receipt_send_task, receipts_due
 
@@ -88,6 +94,8 @@ def work_sweep(*, now: datetime.datetime) -> SweepReport:
     )
     for campaign_id in unstopped:
         completions += enqueue(campaign_monthly_gifts_stop_task, campaign_id, None, "retried")
+    for gift_id in monthly_gift_stops_due(before=now - after, limit=SWEEP_LIMIT):
+        completions += enqueue(monthly_gift_stop_task, gift_id)
     alerts = 0
     for alert_id in payment_alerts_unmailed(before=now - after, limit=SWEEP_LIMIT):
         alerts += enqueue(payment_alert_mail_task, alert_id)

@@ -23,6 +23,9 @@ WEBHOOK_SECRET = "whsec_test_secret"
 SECRET_KEY = "sk_test_fake"
 CHECKOUT_URL = "https://checkout.stripe.com/c/pay/"
 _ids = itertools.count(1)
+# Every event a test makes, in order: Stripe makes an event when an object changes, so an
+# object the test did not store itself is, at the fake's end, as its newest event shows it.
+_made_events: list[dict] = []
 
 
 def example(name: str) -> dict:
@@ -54,13 +57,20 @@ class RecordedRequest:
 class FakeStripeHTTP(stripe.HTTPClient):
     """Answers the few API calls we make from dicts the test filled in, and records each call.
 
-    `sessions` and `charges` hold what Stripe "has" now, by id; so do `invoices`,
-    `subscriptions` and `payment_intents` (monthly gifts). `errors` maps a path to an HTTP
-    status to answer with instead (e.g. {"/v1/checkout/sessions": 400}). Listing sessions
-    (and invoices) answers newest first in pages of at most `page_size`, with `has_more` and
-    `starting_after` as Stripe does; objects come back as stored (store them expanded as the
-    caller asks). Cancelling a subscription, ending it at its period's end and voiding an
-    invoice change the stored object as Stripe would.
+    `sessions` and `charges` hold what Stripe "has" now, by id; so do `refunds`, `disputes`,
+    `invoices`, `subscriptions` and `payment_intents`. An object the test did not store is
+    as the newest event the test made about it shows it (Stripe makes an event when an
+    object changes); a charge also as the session or payment intent that holds it; a
+    charge refunded with no refund stored has refunds adding up to its refunded amount, as
+    Stripe keeps them. `errors` maps a path to an HTTP status to answer with instead (e.g.
+    {"/v1/checkout/sessions": 400}). Listing sessions (and invoices) answers newest first in
+    pages of at most `page_size`, with `has_more` and `starting_after` as Stripe does;
+    objects come back as stored (store them expanded as the caller asks).
+
+    Like Stripe: cancelling a subscription, ending it at its period's end and voiding an
+    invoice change the stored object; a paid (or void) invoice cannot be voided (400 with
+    Stripe's error shape), a cancelled subscription cannot be cancelled again (404), and a
+    POST with an idempotency key gets the first answer to that key again for 24 hours.
     """
 
     name = "fake"
@@ -76,13 +86,31 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.invoices: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.page_size = 100
+        self.now = time.time  # the fake's clock, for idempotency keys' 24 hours
         self._lock = threading.Lock()
+        self._replies: dict[str, tuple[float, tuple]] = {}
+        self._derived_refunds: dict[str, list[dict]] = {}
+        _made_events.clear()
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):
         recorded = RecordedRequest(method.upper(), url, dict(headers or {}), post_data or "")
         with self._lock:
             self.requests.append(recorded)
+        key = recorded.headers.get("Idempotency-Key")
+        if recorded.method in ("POST", "DELETE") and key:
+            with self._lock:
+                first = self._replies.get(key)
+            if first is not None and self.now() - first[0] < IDEMPOTENCY_SECONDS:
+                return first[1]
+            reply = self._answer(method, recorded)
+            with self._lock:
+                self._replies[key] = (self.now(), reply)
+            return reply
+        return self._answer(method, recorded)
+
+    def _answer(self, method, recorded: RecordedRequest):
         path = recorded.path
         if path in self.errors:
             return _error(self.errors[path])
@@ -90,17 +118,80 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return _ok(self._create_session(recorded.form))
         if method.upper() == "GET" and path == "/v1/checkout/sessions":
             return self._list_sessions(recorded.query)
+        if method.upper() == "POST" and path.startswith("/v1/checkout/sessions/"):
+            session = self._current("checkout.session", self.sessions, path.split("/")[4])
+            if session is None:
+                return _error(404)
+            if session.get("status") != "open":
+                return _error(400, "invalid_request_error", "Only open sessions can be expired.")
+            session["status"] = "expired"
+            return _ok(session)
         if method.upper() == "GET" and path.startswith("/v1/checkout/sessions/"):
-            return self._known(self.sessions, path.rsplit("/", 1)[1])
+            return self._found(self._current("checkout.session", self.sessions,
+                                             path.rsplit("/", 1)[1]))  # fmt: skip
         if method.upper() == "GET" and path == "/v1/refunds":
             charge_id = recorded.query.get("charge", [""])[0]
-            found = [r for r in self.refunds.values() if r["charge"] == charge_id]
-            return _ok({"object": "list", "url": "/v1/refunds", "has_more": False, "data": found})
+            return _ok({"object": "list", "url": "/v1/refunds", "has_more": False,
+                        "data": self._refunds_of(charge_id)})  # fmt: skip
+        if method.upper() == "GET" and path.startswith("/v1/refunds/"):
+            refund_id = path.rsplit("/", 1)[1]
+            known = {refund["id"]: refund for refund in self._all_refunds()}
+            return self._found(known.get(refund_id))
         if method.upper() == "GET" and path == "/v1/events":
             return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
-            return self._known(self.charges, path.rsplit("/", 1)[1])
+            return self._found(self._charge(path.rsplit("/", 1)[1]))
+        if method.upper() == "GET" and path.startswith("/v1/disputes/"):
+            return self._found(self._current("dispute", self.disputes, path.rsplit("/", 1)[1]))
         return self._monthly(method.upper(), path, recorded)
+
+    def _current(self, kind: str, store: dict, object_id: str) -> dict | None:
+        """The object as stored by the test, else as its newest event shows it."""
+        if object_id in store:
+            return store[object_id]
+        made = [
+            (event["created"], index, event["data"]["object"])
+            for index, event in enumerate(list(_made_events))
+            if event["data"]["object"].get("object") == kind
+            and event["data"]["object"].get("id") == object_id
+        ]
+        return copy.deepcopy(max(made, key=lambda item: item[:2])[2]) if made else None
+
+    def _charge(self, charge_id: str) -> dict | None:
+        found = self._current("charge", self.charges, charge_id)
+        if found is not None:
+            return found
+        for holder in [*self.sessions.values(), *self.payment_intents.values()]:
+            intent = holder.get("payment_intent", holder)
+            latest = intent.get("latest_charge") if isinstance(intent, dict) else None
+            if isinstance(latest, dict) and latest.get("id") == charge_id:
+                return latest
+        return None
+
+    def _all_refunds(self) -> list[dict]:
+        refunds = {}
+        for event in list(_made_events):
+            obj = event["data"]["object"]
+            if obj.get("object") == "refund":
+                refunds[obj["id"]] = self._current("refund", {}, obj["id"])
+        for derived in self._derived_refunds.values():
+            refunds.update({refund["id"]: refund for refund in derived})
+        return [*{**refunds, **self.refunds}.values()]
+
+    def _refunds_of(self, charge_id: str) -> list[dict]:
+        """The charge's refunds: stored or made by the test, else what its refunded amount
+        says (Stripe adds a refund whenever more of a charge is refunded)."""
+        found = [refund for refund in self._all_refunds() if refund["charge"] == charge_id]
+        charge = self._charge(charge_id)
+        derived = self._derived_refunds.setdefault(charge_id, [])
+        if charge is not None and (not found or all(r in derived for r in found)):
+            more = charge.get("amount_refunded", 0) - sum(refund["amount"] for refund in derived)
+            if more > 0:
+                obj = refund(charge_id=charge_id, amount=more, currency=charge["currency"])
+                obj["payment_intent"] = charge.get("payment_intent")
+                derived.append(obj)
+            found = list(derived)
+        return found
 
     def _monthly(self, method: str, path: str, recorded: RecordedRequest):
         """Invoices, subscriptions and payment intents: what monthly gifts ask of Stripe."""
@@ -122,6 +213,10 @@ class FakeStripeHTTP(stripe.HTTPClient):
         if method == "POST" and len(parts) == 3 and parts[0] == "invoices" and parts[2] == "void":
             if parts[1] not in self.invoices:
                 return _error(404)
+            if self.invoices[parts[1]]["status"] not in ("open", "uncollectible"):
+                status = self.invoices[parts[1]]["status"]
+                message = f"You can only void open invoices; this one is {status}."
+                return _error(400, "invalid_request_error", message)
             self.invoices[parts[1]]["status"] = "void"
             return _ok(self.invoices[parts[1]])
         if method == "POST" and len(parts) == 2 and parts[0] == "invoices":
@@ -135,6 +230,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             subscription = self.subscriptions.get(parts[1])
             if subscription is None:
                 return _error(404)
+            if method == "DELETE" and subscription["status"] in ("canceled", "incomplete_expired"):
+                return _error(404, "invalid_request_error",
+                              f"No such subscription: '{parts[1]}'")  # fmt: skip
             if method == "DELETE":
                 subscription.update(status="canceled", canceled_at=int(time.time()))
             elif method == "POST" and recorded.form.get("cancel_at_period_end") == "true":
@@ -220,6 +318,10 @@ class FakeStripeHTTP(stripe.HTTPClient):
     def _known(store: dict, object_id: str):
         return _ok(store[object_id]) if object_id in store else _error(404)
 
+    @staticmethod
+    def _found(obj: dict | None):
+        return _ok(obj) if obj is not None else _error(404)
+
     def posts_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path == path]
 
@@ -228,8 +330,12 @@ def _ok(body: dict):
     return json.dumps(body), 200, {"request-id": "req_fake"}
 
 
-def _error(status: int):
-    body = {"error": {"type": "api_error", "message": f"Fake Stripe says {status}."}}
+# Stripe replays a key's first answer for 24 hours (https://docs.stripe.com/api/idempotent_requests).
+IDEMPOTENCY_SECONDS = 24 * 60 * 60
+
+
+def _error(status: int, error_type: str = "api_error", message: str = ""):
+    body = {"error": {"type": error_type, "message": message or f"Fake Stripe says {status}."}}
     return json.dumps(body), status, {"request-id": "req_fake"}
 
 
@@ -328,6 +434,7 @@ def event(event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
         data={"object": copy.deepcopy(obj)},
         api_version=stripe.api_version,
     )
+    _made_events.append(payload)  # as the test leaves it (it may set `created`)
     return payload
 
 
@@ -521,7 +628,11 @@ class MonthlyStripe:
             charge_obj["metadata"] = {}  # a subscription's charges carry no metadata of ours
             self.fake.charges[charge_obj["id"]] = charge_obj
             self.fake.payment_intents[intent_id] = expanded_intent(charge_obj=charge_obj)
-        self.fake.subscriptions[self.subscription_id]["latest_invoice"] = invoice_id
+        subscription_obj = self.fake.subscriptions[self.subscription_id]
+        subscription_obj["latest_invoice"] = invoice_id
+        if subscription_obj["status"] in ("active", "past_due"):
+            # A renewal that failed makes the subscription past due; one paid, active again.
+            subscription_obj["status"] = "active" if status == "paid" else "past_due"
         return obj
 
     def webhook_invoice(self, number: int) -> dict:

@@ -56,7 +56,8 @@ def test_a_zero_decimal_invoice_keeps_whole_units(gift):
         ("active", False, gateway.SubscriptionState.ACTIVE),
         ("active", True, gateway.SubscriptionState.ENDING),
         ("past_due", False, gateway.SubscriptionState.PAST_DUE),
-        ("unpaid", False, gateway.SubscriptionState.PAST_DUE),
+        ("unpaid", False, gateway.SubscriptionState.UNPAID),  # not retrying: not active
+        ("paused", False, gateway.SubscriptionState.PAUSED),
         ("canceled", True, gateway.SubscriptionState.CANCELED),
         ("incomplete_expired", False, gateway.SubscriptionState.EXPIRED),
         ("incomplete", False, gateway.SubscriptionState.STARTING),

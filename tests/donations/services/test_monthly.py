@@ -99,6 +99,7 @@ def test_stripe_ending_the_subscription_at_period_end_then_cancels_the_ending_gi
     ended = fakes.subscription(
         gift=gift, subscription_id=gift.stripe_subscription_id, status="canceled"
     )
+    stripe_http.subscriptions[gift.stripe_subscription_id] = ended  # Stripe, at period end
 
     fakes.deliver(client, fakes.event("customer.subscription.deleted", ended))
 

@@ -264,8 +264,12 @@ def test_won_dispute_keeps_the_gift_counting_and_a_late_created_changes_nothing(
 ):
     _paid(client, stripe_http, gift)
 
-    fakes.deliver(client, fakes.event("charge.dispute.closed", fakes.dispute(status="won")))
-    fakes.deliver(client, fakes.event("charge.dispute.created", fakes.dispute()))
+    won = fakes.dispute(status="won")
+    stripe_http.disputes[won["id"]] = won  # Stripe, now: the dispute was won
+    fakes.deliver(client, fakes.event("charge.dispute.closed", won))
+    fakes.deliver(
+        client, fakes.event("charge.dispute.created", {**won, "status": "needs_response"})
+    )
 
     gift.refresh_from_db()
     assert gift.dispute_status == Donation.DisputeStatus.WON

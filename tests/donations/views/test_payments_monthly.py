@@ -211,6 +211,7 @@ def test_stripe_cancelling_the_subscription_stops_the_gift_and_keeps_its_months(
     stripe.pay(1)
     fakes.deliver(client, completed(stripe, gift))
     ended = fakes.subscription(gift=gift, status="canceled")
+    stripe.fake.subscriptions[stripe.subscription_id] = ended  # Stripe, now
 
     fakes.deliver(client, fakes.event("customer.subscription.deleted", ended))
 
@@ -238,11 +239,15 @@ def test_subscription_news_applies_in_the_order_stripe_made_it(client, stripe, g
     revived = fakes.event("customer.subscription.updated", fakes.subscription(gift=gift))
     revived["created"] = now + 120
 
+    # Stripe, when the first two are delivered: past due (the news of +60 s).
+    stripe.fake.subscriptions[stripe.subscription_id] = newer["data"]["object"]
     fakes.deliver(client, newer)
     fakes.deliver(client, older)
     gift.refresh_from_db()
     assert gift.status == MonthlyGift.Status.PAST_DUE
 
+    # Stripe, when the last two are: cancelled (+90 s); a cancelled subscription stays so.
+    stripe.fake.subscriptions[stripe.subscription_id] = ended["data"]["object"]
     fakes.deliver(client, ended)
     fakes.deliver(client, revived)
     gift.refresh_from_db()
@@ -404,6 +409,7 @@ def test_stripe_ending_a_gift_sends_no_email_of_ours(client, stripe, gift):
     stripe.pay(1)
     fakes.deliver(client, completed(stripe, gift))
     ended = fakes.subscription(gift=gift, status="canceled")
+    stripe.fake.subscriptions[stripe.subscription_id] = ended  # Stripe, now
 
     fakes.deliver(client, fakes.event("customer.subscription.deleted", ended))
 
