@@ -69,6 +69,12 @@ CARD_FEE_FIXED_USD = Decimal("0.30")
 # The statement descriptor suffix: with a prefix of up to 10 characters and Stripe's "* "
 # between them, 10 more keep the whole descriptor within the 22 characters banks show.
 STATEMENT_SUFFIX_LENGTH = 10
+# A Checkout Session's `expires_at` must fall 30 minutes to 24 hours after Stripe creates it
+# (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at).
+# We compute it before the request reaches Stripe (retries included), so it stays a minute
+# inside both limits whatever STRIPE_CHECKOUT_EXPIRES_MINUTES says.
+CHECKOUT_EXPIRES_EARLIEST = datetime.timedelta(minutes=31)
+CHECKOUT_EXPIRES_LATEST = datetime.timedelta(hours=23, minutes=59)
 # The webhook signature may be at most this old (Stripe's own default as well).
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What Checkout returns with the session, expanded in one call: the charge and its settlement
@@ -407,7 +413,7 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
         # Charge what the giver chose, in the currency they chose: the per-session setting
         # overrides the Dashboard's, so Adaptive Pricing stays off even if someone turns it on.
         "adaptive_pricing": {"enabled": False},
-        "expires_at": int(time.time()) + settings.STRIPE_CHECKOUT_EXPIRES_MINUTES * 60,
+        "expires_at": checkout_expires_at(settings.STRIPE_CHECKOUT_EXPIRES_MINUTES),
         "line_items": line_items,
         "customer_email": request.email,
         "client_reference_id": request.donation_id,
@@ -430,6 +436,14 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     except stripe.StripeError as error:
         raise GatewayError(str(error)) from error
     return CheckoutSession(session_id=session.id, url=session.url)
+
+
+def checkout_expires_at(minutes: int) -> int:
+    """When a session made now expires (unix time): `minutes` from now, kept a minute inside
+    Stripe's limits (CHECKOUT_EXPIRES_EARLIEST, CHECKOUT_EXPIRES_LATEST)."""
+    life = datetime.timedelta(minutes=minutes)
+    life = min(max(life, CHECKOUT_EXPIRES_EARLIEST), CHECKOUT_EXPIRES_LATEST)
+    return int(time.time()) + int(life.total_seconds())
 
 
 def _payment_intent_data(request: CheckoutRequest, metadata: dict) -> dict:

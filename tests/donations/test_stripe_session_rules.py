@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from donations import stripe_gateway as gateway
 from donations.models import Donation
@@ -36,6 +37,28 @@ def test_a_session_turns_adaptive_pricing_off_and_expires_within_the_setting(str
     form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
     assert form["adaptive_pricing[enabled]"] == "false"
     assert before + 90 * 60 <= int(form["expires_at"]) <= int(time.time()) + 90 * 60
+
+
+@pytest.mark.parametrize(
+    "minutes, life",
+    [
+        (30, 31 * 60),  # Stripe's earliest, plus the margin
+        (31, 31 * 60),
+        (32, 32 * 60),
+        (1438, 1438 * 60),
+        (1439, 1439 * 60),
+        (1440, 1439 * 60),  # Stripe's latest, less the margin
+    ],
+)
+def test_a_sessions_expiry_stays_a_minute_inside_stripes_limits(
+    stripe_http, settings, minutes, life
+):
+    settings.STRIPE_CHECKOUT_EXPIRES_MINUTES = minutes
+    with time_machine.travel(1_900_000_000, tick=False):
+        gateway.create_checkout_session(_request())
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert int(form["expires_at"]) == 1_900_000_000 + life
 
 
 def test_a_session_offers_only_the_listed_payment_methods_without_a_configuration(
