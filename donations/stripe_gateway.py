@@ -11,6 +11,7 @@ Stripe's own currency rules are facts no library holds; they live in the tables 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import logging
 import re
@@ -403,7 +404,10 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     if request.monthly:
         metadata["monthly_gift_id"] = request.monthly_gift_id
     interval = "month" if request.monthly else None
-    line_items = [_line_item(request.product_name, request.amount, request.currency, interval)]
+    product_id = _monthly_product(request) if request.monthly else None
+    line_items = [
+        _line_item(request.product_name, request.amount, request.currency, interval, product_id)
+    ]
     if request.fee_cover_amount:
         line_items.append(
             _line_item(request.fee_cover_name, request.fee_cover_amount, request.currency, interval)
@@ -462,12 +466,56 @@ def _payment_methods() -> dict:
     return {"payment_method_types": list(settings.STRIPE_PAYMENT_METHOD_TYPES)}
 
 
-def _line_item(name: str, amount: Decimal, currency: str, interval: str | None = None) -> dict:
+def _monthly_product(request: CheckoutRequest) -> str | None:
+    """The Stripe product a monthly gift's price is for, carrying the statement descriptor
+    suffix; None when the campaign's name gives no suffix (Checkout's inline product then).
+
+    Checkout in subscription mode takes no statement descriptor: `payment_intent_data` is for
+    payment mode only, and neither `subscription_data` (nor its `invoice_settings`) nor an
+    inline `product_data` has one. A Product's `statement_descriptor` is "only used for
+    subscription payments", and each invoice of a subscription takes its first item's
+    product's (https://docs.stripe.com/api/products/create#create_product-statement_descriptor,
+    https://docs.stripe.com/api/invoices/update#update_invoice-statement_descriptor), so every
+    month carries it, the first one in Checkout included. The product's id is derived from
+    the campaign, name and suffix: one product per campaign and name however many gifts,
+    created once (Stripe refuses a second one with the same id, which is what we want).
+    """
+    suffix = statement_descriptor_suffix(request.statement_name)
+    if not suffix:
+        return None
+    digest = hashlib.sha256(f"{request.product_name}\n{suffix}".encode()).hexdigest()[:16]
+    product_id = f"solidaria_{request.campaign_id}_{digest}"
+    params = {
+        "id": product_id,
+        "name": request.product_name,
+        "statement_descriptor": suffix,
+        "metadata": {"campaign_id": str(request.campaign_id)},
+    }
+    try:
+        _client().v1.products.create(params=params)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_already_exists":
+            raise GatewayError(str(error)) from error
+    except stripe.StripeError as error:
+        raise GatewayError(str(error)) from error
+    return product_id
+
+
+def _line_item(
+    name: str,
+    amount: Decimal,
+    currency: str,
+    interval: str | None = None,
+    product_id: str | None = None,
+) -> dict:
     price_data: dict[str, Any] = {
         "currency": currency.lower(),
         "unit_amount": to_stripe_units(amount, currency),
-        "product_data": {"name": name},
     }
+    if product_id:
+        price_data["product"] = product_id
+    else:
+        price_data["product_data"] = {"name": name}
     if interval:
         price_data["recurring"] = {"interval": interval, "interval_count": 1}
     return {"quantity": 1, "price_data": price_data}

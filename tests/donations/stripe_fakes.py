@@ -76,6 +76,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.invoices: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
+        self.products: dict[str, dict] = {}
         self.page_size = 100
         self._lock = threading.Lock()
 
@@ -100,6 +101,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
             return self._known(self.charges, path.rsplit("/", 1)[1])
+        if method.upper() == "POST" and path == "/v1/products":
+            return self._create_product(recorded.form)
         return self._monthly(method.upper(), path, recorded)
 
     def _monthly(self, method: str, path: str, recorded: RecordedRequest):
@@ -179,6 +182,21 @@ class FakeStripeHTTP(stripe.HTTPClient):
             mode=form.get("mode", "payment"),
         )
         return session
+
+    def _create_product(self, form: dict[str, str]):
+        """A product with the id asked for; a second one with that id is refused, as Stripe
+        does (`resource_already_exists`)."""
+        product_id = form.get("id") or f"prod_fake{next(_ids)}"
+        if product_id in self.products:
+            body = {"error": {"type": "invalid_request_error", "code": "resource_already_exists",
+                              "message": "Product already exists.", "param": "id"}}  # fmt: skip
+            return json.dumps(body), 400, {"request-id": "req_fake"}
+        self.products[product_id] = {
+            "id": product_id, "object": "product", "name": form.get("name"),
+            "statement_descriptor": form.get("statement_descriptor"),
+            "metadata": {"campaign_id": form.get("metadata[campaign_id]")},
+        }  # fmt: skip
+        return _ok(self.products[product_id])
 
     def _list_sessions(self, query: dict[str, list[str]]):
         since = int(query.get("created[gte]", ["0"])[0])
