@@ -236,6 +236,9 @@ class InvoiceFacts:
     charge: ChargeFacts | None = None
     paid_at: int | None = None
     created: int = 0
+    # Stripe's page where the donor pays this invoice or confirms it with their bank (None
+    # until finalized, or if it is not an https address on Stripe's side).
+    hosted_invoice_url: str | None = None
 
     @property
     def paid(self) -> bool:
@@ -963,7 +966,25 @@ def invoice_facts(invoice: Any, *, charge: ChargeFacts | None = None) -> Invoice
         charge=charge,
         paid_at=_timestamp(transitions.get("paid_at"), "paid_at"),
         created=_timestamp(invoice.get("created"), "created") or 0,
+        hosted_invoice_url=_https_url(invoice.get("hosted_invoice_url")),
     )
+
+
+URL_MAX_LENGTH = 2048
+
+
+def _https_url(value: Any) -> str | None:
+    """An https address Stripe gave us to send a person to, or None: nothing else is ever
+    put in an email."""
+    if (
+        not isinstance(value, str)
+        or len(value) > URL_MAX_LENGTH
+        or not value.startswith("https://")
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
+        return None
+    return value
 
 
 def _payment_charge(payment_intent_id: str) -> ChargeFacts | None:

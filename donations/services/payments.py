@@ -55,6 +55,7 @@ from donations.services.recording import (
     stripe_event_link,
     stripe_facts_fill,
 )
+from donations.services.renewals import RENEWAL_NOTICE_KINDS, renewal_notice_record
 
 logger = logging.getLogger(__name__)
 RefundStatusValues = frozenset(RefundStatus.values)
@@ -346,6 +347,10 @@ DISPUTE_EVENTS = {
 # invoice about to charge a closed campaign is voided; the subscription says the rest.
 INVOICE_EVENTS = {"invoice.paid", "invoice.payment_failed", "invoice.created", "invoice.finalized"}
 SUBSCRIPTION_EVENTS = {"customer.subscription.updated", "customer.subscription.deleted"}
+# Renewals that need their donor (services/renewals.py): a bank's confirmation (3D Secure) or
+# a failed charge. The donor is emailed once per invoice and kind; the invoice is recorded
+# as any other.
+RENEWAL_EVENTS = frozenset(RENEWAL_NOTICE_KINDS)
 
 
 def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
@@ -377,6 +382,13 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGif
                 session=session, invoice=_first_invoice(session), event=event
             )
         return donation_record_checkout(session=session, event=event)
+    if event.type in RENEWAL_EVENTS and event.invoice is not None:
+        # Kept first, in its own transaction: should recording fail and Stripe deliver the
+        # event again, the notice is already there, and mailed once.
+        renewal_notice_record(
+            invoice=event.invoice, event_type=event.type, event_id=event.event_id
+        )
+        return _record_invoice_event(event)
     if event.type in INVOICE_EVENTS and event.invoice is not None:
         return _record_invoice_event(event)
     if event.type in SUBSCRIPTION_EVENTS and event.subscription is not None:
@@ -604,6 +616,7 @@ HANDLED_EVENTS = (
     | REFUND_EVENTS
     | INVOICE_EVENTS
     | SUBSCRIPTION_EVENTS
+    | RENEWAL_EVENTS
 )
 Outcome = WebhookDelivery.Outcome
 
