@@ -1101,6 +1101,47 @@ def stop_invoice(invoice: InvoiceFacts) -> None:
         raise _gateway_error(error) from error
 
 
+@dataclass(frozen=True)
+class WebhookEndpointFacts:
+    """One of the account's webhook endpoints: where it sends, which events, whether on."""
+
+    endpoint_id: str
+    url: str
+    enabled_events: frozenset[str]
+    enabled: bool
+
+    def sends(self, event_type: str) -> bool:
+        return "*" in self.enabled_events or event_type in self.enabled_events
+
+
+def webhook_endpoint_facts(endpoint: Any) -> WebhookEndpointFacts:
+    endpoint = _mapping(endpoint, "webhook_endpoint", required=True)
+    events = endpoint.get("enabled_events") or []
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise MalformedObjectError("enabled_events is not a list of event types")
+    return WebhookEndpointFacts(
+        endpoint_id=_text(endpoint.get("id"), "id"),
+        url=_text(endpoint.get("url"), "url", max_length=URL_MAX_LENGTH),
+        enabled_events=frozenset(events),
+        enabled=endpoint.get("status") == "enabled",
+    )
+
+
+def list_webhook_endpoints() -> list[WebhookEndpointFacts]:
+    """Every webhook endpoint of the account (`GET /v1/webhook_endpoints`, 100 a page)."""
+    params: dict[str, Any] = {"limit": SESSION_LIST_PAGE_SIZE}
+    endpoints: list[WebhookEndpointFacts] = []
+    while True:
+        try:
+            page = _get("/v1/webhook_endpoints", params)
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        endpoints += [_read(webhook_endpoint_facts, endpoint) for endpoint in page["data"]]
+        if not page.get("has_more") or not page["data"]:
+            return endpoints
+        params["starting_after"] = page["data"][-1]["id"]
+
+
 def api_version() -> str:
     """The Stripe API version this stripe-python pins (what the webhook endpoint must use)."""
     return stripe.api_version

@@ -385,9 +385,7 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGif
     if event.type in RENEWAL_EVENTS and event.invoice is not None:
         # Kept first, in its own transaction: should recording fail and Stripe deliver the
         # event again, the notice is already there, and mailed once.
-        renewal_notice_record(
-            invoice=event.invoice, event_type=event.type, event_id=event.event_id
-        )
+        renewal_notice_record(invoice=event.invoice, event_type=event.type, event_id=event.event_id)
         return _record_invoice_event(event)
     if event.type in INVOICE_EVENTS and event.invoice is not None:
         return _record_invoice_event(event)

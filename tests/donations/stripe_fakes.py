@@ -77,6 +77,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.subscriptions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.products: dict[str, dict] = {}
+        self.webhook_endpoints: list[dict] = []  # see `webhook_endpoint`
         self.page_size = 100
         self._lock = threading.Lock()
 
@@ -101,6 +102,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._list_events(recorded.query)
         if method.upper() == "GET" and path.startswith("/v1/charges/"):
             return self._known(self.charges, path.rsplit("/", 1)[1])
+        if method.upper() == "GET" and path == "/v1/webhook_endpoints":
+            return _ok({"object": "list", "url": "/v1/webhook_endpoints", "has_more": False,
+                        "data": self.webhook_endpoints})  # fmt: skip
         if method.upper() == "POST" and path == "/v1/products":
             return self._create_product(recorded.form)
         return self._monthly(method.upper(), path, recorded)
@@ -368,6 +372,14 @@ def deliver(client, payload: dict, **kwargs):
 def signed_header(body: str, *, secret: str = WEBHOOK_SECRET) -> str:
     """The Stripe-Signature header for a body given as text (signed now)."""
     return stripe.WebhookSignature.generate_signature_header(body, secret, int(time.time()))
+
+
+def webhook_endpoint(*, url: str, events, status: str = "enabled") -> dict:
+    """Stripe's example webhook endpoint, sending `events` (["*"]: all) to `url`."""
+    obj = example("webhook_endpoint")
+    obj.update(id=f"we_fake{next(_ids)}", url=url, enabled_events=sorted(events), status=status,
+               api_version=stripe.api_version)  # fmt: skip
+    return obj
 
 
 def refund(*, charge_id: str = "ch_fake_1", amount: int, status: str = "succeeded",
