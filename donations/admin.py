@@ -35,6 +35,7 @@ from donations.models import (
     OrganizerAssignment,
     Receipt,
     Refund,
+    RenewalNotice,
     StripeEvent,
     VolunteerAssignment,
 )
@@ -706,6 +707,17 @@ class RefundAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(RenewalNotice)
+class RenewalNoticeAdmin(ManagedCampaignsOnly, RecordAdmin):
+    """The emails to donors whose monthly renewal needs them (services/renewals.py)."""
+
+    campaign_field = "monthly_gift__campaign"
+    list_display = ["created_at", "kind", "status", "monthly_gift", "stripe_invoice_id", "reason"]
+    list_filter = ["kind", "status", ("monthly_gift__campaign", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["stripe_invoice_id", "stripe_event_id", "monthly_gift__email"]
+    list_select_related = ["monthly_gift"]
 
 
 @admin.register(StripeEvent)

@@ -799,6 +799,65 @@ class PaymentAlert(models.Model):
         return f"{self.get_kind_display()}: {self.campaign_id} at {self.sent_at:%Y-%m-%d %H:%M}"
 
 
+class RenewalNoticeKind(models.TextChoices):
+    ACTION_REQUIRED = "action_required", _("Renewal needs the donor's confirmation (3D Secure)")
+    PAYMENT_FAILED = "payment_failed", _("Renewal failed")
+
+
+class RenewalNoticeStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    MAILED = "mailed", _("Mailed")
+    NOT_NEEDED = "not_needed", _("Not needed any more")
+
+
+class RenewalNotice(models.Model):
+    """An email to a monthly gift's donor about one renewal invoice that needs them (a bank's
+    confirmation, or a failed charge), kept so that each invoice and kind is mailed at most
+    once however often Stripe reports it. The task worker mails it (services/renewals.py),
+    the sweep retries it until then."""
+
+    Kind = RenewalNoticeKind
+    Status = RenewalNoticeStatus
+
+    monthly_gift = models.ForeignKey(
+        MonthlyGift,
+        on_delete=models.CASCADE,
+        related_name="renewal_notices",
+        verbose_name=_("monthly gift"),
+    )
+    stripe_invoice_id = models.CharField(_("Stripe invoice"), max_length=255)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    stripe_event_id = models.CharField(_("Stripe event"), max_length=255, blank=True)
+    reason = models.CharField(_("why not mailed"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    mailed_at = models.DateTimeField(_("mailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("renewal notice")
+        verbose_name_plural = _("renewal notices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_invoice_id", "kind"], name="renewal_notice_once_per_invoice"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=RenewalNoticeKind.values), name="renewal_notice_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RenewalNoticeStatus.values),
+                name="renewal_notice_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="renewal_notice_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.stripe_invoice_id}"
+
+
 class ReceiptStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")

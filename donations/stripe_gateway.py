@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import hashlib
 import json
 import logging
 import re
@@ -71,6 +72,12 @@ CARD_FEE_FIXED_USD = Decimal("0.30")
 # The statement descriptor suffix: with a prefix of up to 10 characters and Stripe's "* "
 # between them, 10 more keep the whole descriptor within the 22 characters banks show.
 STATEMENT_SUFFIX_LENGTH = 10
+# A Checkout Session's `expires_at` must fall 30 minutes to 24 hours after Stripe creates it
+# (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at).
+# We compute it before the request reaches Stripe (retries included), so it stays a minute
+# inside both limits whatever STRIPE_CHECKOUT_EXPIRES_MINUTES says.
+CHECKOUT_EXPIRES_EARLIEST = datetime.timedelta(minutes=31)
+CHECKOUT_EXPIRES_LATEST = datetime.timedelta(hours=23, minutes=59)
 # The webhook signature may be at most this old (Stripe's own default as well).
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What Checkout returns with the session, expanded in one call: the charge and its settlement
@@ -237,6 +244,9 @@ class InvoiceFacts:
     charge: ChargeFacts | None = None
     paid_at: int | None = None
     created: int = 0
+    # Stripe's page where the donor pays this invoice or confirms it with their bank (None
+    # until finalized, or if it is not an https address on Stripe's side).
+    hosted_invoice_url: str | None = None
 
     @property
     def paid(self) -> bool:
@@ -425,7 +435,10 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     if request.monthly:
         metadata["monthly_gift_id"] = request.monthly_gift_id
     interval = "month" if request.monthly else None
-    line_items = [_line_item(request.product_name, request.amount, request.currency, interval)]
+    product_id = _monthly_product(request) if request.monthly else None
+    line_items = [
+        _line_item(request.product_name, request.amount, request.currency, interval, product_id)
+    ]
     if request.fee_cover_amount:
         line_items.append(
             _line_item(request.fee_cover_name, request.fee_cover_amount, request.currency, interval)
@@ -435,7 +448,7 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
         # Charge what the giver chose, in the currency they chose: the per-session setting
         # overrides the Dashboard's, so Adaptive Pricing stays off even if someone turns it on.
         "adaptive_pricing": {"enabled": False},
-        "expires_at": int(time.time()) + settings.STRIPE_CHECKOUT_EXPIRES_MINUTES * 60,
+        "expires_at": checkout_expires_at(settings.STRIPE_CHECKOUT_EXPIRES_MINUTES),
         "line_items": line_items,
         "customer_email": request.email,
         "client_reference_id": request.donation_id,
@@ -460,6 +473,14 @@ def create_checkout_session(request: CheckoutRequest) -> CheckoutSession:
     return CheckoutSession(session_id=session.id, url=session.url)
 
 
+def checkout_expires_at(minutes: int) -> int:
+    """When a session made now expires (unix time): `minutes` from now, kept a minute inside
+    Stripe's limits (CHECKOUT_EXPIRES_EARLIEST, CHECKOUT_EXPIRES_LATEST)."""
+    life = datetime.timedelta(minutes=minutes)
+    life = min(max(life, CHECKOUT_EXPIRES_EARLIEST), CHECKOUT_EXPIRES_LATEST)
+    return int(time.time()) + int(life.total_seconds())
+
+
 def _payment_intent_data(request: CheckoutRequest, metadata: dict) -> dict:
     data: dict[str, Any] = {"metadata": metadata}
     suffix = statement_descriptor_suffix(request.statement_name)
@@ -476,12 +497,56 @@ def _payment_methods() -> dict:
     return {"payment_method_types": list(settings.STRIPE_PAYMENT_METHOD_TYPES)}
 
 
-def _line_item(name: str, amount: Decimal, currency: str, interval: str | None = None) -> dict:
+def _monthly_product(request: CheckoutRequest) -> str | None:
+    """The Stripe product a monthly gift's price is for, carrying the statement descriptor
+    suffix; None when the campaign's name gives no suffix (Checkout's inline product then).
+
+    Checkout in subscription mode takes no statement descriptor: `payment_intent_data` is for
+    payment mode only, and neither `subscription_data` (nor its `invoice_settings`) nor an
+    inline `product_data` has one. A Product's `statement_descriptor` is "only used for
+    subscription payments", and each invoice of a subscription takes its first item's
+    product's (https://docs.stripe.com/api/products/create#create_product-statement_descriptor,
+    https://docs.stripe.com/api/invoices/update#update_invoice-statement_descriptor), so every
+    month carries it, the first one in Checkout included. The product's id is derived from
+    the campaign, name and suffix: one product per campaign and name however many gifts,
+    created once (Stripe refuses a second one with the same id, which is what we want).
+    """
+    suffix = statement_descriptor_suffix(request.statement_name)
+    if not suffix:
+        return None
+    digest = hashlib.sha256(f"{request.product_name}\n{suffix}".encode()).hexdigest()[:16]
+    product_id = f"solidaria_{request.campaign_id}_{digest}"
+    params = {
+        "id": product_id,
+        "name": request.product_name,
+        "statement_descriptor": suffix,
+        "metadata": {"campaign_id": str(request.campaign_id)},
+    }
+    try:
+        _client().v1.products.create(params=params)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_already_exists":
+            raise GatewayError(str(error)) from error
+    except stripe.StripeError as error:
+        raise GatewayError(str(error)) from error
+    return product_id
+
+
+def _line_item(
+    name: str,
+    amount: Decimal,
+    currency: str,
+    interval: str | None = None,
+    product_id: str | None = None,
+) -> dict:
     price_data: dict[str, Any] = {
         "currency": currency.lower(),
         "unit_amount": to_stripe_units(amount, currency),
-        "product_data": {"name": name},
     }
+    if product_id:
+        price_data["product"] = product_id
+    else:
+        price_data["product_data"] = {"name": name}
     if interval:
         price_data["recurring"] = {"interval": interval, "interval_count": 1}
     return {"quantity": 1, "price_data": price_data}
@@ -933,7 +998,25 @@ def invoice_facts(invoice: Any, *, charge: ChargeFacts | None = None) -> Invoice
         charge=charge,
         paid_at=_timestamp(transitions.get("paid_at"), "paid_at"),
         created=_timestamp(invoice.get("created"), "created") or 0,
+        hosted_invoice_url=_https_url(invoice.get("hosted_invoice_url")),
     )
+
+
+URL_MAX_LENGTH = 2048
+
+
+def _https_url(value: Any) -> str | None:
+    """An https address Stripe gave us to send a person to, or None: nothing else is ever
+    put in an email."""
+    if (
+        not isinstance(value, str)
+        or len(value) > URL_MAX_LENGTH
+        or not value.startswith("https://")
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
+        return None
+    return value
 
 
 def _payment_charge(payment_intent_id: str) -> ChargeFacts | None:
@@ -1095,6 +1178,47 @@ def retrieve_refund(refund_id: str) -> RefundFacts:
     except stripe.StripeError as error:
         raise _gateway_error(error) from error
     return _read(refund_facts, refund)
+
+
+@dataclass(frozen=True)
+class WebhookEndpointFacts:
+    """One of the account's webhook endpoints: where it sends, which events, whether on."""
+
+    endpoint_id: str
+    url: str
+    enabled_events: frozenset[str]
+    enabled: bool
+
+    def sends(self, event_type: str) -> bool:
+        return "*" in self.enabled_events or event_type in self.enabled_events
+
+
+def webhook_endpoint_facts(endpoint: Any) -> WebhookEndpointFacts:
+    endpoint = _mapping(endpoint, "webhook_endpoint", required=True)
+    events = endpoint.get("enabled_events") or []
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise MalformedObjectError("enabled_events is not a list of event types")
+    return WebhookEndpointFacts(
+        endpoint_id=_text(endpoint.get("id"), "id"),
+        url=_text(endpoint.get("url"), "url", max_length=URL_MAX_LENGTH),
+        enabled_events=frozenset(events),
+        enabled=endpoint.get("status") == "enabled",
+    )
+
+
+def list_webhook_endpoints() -> list[WebhookEndpointFacts]:
+    """Every webhook endpoint of the account (`GET /v1/webhook_endpoints`, 100 a page)."""
+    params: dict[str, Any] = {"limit": SESSION_LIST_PAGE_SIZE}
+    endpoints: list[WebhookEndpointFacts] = []
+    while True:
+        try:
+            page = _get("/v1/webhook_endpoints", params)
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+        endpoints += [_read(webhook_endpoint_facts, endpoint) for endpoint in page["data"]]
+        if not page.get("has_more") or not page["data"]:
+            return endpoints
+        params["starting_after"] = page["data"][-1]["id"]
 
 
 def api_version() -> str:

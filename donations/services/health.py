@@ -20,8 +20,10 @@ from django.utils import timezone, translation
 from campaigns.models import Campaign
 from config.tasks import enqueue_on_commit, task
 from donations import permissions
+from donations import stripe_gateway as gateway
 from donations.models import PaymentAlert, WebhookDelivery, WebhookRejection
 from donations.selectors.health import SilentCampaign, silent_campaigns
+from donations.services.payments import HANDLED_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +110,37 @@ def webhook_deliveries_prune(*, before: datetime.datetime) -> int:
     deleted, _by_model = old.delete()
     WebhookRejection.objects.filter(hour__lt=before).delete()
     return deleted
+
+
+def webhook_endpoint_check() -> list[str]:
+    """What is wrong with the Stripe webhook endpoint that sends to this site (SITE_URL plus
+    the webhook's path), as warnings for the operator; none when it sends every event the
+    site handles (the README's list), or in demo mode (no Stripe key).
+
+    Stripe's Dashboard lets an endpoint be created with some events only, and a new release
+    may handle one more: an event never sent is news never heard (a renewal the donor is
+    never told of), with no error anywhere. Several endpoints with this URL count together.
+    """
+    if not settings.STRIPE_SECRET_KEY:
+        return []
+    url = f"{settings.SITE_URL}{reverse('donations:stripe-webhook')}"
+    try:
+        endpoints = gateway.list_webhook_endpoints()
+    except gateway.GatewayError as error:
+        return [f"Could not list the Stripe webhook endpoints to check them: {error}"]
+    ours = [e for e in endpoints if e.url.rstrip("/") == url.rstrip("/")]
+    if not ours:
+        return [
+            f"No Stripe webhook endpoint sends to {url}: create it in the Stripe Dashboard "
+            "(Developers → Webhooks) with the events the README lists."
+        ]
+    enabled = [endpoint for endpoint in ours if endpoint.enabled]
+    if not enabled:
+        return [f"The Stripe webhook endpoint for {url} is disabled: enable it in the Dashboard."]
+    missing = sorted(event for event in HANDLED_EVENTS if not any(e.sends(event) for e in enabled))
+    if missing:
+        return [
+            f"The Stripe webhook endpoint for {url} does not send {', '.join(missing)}: add "
+            "them in the Stripe Dashboard (Developers → Webhooks → the endpoint → Events)."
+        ]
+    return []

@@ -46,6 +46,7 @@ from donations.services.recording import (
     refunds_sync,
     stripe_event_claim,
 )
+from donations.services.renewals import RENEWAL_NOTICE_KINDS, renewal_notice_record
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +285,10 @@ DISPUTE_EVENTS = {
 # subscription says whether the gift is active.
 INVOICE_EVENTS = {"invoice.paid", "invoice.payment_failed", "invoice.created", "invoice.finalized"}
 SUBSCRIPTION_EVENTS = {"customer.subscription.updated", "customer.subscription.deleted"}
+# Renewals that need their donor (services/renewals.py): a bank's confirmation (3D Secure) or
+# a failed charge. The donor is emailed once per invoice and kind; the invoice is recorded
+# as any other.
+RENEWAL_EVENTS = frozenset(RENEWAL_NOTICE_KINDS)
 
 
 def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
@@ -299,6 +304,10 @@ def stripe_event_handle(*, event: gateway.WebhookEvent) -> Donation | MonthlyGif
         or StripeEvent.objects.filter(event_id=event.event_id).exists()
     ):
         return None
+    if event.type in RENEWAL_EVENTS and event.invoice is not None:
+        # Kept first, in its own transaction: should the sync fail and the event be retried,
+        # the notice is already there, and mailed once.
+        renewal_notice_record(invoice=event.invoice, event_type=event.type, event_id=event.event_id)
     recorded = _sync(event)
     if not stripe_event_claim(event, recorded):
         return None
@@ -318,7 +327,7 @@ def _sync(event: gateway.WebhookEvent) -> Donation | MonthlyGift | None:
             failed=event.type == "checkout.session.async_payment_failed",
             **sync,
         )
-    if event.type in INVOICE_EVENTS and event.invoice is not None:
+    if event.type in INVOICE_EVENTS | RENEWAL_EVENTS and event.invoice is not None:
         return invoice_sync(invoice_id=event.invoice.invoice_id, hint=event.invoice, **sync)
     if event.type in SUBSCRIPTION_EVENTS and event.subscription is not None:
         return subscription_sync(subscription_id=event.subscription.subscription_id, **sync)
@@ -342,6 +351,7 @@ HANDLED_EVENTS = (
     | REFUND_EVENTS
     | INVOICE_EVENTS
     | SUBSCRIPTION_EVENTS
+    | RENEWAL_EVENTS
 )
 Outcome = WebhookDelivery.Outcome
 

@@ -11,6 +11,8 @@ it is still to do, and the worker runs this sweep when it starts and every
 - a receipt or a donor's link email due for that long (first sends, retries after
   back-off, stale claims),
 - a payment alert raised that long ago (within a day) and not mailed yet,
+- a renewal notice to a monthly gift's donor kept that long ago (within three days) and not
+  mailed yet,
 - a completed campaign whose monthly gifts are still active (Stripe did not answer when
   the completion's task told it), with its last change that long ago,
 - a monthly gift whose stop was requested that long ago and Stripe has not confirmed.
@@ -38,6 +40,7 @@ from donations.services.monthly import (
 )
 from donations.services.payments import stripe_event_process_task
 from donations.services.receipts import receipt_send_task, receipts_due
+from donations.services.renewals import renewal_notice_mail_task, renewal_notices_due
 
 # How much work one sweep enqueues at most; the next sweep takes the rest.
 SWEEP_LIMIT = 1000
@@ -51,6 +54,7 @@ class SweepReport:
     link_emails: int = 0
     completions: int = 0
     alerts: int = 0
+    renewal_notices: int = 0
 
 
 def _retry_wait(attempts: int) -> datetime.timedelta:
@@ -99,10 +103,14 @@ def work_sweep(*, now: datetime.datetime) -> SweepReport:
     alerts = 0
     for alert_id in payment_alerts_unmailed(before=now - after, limit=SWEEP_LIMIT):
         alerts += enqueue(payment_alert_mail_task, alert_id)
+    renewal_notices = 0
+    for notice_id in renewal_notices_due(before=now - after, limit=SWEEP_LIMIT):
+        renewal_notices += enqueue(renewal_notice_mail_task, notice_id)
     return SweepReport(
         events=events,
         receipts=receipts,
         link_emails=link_emails,
         completions=completions,
         alerts=alerts,
+        renewal_notices=renewal_notices,
     )

@@ -87,6 +87,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.subscriptions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.disputes: dict[str, dict] = {}
+        self.products: dict[str, dict] = {}
+        self.webhook_endpoints: list[dict] = []  # see `webhook_endpoint`
         self.page_size = 100
         self.now = time.time  # the fake's clock, for idempotency keys' 24 hours
         self._lock = threading.Lock()
@@ -143,6 +145,11 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._found(self._charge(path.rsplit("/", 1)[1]))
         if method.upper() == "GET" and path.startswith("/v1/disputes/"):
             return self._found(self._current("dispute", self.disputes, path.rsplit("/", 1)[1]))
+        if method.upper() == "GET" and path == "/v1/webhook_endpoints":
+            return _ok({"object": "list", "url": "/v1/webhook_endpoints", "has_more": False,
+                        "data": self.webhook_endpoints})  # fmt: skip
+        if method.upper() == "POST" and path == "/v1/products":
+            return self._create_product(recorded.form)
         return self._monthly(method.upper(), path, recorded)
 
     def _current(self, kind: str, store: dict, object_id: str) -> dict | None:
@@ -277,6 +284,21 @@ class FakeStripeHTTP(stripe.HTTPClient):
             mode=form.get("mode", "payment"),
         )
         return session
+
+    def _create_product(self, form: dict[str, str]):
+        """A product with the id asked for; a second one with that id is refused, as Stripe
+        does (`resource_already_exists`)."""
+        product_id = form.get("id") or f"prod_fake{next(_ids)}"
+        if product_id in self.products:
+            body = {"error": {"type": "invalid_request_error", "code": "resource_already_exists",
+                              "message": "Product already exists.", "param": "id"}}  # fmt: skip
+            return json.dumps(body), 400, {"request-id": "req_fake"}
+        self.products[product_id] = {
+            "id": product_id, "object": "product", "name": form.get("name"),
+            "statement_descriptor": form.get("statement_descriptor"),
+            "metadata": {"campaign_id": form.get("metadata[campaign_id]")},
+        }  # fmt: skip
+        return _ok(self.products[product_id])
 
     def _list_sessions(self, query: dict[str, list[str]]):
         since = int(query.get("created[gte]", ["0"])[0])
@@ -457,6 +479,14 @@ def deliver(client, payload: dict, **kwargs):
 def signed_header(body: str, *, secret: str = WEBHOOK_SECRET) -> str:
     """The Stripe-Signature header for a body given as text (signed now)."""
     return stripe.WebhookSignature.generate_signature_header(body, secret, int(time.time()))
+
+
+def webhook_endpoint(*, url: str, events, status: str = "enabled") -> dict:
+    """Stripe's example webhook endpoint, sending `events` (["*"]: all) to `url`."""
+    obj = example("webhook_endpoint")
+    obj.update(id=f"we_fake{next(_ids)}", url=url, enabled_events=sorted(events), status=status,
+               api_version=stripe.api_version)  # fmt: skip
+    return obj
 
 
 def refund(*, charge_id: str = "ch_fake_1", amount: int, status: str = "succeeded",

@@ -113,3 +113,25 @@ def test_a_subscription_session_names_its_subscription_and_first_invoice(gift):
     assert facts.monthly
     assert (facts.subscription_id, facts.invoice_id) == ("sub_fake_1", "in_first")
     assert facts.outcome == gateway.CheckoutOutcome.PAID
+
+
+@pytest.mark.parametrize(
+    "url, read",
+    [
+        (
+            "https://invoice.stripe.com/i/acct_1/live_x",
+            "https://invoice.stripe.com/i/acct_1/live_x",
+        ),
+        (None, None),
+        ("http://invoice.stripe.com/i/acct_1/live_x", None),
+        ("javascript:alert(1)", None),
+        ("https://invoice.stripe.com/i/a b", None),
+        ("https://invoice.stripe.com/" + "x" * 3000, None),
+        (42, None),
+    ],
+)
+def test_an_invoices_page_is_read_only_as_an_https_address(gift, url, read):
+    obj = fakes.invoice(gift=gift, invoice_id="in_1", amount=2500, status="open")
+    obj["hosted_invoice_url"] = url
+
+    assert gateway.invoice_facts(obj).hosted_invoice_url == read

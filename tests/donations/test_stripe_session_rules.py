@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from donations import stripe_gateway as gateway
 from donations.models import Donation
@@ -36,6 +37,28 @@ def test_a_session_turns_adaptive_pricing_off_and_expires_within_the_setting(str
     form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
     assert form["adaptive_pricing[enabled]"] == "false"
     assert before + 90 * 60 <= int(form["expires_at"]) <= int(time.time()) + 90 * 60
+
+
+@pytest.mark.parametrize(
+    "minutes, life",
+    [
+        (30, 31 * 60),  # Stripe's earliest, plus the margin
+        (31, 31 * 60),
+        (32, 32 * 60),
+        (1438, 1438 * 60),
+        (1439, 1439 * 60),
+        (1440, 1439 * 60),  # Stripe's latest, less the margin
+    ],
+)
+def test_a_sessions_expiry_stays_a_minute_inside_stripes_limits(
+    stripe_http, settings, minutes, life
+):
+    settings.STRIPE_CHECKOUT_EXPIRES_MINUTES = minutes
+    with time_machine.travel(1_900_000_000, tick=False):
+        gateway.create_checkout_session(_request())
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert int(form["expires_at"]) == 1_900_000_000 + life
 
 
 def test_a_session_offers_only_the_listed_payment_methods_without_a_configuration(
@@ -128,3 +151,54 @@ def test_an_event_of_another_api_version_is_recorded_with_a_warning(client, stri
 
     assert response.status_code == 200
     assert "has API version 2020-08-27" in caplog.text
+
+
+MONTHLY_GIFT_ID = "0c8a3c52-5a57-4d59-a6c3-8f8f3f5e2b10"
+
+
+def test_a_monthly_gifts_charges_carry_the_suffix_through_their_product(stripe_http):
+    gateway.create_checkout_session(_request(monthly_gift_id=MONTHLY_GIFT_ID))
+
+    product = stripe_http.posts_to("/v1/products")[0].form
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert form["mode"] == "subscription"
+    assert (product["name"], product["statement_descriptor"]) == ("Gift", "WINTER COA")
+    assert product["metadata[campaign_id]"] == "7"
+    assert form["line_items[0][price_data][product]"] == product["id"]
+    assert "line_items[0][price_data][product_data][name]" not in form
+    # Checkout's payment_intent_data is for payment mode only; Stripe refuses it here.
+    assert not any(key.startswith("payment_intent_data") for key in form)
+
+
+def test_every_monthly_gift_of_a_campaign_uses_its_one_product(stripe_http):
+    gateway.create_checkout_session(_request(monthly_gift_id=MONTHLY_GIFT_ID))
+    gateway.create_checkout_session(
+        _request(
+            donation_id="1d7c9e0e-6f2b-4c55-8d0b-2b7b1f7f0a33", monthly_gift_id=MONTHLY_GIFT_ID
+        )
+    )
+
+    sessions = stripe_http.posts_to("/v1/checkout/sessions")
+    assert len(sessions) == 2  # Stripe refusing the product a second time is no failure
+    assert len(stripe_http.products) == 1
+    products = {session.form["line_items[0][price_data][product]"] for session in sessions}
+    assert products == set(stripe_http.products)
+
+
+def test_a_monthly_gift_whose_campaign_gives_no_suffix_keeps_an_inline_product(stripe_http):
+    gateway.create_checkout_session(
+        _request(monthly_gift_id=MONTHLY_GIFT_ID, statement_name="2026")
+    )
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert not stripe_http.posts_to("/v1/products")
+    assert form["line_items[0][price_data][product_data][name]"] == "Gift"
+
+
+def test_a_monthly_checkout_is_not_opened_when_stripe_refuses_its_product(stripe_http):
+    stripe_http.errors["/v1/products"] = 500
+
+    with pytest.raises(gateway.GatewayError):
+        gateway.create_checkout_session(_request(monthly_gift_id=MONTHLY_GIFT_ID))
+
+    assert not stripe_http.posts_to("/v1/checkout/sessions")

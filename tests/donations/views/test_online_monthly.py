@@ -51,7 +51,8 @@ def test_a_monthly_gift_opens_checkout_in_subscription_mode_with_an_inline_month
     assert form["mode"] == "subscription"
     assert form["line_items[0][price_data][recurring][interval]"] == "month"
     assert form["line_items[0][price_data][unit_amount]"] == "2500"
-    assert form["line_items[0][price_data][product_data][name]"] == "Monthly gift to Winter coats"
+    product = stripe_http.products[form["line_items[0][price_data][product]"]]
+    assert product["name"] == "Monthly gift to Winter coats"  # carrying the statement suffix
     assert form["line_items[1][price_data][recurring][interval]"] == "month"  # the fee cover
     assert form["subscription_data[metadata][monthly_gift_id]"] == str(gift.pk)
     assert form["subscription_data[metadata][donation_id]"] == str(first.pk)
