@@ -509,7 +509,10 @@ def _monthly_product(request: CheckoutRequest) -> str | None:
     https://docs.stripe.com/api/invoices/update#update_invoice-statement_descriptor), so every
     month carries it, the first one in Checkout included. The product's id is derived from
     the campaign, name and suffix: one product per campaign and name however many gifts,
-    created once (Stripe refuses a second one with the same id, which is what we want).
+    created once (Stripe refuses a second one with the same id, which is what we want). Any
+    other refusal of the product (a descriptor Stripe will not take, say) is logged and the
+    gift goes ahead with Checkout's inline product, without the suffix: a donor is never
+    turned away for a statement line.
     """
     suffix = statement_descriptor_suffix(request.statement_name)
     if not suffix:
@@ -526,7 +529,10 @@ def _monthly_product(request: CheckoutRequest) -> str | None:
         _client().v1.products.create(params=params)
     except stripe.InvalidRequestError as error:
         if error.code != "resource_already_exists":
-            raise GatewayError(str(error)) from error
+            logger.warning(
+                "Stripe refused product %s (%s); no suffix this time.", product_id, error
+            )
+            return None
     except stripe.StripeError as error:
         raise GatewayError(str(error)) from error
     return product_id

@@ -30,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -641,16 +642,23 @@ def monthly_gifts_stop_for_campaign(
     return result
 
 
+def open_sessions(campaigns) -> QuerySet:
+    """Pending online gifts whose Checkout Session may still be paid (Stripe keeps a session
+    open at most a day), of the given campaigns (a queryset of them)."""
+    return Donation.objects.filter(
+        campaign__in=campaigns,
+        source=Donation.Source.ONLINE,
+        status=Donation.Status.PENDING,
+        stripe_checkout_session_id__isnull=False,
+        created_at__gte=timezone.now() - datetime.timedelta(days=1),
+    ).exclude(stripe_checkout_session_id__startswith=DEMO_PREFIX)
+
+
 def _open_sessions_expire(campaign: Campaign) -> list[str]:
     """Expire the campaign's Checkout Sessions that may still be paid (its pending gifts');
     returns the ones Stripe could not be told about."""
     failed = []
-    pending = Donation.objects.filter(
-        campaign=campaign,
-        source=Donation.Source.ONLINE,
-        status=Donation.Status.PENDING,
-        stripe_checkout_session_id__isnull=False,
-    ).exclude(stripe_checkout_session_id__startswith=DEMO_PREFIX)
+    pending = open_sessions(Campaign.objects.filter(pk=campaign.pk))
     for session_id in pending.values_list("stripe_checkout_session_id", flat=True):
         try:
             gateway.expire_checkout_session(session_id)
@@ -672,9 +680,10 @@ class Completion:
 
 @task()
 def campaign_monthly_gifts_stop_task(campaign_id: int, user_id: int | None, origin: str) -> None:
-    """The Stripe calls of a completion, in the worker: every monthly gift still active ends
-    with its paid month. A gift Stripe could not be told about stays active: the task fails
-    (logged), and the sweep enqueues it again while the campaign has one."""
+    """The Stripe calls of a completion, in the worker: its monthly gifts stop and its open
+    Checkout Sessions expire (`monthly_gifts_stop_for_campaign`). What Stripe could not be
+    told about stays as it was: the task fails (logged), and the sweep enqueues it again
+    while the campaign has a gift still charging or a session still open."""
     campaign = Campaign.objects.get(pk=campaign_id)
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     result = monthly_gifts_stop_for_campaign(campaign=campaign, by=user, origin=origin)
@@ -685,12 +694,14 @@ def campaign_monthly_gifts_stop_task(campaign_id: int, user_id: int | None, orig
 
 
 def _monthly_gifts_stop_later(*, campaign: Campaign, by, origin: str) -> int:
-    """Enqueue the Stripe calls of a completion once it commits; how many gifts they stop."""
-    active = MonthlyGift.objects.filter(campaign=campaign, status__in=MONTHLY_ACTIVE).count()
-    if active:
+    """Enqueue the Stripe calls of a completion once it commits (monthly gifts to stop, open
+    Checkout Sessions to expire); how many monthly gifts they stop."""
+    to_stop = MonthlyGift.objects.filter(campaign=campaign, status__in=STOPPABLE).count()
+    this = Campaign.objects.filter(pk=campaign.pk)
+    if to_stop or open_sessions(this).exists():
         user_id = by.pk if by is not None else None
         enqueue_on_commit(campaign_monthly_gifts_stop_task, campaign.pk, user_id, origin)
-    return active
+    return to_stop
 
 
 def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> Completion:
@@ -749,7 +760,7 @@ def campaigns_complete_ended(*, today: datetime.date) -> list[Completion]:
     due = Campaign.objects.filter(status=Campaign.Status.LIVE, ends_on__lt=today)
     with_active = Campaign.objects.filter(
         status=Campaign.Status.COMPLETED,
-        monthly_gifts__status__in=MONTHLY_ACTIVE,
+        monthly_gifts__status__in=STOPPABLE,
     ).distinct()
     ids = sorted(
         set(due.values_list("pk", flat=True)) | set(with_active.values_list("pk", flat=True))

@@ -33,10 +33,11 @@ from donations.models import WebhookDelivery
 from donations.services.donors import donor_link_email_send_task, donor_link_emails_due
 from donations.services.health import payment_alert_mail_task, payment_alerts_unmailed
 from donations.services.monthly import (
-    MONTHLY_ACTIVE,
+    STOPPABLE,
     campaign_monthly_gifts_stop_task,
     monthly_gift_stop_task,
     monthly_gift_stops_due,
+    open_sessions,
 )
 from donations.services.payments import stripe_event_process_task
 from donations.services.receipts import receipt_send_task, receipts_due
@@ -87,15 +88,10 @@ def work_sweep(*, now: datetime.datetime) -> SweepReport:
     for email_id in donor_link_emails_due(now=now - after, limit=SWEEP_LIMIT):
         link_emails += enqueue(donor_link_email_send_task, email_id)
     completions = 0
-    unstopped = (
-        Campaign.objects.filter(
-            status=Campaign.Status.COMPLETED,
-            updated_at__lt=now - after,
-            monthly_gifts__status__in=MONTHLY_ACTIVE,
-        )
-        .distinct()
-        .values_list("pk", flat=True)[:SWEEP_LIMIT]
-    )
+    closed = Campaign.objects.filter(status=Campaign.Status.COMPLETED, updated_at__lt=now - after)
+    charging = closed.filter(monthly_gifts__status__in=STOPPABLE).values_list("pk", flat=True)
+    sessions = open_sessions(closed).values_list("campaign_id", flat=True)
+    unstopped = sorted(set(charging[:SWEEP_LIMIT]) | set(sessions[:SWEEP_LIMIT]))
     for campaign_id in unstopped:
         completions += enqueue(campaign_monthly_gifts_stop_task, campaign_id, None, "retried")
     for gift_id in monthly_gift_stops_due(before=now - after, limit=SWEEP_LIMIT):

@@ -120,7 +120,11 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return _ok(self._create_session(recorded.form))
         if method.upper() == "GET" and path == "/v1/checkout/sessions":
             return self._list_sessions(recorded.query)
-        if method.upper() == "POST" and path.startswith("/v1/checkout/sessions/"):
+        if (
+            method.upper() == "POST"
+            and path.startswith("/v1/checkout/sessions/")
+            and path.endswith("/expire")
+        ):
             session = self._current("checkout.session", self.sessions, path.split("/")[4])
             if session is None:
                 return _error(404)

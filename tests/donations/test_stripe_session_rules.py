@@ -202,3 +202,16 @@ def test_a_monthly_checkout_is_not_opened_when_stripe_refuses_its_product(stripe
         gateway.create_checkout_session(_request(monthly_gift_id=MONTHLY_GIFT_ID))
 
     assert not stripe_http.posts_to("/v1/checkout/sessions")
+
+
+def test_a_product_stripe_refuses_leaves_the_monthly_gift_without_its_suffix_not_refused(
+    stripe_http, caplog
+):
+    stripe_http.errors["/v1/products"] = 400
+
+    gateway.create_checkout_session(_request(monthly_gift_id=MONTHLY_GIFT_ID))
+
+    form = stripe_http.posts_to("/v1/checkout/sessions")[0].form
+    assert form["line_items[0][price_data][product_data][name]"] == "Gift"
+    assert "line_items[0][price_data][product]" not in form
+    assert "no suffix this time" in caplog.text

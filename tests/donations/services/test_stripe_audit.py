@@ -273,3 +273,38 @@ def test_reconciliation_stops_a_gift_whose_latest_month_came_after_close(
     month = Donation.objects.get(stripe_invoice_id="in_m1_2")
     assert month.review_reason == Donation.ReviewReason.CAMPAIGN_CLOSED
     assert gift.status == MonthlyGift.Status.CANCELED
+
+
+def test_completing_a_campaign_with_only_one_off_gifts_expires_their_open_sessions(
+    stripe_http, campaign, django_capture_on_commit_callbacks
+):
+    one_off = PendingOnlineDonationFactory(campaign=campaign)
+    stripe_http.sessions[one_off.stripe_checkout_session_id] = fakes.checkout_session(
+        donation=one_off, amount_total=2500, currency="usd", status="open",
+        payment_status="unpaid",
+    )  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        completion = campaign_complete(campaign=campaign, today=timezone.localdate())
+
+    assert completion.monthly_to_stop == 0
+    assert stripe_http.sessions[one_off.stripe_checkout_session_id]["status"] == "expired"
+
+
+def test_completing_a_campaign_whose_only_monthly_gift_stripe_holds_unpaid_cancels_it(
+    client, stripe_http, campaign, django_capture_on_commit_callbacks
+):
+    gift, _stripe = active_monthly(client, stripe_http, campaign)
+    held = fakes.subscription(
+        gift=gift, subscription_id=gift.stripe_subscription_id, status="unpaid"
+    )
+    stripe_http.subscriptions[gift.stripe_subscription_id] = held
+    fakes.deliver(client, fakes.event("customer.subscription.updated", held))
+    gift.refresh_from_db()
+    assert gift.status == MonthlyGift.Status.UNPAID
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_complete(campaign=campaign, today=timezone.localdate())
+
+    gift.refresh_from_db()
+    assert gift.status == MonthlyGift.Status.CANCELED
