@@ -116,6 +116,13 @@ def options_parse() -> argparse.Namespace:
         help="db_worker processes x threads each, as PxT (default 2x8)",
     )
     parser.add_argument(
+        "--task-nice",
+        type=int,
+        default=_env_int("BENCH_TASK_NICE", 10),
+        help="run the task workers at this nice level (0: as gunicorn), as the deployment "
+        "docs advise: acknowledgements first, the backlog when the CPU is free",
+    )
+    parser.add_argument(
         "--task-interval",
         type=float,
         default=float(os.environ.get("BENCH_TASK_INTERVAL") or 0.05),
@@ -468,7 +475,9 @@ def task_workers_start(processes: Processes, options, env: dict) -> list[subproc
     """`manage.py db_worker` processes beside gunicorn, with its environment; returns once
     every worker thread has said it started."""
     count, threads = options.task_workers
+    niced = ["nice", "-n", str(options.task_nice)] if options.task_nice else []
     command = [
+        *niced,
         sys.executable,
         "manage.py",
         "db_worker",
@@ -490,7 +499,10 @@ def task_workers_start(processes: Processes, options, env: dict) -> list[subproc
             if process.poll() is not None:
                 raise SystemExit(f"db_worker exited; see {output}")
         if all(output.read_text().count("Starting worker") >= threads for _, output in started):
-            log(f"task workers: {count} db_worker processes x {threads} threads")
+            log(
+                f"task workers: {count} db_worker processes x {threads} threads, "
+                f"nice {options.task_nice}"
+            )
             return [process for process, _ in started]
         time.sleep(0.25)
     raise SystemExit(f"db_worker did not start its {threads} threads within 30 s.")
