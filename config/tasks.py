@@ -8,8 +8,8 @@ an event's processed time): a task only carries the work out, and a periodic swe
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -44,5 +44,4 @@ def enqueue(work: Task, *args: Any, **kwargs: Any) -> bool:
 def enqueue_on_commit(work: Task, *args: Any, **kwargs: Any) -> None:
     """Enqueue once the current transaction commits (at once outside one), so a worker
     never picks up work whose rows it cannot see yet."""
-    callback: Callable[[], object] = lambda: enqueue(work, *args, **kwargs)  # noqa: E731
-    transaction.on_commit(callback)
+    transaction.on_commit(functools.partial(enqueue, work, *args, **kwargs))

@@ -397,14 +397,14 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookReceipt:
     return WebhookReceipt(accepted=True, outcome=Outcome.QUEUED)
 
 
-def stripe_event_process(*, event_id: str) -> WebhookDelivery | None:
+def stripe_event_process(*, event_id: str) -> None:
     """Process one event of the inbox exactly once (`stripe_event_handle`), keeping the
     outcome on its row. A second run for a processed event does nothing. An error is kept on
     the row (`reason`, `attempts`) and propagates, so the task fails and the sweep retries
     it later; exactly-once still rests on the unique event claim and Stripe ids."""
     delivery = WebhookDelivery.objects.filter(event_id=event_id).first()
     if delivery is None or delivery.processed_at is not None or not delivery.payload:
-        return delivery
+        return
     started_at = timezone.now()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     try:
@@ -429,8 +429,6 @@ def stripe_event_process(*, event_id: str) -> WebhookDelivery | None:
         donation=recorded if isinstance(recorded, Donation) else None,
     )
     _log_outcome(delivery, outcome, recorded=recorded)
-    delivery.refresh_from_db()
-    return delivery
 
 
 @task()
