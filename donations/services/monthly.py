@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from babel.dates import format_date
@@ -565,15 +566,10 @@ def monthly_email_task(gift_id: str, template: str) -> None:
     gift = MonthlyGift.objects.select_related("campaign").get(pk=gift_id)
     if not gift.email:
         return
-    language = gift.language if gift.language in dict(settings.LANGUAGES) else "en"
-    with translation.override(language):
-        locale = babel_locale()
+
+    def stopped(locale: str) -> dict:
         paid_through = gift.paid_through if gift.status == Status.ENDING else None
-        context = {
-            "giver_name": gift.giver_name,
-            "campaign_title": gift.campaign.localized("title", language),
-            "organizer_name": gift.campaign.organizer_name,
-            "amount": money.format_money(gift.amount, gift.currency, locale),
+        return {
             "raised": money.format_money(gift.raised, gift.campaign.currency, locale),
             "months": gift.months,
             "paid_through": (
@@ -581,21 +577,42 @@ def monthly_email_task(gift_id: str, template: str) -> None:
                 if paid_through
                 else ""
             ),
-            "manage_url": donor_link_url(email=gift.email),
         }
-        subject = render_to_string(f"donations/email/{template}_subject.txt", context)
-        message = EmailMultiAlternatives(
-            subject=" ".join(subject.split()),
-            body=render_to_string(f"donations/email/{template}.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[gift.email],
-            reply_to=[gift.campaign.organizer_email] if gift.campaign.organizer_email else None,
-            headers={"Auto-Submitted": "auto-generated"},
-        )
+
+    message = monthly_gift_email(gift=gift, template=template, extra=stopped)
     try:
         message.send(fail_silently=False)
     except Exception:  # any backend failure: the stop stands, the log says who was not told
         logger.exception("Could not email the donor of monthly gift %s.", gift_id)
+
+
+def monthly_gift_email(
+    *, gift: MonthlyGift, template: str, extra: Callable[[str], dict]
+) -> EmailMultiAlternatives:
+    """An email to a monthly gift's donor in their language (`donations/email/<template>`):
+    the gift's amount, campaign, organizer and donor link, plus `extra(babel_locale)`; replies
+    go to the organizers."""
+    language = gift.language if gift.language in dict(settings.LANGUAGES) else "en"
+    with translation.override(language):
+        locale = babel_locale()
+        context = {
+            "giver_name": gift.giver_name,
+            "campaign_title": gift.campaign.localized("title", language),
+            "organizer_name": gift.campaign.organizer_name,
+            "amount": money.format_money(gift.amount, gift.currency, locale),
+            "manage_url": donor_link_url(email=gift.email),
+            **extra(locale),
+        }
+        subject = render_to_string(f"donations/email/{template}_subject.txt", context)
+        body = render_to_string(f"donations/email/{template}.txt", context)
+    return EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[gift.email],
+        reply_to=[gift.campaign.organizer_email] if gift.campaign.organizer_email else None,
+        headers={"Auto-Submitted": "auto-generated"},
+    )
 
 
 @dataclass

@@ -20,19 +20,15 @@ from __future__ import annotations
 import datetime
 import logging
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
-import money
-from config.i18n import babel_locale
 from config.tasks import enqueue_on_commit, task
 from donations import stripe_gateway as gateway
-from donations.donor_links import donor_link_url
 from donations.models import MONTHLY_ACTIVE, MonthlyGift, RenewalNotice
+from donations.services.monthly import monthly_gift_email
 
 logger = logging.getLogger(__name__)
 
@@ -143,26 +139,10 @@ def renewal_notice_mail(*, notice_id: int) -> RenewalNotice | None:
 
 
 def _message(notice: RenewalNotice, gift: MonthlyGift, invoice_url: str) -> EmailMultiAlternatives:
-    language = gift.language if gift.language in dict(settings.LANGUAGES) else "en"
-    template = TEMPLATES[notice.kind]
-    with translation.override(language):
-        context = {
-            "giver_name": gift.giver_name,
-            "campaign_title": gift.campaign.localized("title", language),
-            "organizer_name": gift.campaign.organizer_name,
-            "amount": money.format_money(gift.amount, gift.currency, babel_locale()),
-            "invoice_url": invoice_url,
-            "manage_url": donor_link_url(email=gift.email),
-        }
-        subject = render_to_string(f"donations/email/{template}_subject.txt", context)
-        body = render_to_string(f"donations/email/{template}.txt", context)
-    return EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[gift.email],
-        reply_to=[gift.campaign.organizer_email] if gift.campaign.organizer_email else None,
-        headers={"Auto-Submitted": "auto-generated"},
+    return monthly_gift_email(
+        gift=gift,
+        template=TEMPLATES[notice.kind],
+        extra=lambda _locale: {"invoice_url": invoice_url},
     )
 
 
