@@ -59,7 +59,7 @@ def campaign_tag(campaign_id: int) -> str:
 
 
 def _version_key(slug: str) -> str:
-    return f"page-version:{slug}"
+    return f"origin-version:{slug}"
 
 
 def _new_version() -> str:
@@ -103,7 +103,7 @@ def _page_key(request: HttpRequest, slug: str, kwargs: dict) -> str:
         timezone.localdate().isoformat(),
         str(int(time.time() // PAGE_SECONDS)),
     ]
-    return f"page:{slug}:{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
+    return f"origin-page:{slug}:{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
 
 
 def _keep_page_parameters(request: HttpRequest) -> None:

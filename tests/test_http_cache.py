@@ -285,7 +285,7 @@ def test_a_miss_runs_the_same_few_queries_at_any_number_of_gifts(client, campaig
 
 def test_a_lost_version_is_a_new_one(client, campaign):
     first = client.get("/c/coats/")
-    cache.delete("page-version:coats")
+    cache.delete("origin-version:coats")
     DonationFactory(campaign=campaign, amount=Decimal("5.00"))  # no bump: only the loss
 
     again = client.get("/c/coats/")
@@ -456,5 +456,5 @@ def test_a_cursor_that_points_at_no_gift_writes_nothing_to_the_cache(client, cam
 def test_a_campaigns_first_visit_keeps_its_version_and_page(client, campaign):
     assert raised(client) == "25.00"
 
-    kinds = sorted(key.split(":")[2] for key in cache_keys())  # ":1:page-version:coats"
-    assert kinds == ["page", "page-version"]
+    kinds = sorted(key.split(":")[2] for key in cache_keys())  # ":1:origin-version:coats"
+    assert kinds == ["origin-page", "origin-version"]
