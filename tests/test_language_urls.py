@@ -65,6 +65,12 @@ def assert_one_page_for_everyone(response) -> None:
     assert response.status_code == 200
     assert not response.cookies, f"Set-Cookie: {list(response.cookies)}"
     assert not vary_of(response) & {"cookie", "accept-language"}, response.get("Vary")
+    # ... and a shared cache may keep it, tagged with what it shows (config/httpcache.py).
+    assert response["Cache-Control"] == (
+        "public, max-age=0, s-maxage=300, stale-while-revalidate=60"
+    )
+    assert response["Surrogate-Key"] and response["Cache-Tag"]
+    assert response["ETag"]
 
 
 @pytest.mark.parametrize("visitor", ["plain", "asks-for-the-other-language"])
@@ -81,6 +87,9 @@ def test_every_public_page_is_one_page_per_url_in_both_languages(client, coats, 
 
         assert_one_page_for_everyone(response)
         assert response["Content-Language"] == language, name
+        tags = response["Surrogate-Key"].split()
+        assert (f"campaign-{coats.pk}" in tags) and (("site" in tags) == (name == "home")), name
+        assert (name == "home") or response["Last-Modified"], name
         if name == "share-picture":
             continue
         html = response.content.decode()
