@@ -1,10 +1,12 @@
 """Writes of the campaigns app: counting shares, publishing updates, saving content edits.
 
-Every change that alters what a campaign's public pages show bumps the campaign's page
-version once committed (campaigns/pagecache.py), except share counts, which may lag the
-cached page by up to a minute so that a viral spike does not keep emptying the cache. The
-page cache is keyed by slug: a renamed campaign bumps its old slug too, and content moved to
-another campaign bumps both.
+Every change that alters what a campaign's public pages show calls
+`campaign_pages_changed`: once committed, the pages kept at the origin get a new version
+(campaigns/pages.py) and the shared cache in front is asked to purge them (config/purge.py).
+Share counts are the exception: they may lag by up to a minute at the origin (and
+PUBLIC_PAGE_MAX_AGE at the edge), so a viral spike does not keep emptying the caches. The
+origin keys pages by slug: a renamed campaign stales its old slug too, and content moved to
+another campaign stales both.
 
 What may no longer change is decided here too, whoever saves (the admin, a command): a
 campaign's currency once it has gifts (they were converted into it), a draft's status to
@@ -19,8 +21,10 @@ A campaign's history (CampaignChange: completed, reopened) has one writer,
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import re
+from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
@@ -39,8 +43,10 @@ from campaigns.models import (
     TeamMember,
     Update,
 )
-from campaigns.pagecache import page_version_bump, page_version_bump_slug
+from campaigns.pages import campaign_tag, page_versions_bump
 from campaigns.selectors import campaign_has_gifts, team_member_has_gifts
+from config.httpcache import SITE_TAG
+from config.purge import purge_soon
 from donations import permissions
 
 logger = logging.getLogger(__name__)
@@ -110,6 +116,26 @@ def share_record(*, campaign: Campaign, network: str, client: str, user_agent: s
     return True
 
 
+def campaign_pages_changed(
+    *, campaign_ids: Iterable[int | None] = (), slugs: Iterable[str] = (), site: bool = False
+) -> None:
+    """What these campaigns' pages show has changed (with `site`, also the list of
+    campaigns). Once the transaction commits (at once outside one), their pages kept at the
+    origin get a new version, so the next request renders afresh, and a purge of their tags
+    (`campaign-<id>`, `site`) is enqueued, coalesced (config/purge.py). `slugs` adds
+    addresses a campaign no longer has (renamed, deleted). Never raises for the caches."""
+    ids = sorted({campaign_id for campaign_id in campaign_ids if campaign_id})
+    names = sorted({slug for slug in slugs if slug})
+    transaction.on_commit(functools.partial(_pages_changed, ids, names, site))
+
+
+def _pages_changed(campaign_ids: list[int], slugs: list[str], site: bool) -> None:
+    current = Campaign.objects.filter(pk__in=campaign_ids).values_list("slug", flat=True)
+    page_versions_bump(slugs={*slugs, *(current if campaign_ids else ())})
+    tags = [campaign_tag(campaign_id) for campaign_id in campaign_ids]
+    purge_soon(tags=[*tags, SITE_TAG] if site else tags)
+
+
 def campaign_update_save(*, update: Update) -> Update:
     """Save an organizer's update; the first time it is published it gets its date.
 
@@ -120,29 +146,8 @@ def campaign_update_save(*, update: Update) -> Update:
     update.full_clean()
     with transaction.atomic():
         update.save()
-        campaign_id = update.campaign_id
-        transaction.on_commit(lambda: page_version_bump(campaign_id))
+        campaign_pages_changed(campaign_ids=[update.campaign_id])
     return update
-
-
-def campaign_content_changed(*, campaign: Campaign) -> None:
-    """The campaign, a section or a team member was edited: its cached pages are stale."""
-    campaign_id = campaign.pk
-    transaction.on_commit(lambda: page_version_bump(campaign_id))
-
-
-def _pages_stale_on_commit(*, campaign_ids=(), slugs=()) -> None:
-    """Once committed, stale the cached pages of these campaigns (by id or by slug)."""
-    ids = sorted({campaign_id for campaign_id in campaign_ids if campaign_id})
-    names = sorted({slug for slug in slugs if slug})
-
-    def bump() -> None:
-        for slug in names:
-            page_version_bump_slug(slug)
-        for campaign_id in ids:
-            page_version_bump(campaign_id)
-
-    transaction.on_commit(bump)
 
 
 def campaign_change_check(*, campaign: Campaign, by, reason: str = "") -> None:
@@ -241,18 +246,19 @@ def campaign_save(*, campaign: Campaign, by: AbstractBaseUser | None, reason: st
                 by=by,
                 reason=reason.strip(),
             )
-        _pages_stale_on_commit(
-            slugs=[campaign.slug, stored["slug"] if stored else ""], campaign_ids=[campaign.pk]
+        # The home page lists the campaigns: a new one, a status or an order may change it.
+        campaign_pages_changed(
+            campaign_ids=[campaign.pk], slugs=[stored["slug"] if stored else ""], site=True
         )
     return campaign
 
 
 def campaign_delete(*, campaign: Campaign) -> None:
     """Delete a campaign (the database refuses one with gifts); its cached pages go stale."""
-    slug = campaign.slug
+    campaign_id, slug = campaign.pk, campaign.slug
     with transaction.atomic():
         campaign.delete()
-        _pages_stale_on_commit(slugs=[slug])
+        campaign_pages_changed(campaign_ids=[campaign_id], slugs=[slug], site=True)
 
 
 CampaignContent = StorySection | TeamMember | Update
@@ -287,7 +293,7 @@ def campaign_content_save(*, content: StorySection | TeamMember) -> StorySection
                 }
             )
         content.save()
-        _pages_stale_on_commit(campaign_ids=[content.campaign_id, left])
+        campaign_pages_changed(campaign_ids=[content.campaign_id, left])
     return content
 
 
@@ -302,7 +308,7 @@ def campaign_content_delete(*, content: CampaignContent) -> None:
             )
         campaign_id = content.campaign_id
         content.delete()
-        _pages_stale_on_commit(campaign_ids=[campaign_id])
+        campaign_pages_changed(campaign_ids=[campaign_id])
 
 
 def campaign_contents_delete(*, contents: QuerySet) -> None:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 
 from campaigns.images import share_picture_png
 from campaigns.models import Campaign, ShareNetwork, TeamMember
-from campaigns.pagecache import cached_public_page
+from campaigns.pages import campaign_page, campaign_tag
 from campaigns.qr import qr_data_uri
 from campaigns.selectors import (
     campaign_share_total,
@@ -25,6 +25,7 @@ from campaigns.selectors import (
 from campaigns.services import share_record
 from campaigns.sharing import network_url, share_links
 from config.clients import client_ip, client_key
+from config.httpcache import SITE_TAG, public_page, tag_response
 from donations import permissions
 from donations.models import CASH_BATCH_MAX_ROWS
 from donations.selectors.givers import (
@@ -38,6 +39,13 @@ from donations.selectors.givers import (
 from money import quantize
 
 CAMPAIGNS_PER_PAGE = 12
+
+
+def _tagged_render(
+    request: HttpRequest, template: str, context: dict, campaign: Campaign
+) -> HttpResponse:
+    """A page of one campaign, tagged with it so that its changes purge it."""
+    return tag_response(render(request, template, context), [campaign_tag(campaign.id)])
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
@@ -109,6 +117,7 @@ def _share_meta(campaign: Campaign, member: TeamMember | None, language: str) ->
 
 
 @require_safe
+@public_page
 def campaign_index(request: HttpRequest) -> HttpResponse:
     """Live campaigns first, then every completed one, a page of cards at a time."""
     page = Paginator(Campaign.objects.for_index(), CAMPAIGNS_PER_PAGE).get_page(
@@ -118,36 +127,41 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
     raised = raised_by_campaign(campaign_ids=[campaign.id for campaign in campaigns])
     for campaign in campaigns:
         campaign.raised = raised.get(campaign.id, quantize(Decimal(0), campaign.currency))
-    return render(request, "campaigns/index.html", {"campaigns": campaigns, "page": page})
+    response = render(request, "campaigns/index.html", {"campaigns": campaigns, "page": page})
+    # Purged with any campaign it lists (a gift moves its total), and with `site`.
+    return tag_response(response, [SITE_TAG, *(campaign_tag(c.id) for c in campaigns)])
 
 
 @require_safe
+@campaign_page
 def campaign_share_picture(request: HttpRequest, slug: str) -> HttpResponse:
     """The PNG link previews show for a campaign without a photo (1200 x 630)."""
     campaign = get_object_or_404(Campaign.objects.public(), slug=slug)
     response = HttpResponse(share_picture_png(campaign), content_type="image/png")
-    response["Cache-Control"] = "public, max-age=86400"
-    return response
+    return tag_response(response, [campaign_tag(campaign.id)])
 
 
 @require_safe
-@cached_public_page
+@campaign_page(stored=True)
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
-    return render(request, "campaigns/detail.html", _page_context(request, campaign, None))
+    context = _page_context(request, campaign, None)
+    return _tagged_render(request, "campaigns/detail.html", context, campaign)
 
 
 @require_safe
-@cached_public_page
+@campaign_page(stored=True)
 def campaign_member(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     member = get_object_or_404(campaign.team_members, slug=member_slug)
     if member.retired:  # printed flyers still lead here: their readers get the campaign
         return redirect(campaign)
-    return render(request, "campaigns/detail.html", _page_context(request, campaign, member))
+    context = _page_context(request, campaign, member)
+    return _tagged_render(request, "campaigns/detail.html", context, campaign)
 
 
 @require_safe
+@campaign_page
 def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
     """A blank cash tally sheet to print; its columns follow the volunteer cash form."""
     campaign = _campaign_for(request, slug)
@@ -156,11 +170,11 @@ def campaign_tally(request: HttpRequest, slug: str) -> HttpResponse:
         "members": list(campaign.team_members.on_team()),
         "rows": range(1, CASH_BATCH_MAX_ROWS + 1),  # one sheet fits one batch entry form
     }
-    return render(request, "campaigns/tally.html", context)
+    return _tagged_render(request, "campaigns/tally.html", context, campaign)
 
 
 @require_safe
-@cached_public_page
+@campaign_page(stored=True)
 def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     context = {
@@ -168,7 +182,7 @@ def campaign_givers(request: HttpRequest, slug: str) -> HttpResponse:
         "page": _giver_page(campaign, request, size=GIVERS_PER_PAGE),
         "now": timezone.now(),
     }
-    return render(request, "campaigns/givers.html", context)
+    return _tagged_render(request, "campaigns/givers.html", context, campaign)
 
 
 class ShareRedirect(HttpResponseRedirect):
@@ -209,10 +223,11 @@ def campaign_share(request: HttpRequest, slug: str, network: str) -> HttpRespons
 
 
 @require_safe
+@campaign_page
 def campaign_updates_page(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign_for(request, slug)
     context = {"campaign": campaign, "updates": campaign_updates(campaign=campaign)}
-    return render(request, "campaigns/updates.html", context)
+    return _tagged_render(request, "campaigns/updates.html", context, campaign)
 
 
 def _flyer(request: HttpRequest, campaign: Campaign, member: TeamMember | None) -> HttpResponse:
@@ -224,16 +239,18 @@ def _flyer(request: HttpRequest, campaign: Campaign, member: TeamMember | None) 
         "page_url": page_url,
         "qr_code": qr_data_uri(page_url),
     }
-    return render(request, "campaigns/flyer.html", context)
+    return _tagged_render(request, "campaigns/flyer.html", context, campaign)
 
 
 @require_safe
+@campaign_page
 def campaign_flyer(request: HttpRequest, slug: str) -> HttpResponse:
     """A one-page printable flyer whose QR code leads to the campaign page."""
     return _flyer(request, _campaign_for(request, slug), None)
 
 
 @require_safe
+@campaign_page
 def campaign_member_flyer(request: HttpRequest, slug: str, member_slug: str) -> HttpResponse:
     """A team member's flyer: its QR code leads to the member's view of the campaign."""
     campaign = _campaign_for(request, slug)

@@ -72,3 +72,37 @@ def check_proxy_settings(app_configs=None, **kwargs) -> list[Error | Warning]:
             )
         )
     return problems
+
+
+# What each purge backend needs, by setting (config/purge.py).
+PURGE_SETTINGS = {
+    "none": (),
+    "http": ("CDN_PURGE_URL",),
+    "cloudflare": ("CLOUDFLARE_ZONE_ID", "CLOUDFLARE_API_TOKEN"),
+    "fastly": ("FASTLY_SERVICE_ID", "FASTLY_API_TOKEN"),
+}
+
+
+@register(Tags.caches)
+def check_purge_settings(app_configs=None, **kwargs) -> list[Error]:
+    """A purge backend without what it needs would fail every purge, silently but for logs."""
+    backend = settings.CDN_PURGE_BACKEND
+    if backend not in PURGE_SETTINGS:
+        return [
+            Error(
+                f"CDN_PURGE_BACKEND is {backend!r}.",
+                hint=f"Choose one of {', '.join(PURGE_SETTINGS)}.",
+                id="solidaria.E004",
+            )
+        ]
+    missing = [name for name in PURGE_SETTINGS[backend] if not getattr(settings, name)]
+    if missing:
+        return [
+            Error(
+                f"CDN_PURGE_BACKEND={backend} needs {' and '.join(missing)}.",
+                hint="Set them, or CDN_PURGE_BACKEND=none to let pages expire by themselves "
+                "(PUBLIC_PAGE_MAX_AGE).",
+                id="solidaria.E004",
+            )
+        ]
+    return []

@@ -4,7 +4,9 @@
   the connection comes from a proxy in FORWARDED_ALLOW_IPS; from anyone else they are dropped
   before Django's SecurityMiddleware (SECURE_PROXY_SSL_HEADER) could believe them.
 - `SiteSecurityMiddleware`: the Permissions-Policy header on every response; no caching of a
-  signed-in person's pages (`Cache-Control: no-store`); a log line for every refusal (403).
+  signed-in person's pages, nor of any page that did not say how it may be cached (public
+  pages do: config/httpcache.py), with `Cache-Control: private, no-store`; a log line for
+  every refusal (403).
 - `TwoFactorRequiredMiddleware`: with TWO_FACTOR_REQUIRED_FOR_SUPERUSERS, a superuser whose
   session has not passed two-factor sign-in can only reach the two-factor page (to turn it
   on, or to enter a code) and sign out.
@@ -62,7 +64,7 @@ class SiteSecurityMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         signed_in = _signed_in(request)
-        if signed_in:
+        if signed_in or not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         if response.status_code == 403:
             security_log.warning(

@@ -59,6 +59,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # ETag on every cacheable response; If-None-Match (weak, or a list) and If-Modified-Since
+    # answer 304. Outside the rest, so it sees the final headers (no-store for the signed-in).
+    "django.middleware.http.ConditionalGetMiddleware",
     "config.middleware.RefuseNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -142,6 +145,26 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # name, which Django ignores; it is KEY_PREFIX (tests use one per run on a shared Redis).
 if "key_prefix" in CACHES["default"]:
     CACHES["default"]["KEY_PREFIX"] = CACHES["default"].pop("key_prefix")
+# Public pages (config/httpcache.py) may be kept this many seconds by a shared cache (a CDN,
+# Varnish: s-maxage), and served stale for this many more while it fetches a fresh copy;
+# browsers always revalidate (max-age=0). Changes purge them sooner (below).
+PUBLIC_PAGE_MAX_AGE = env.int("PUBLIC_PAGE_MAX_AGE", default=300)
+PUBLIC_PAGE_STALE_WHILE_REVALIDATE = env.int("PUBLIC_PAGE_STALE_WHILE_REVALIDATE", default=60)
+# Purging the shared cache's copies of changed pages by tag (config/purge.py): none, http (a
+# PURGE to CDN_PURGE_URL, for Varnish or nginx), cloudflare or fastly. A tag is purged at most
+# once per CDN_PURGE_DELAY_SECONDS (raise it to 12 on Cloudflare's Free plan: 5 purges a
+# minute); a failed purge is tried CDN_PURGE_ATTEMPTS times in all.
+CDN_PURGE_BACKEND = env.str("CDN_PURGE_BACKEND", default="none")
+CDN_PURGE_URL = env.str("CDN_PURGE_URL", default="")
+CDN_PURGE_TIMEOUT = env.float("CDN_PURGE_TIMEOUT", default=5.0)
+CDN_PURGE_DELAY_SECONDS = env.float("CDN_PURGE_DELAY_SECONDS", default=1.0)
+CDN_PURGE_ATTEMPTS = env.int("CDN_PURGE_ATTEMPTS", default=5)
+CLOUDFLARE_ZONE_ID = env.str("CLOUDFLARE_ZONE_ID", default="")
+CLOUDFLARE_API_TOKEN = env.str("CLOUDFLARE_API_TOKEN", default="")
+CLOUDFLARE_API_URL = env.str("CLOUDFLARE_API_URL", default="https://api.cloudflare.com/client/v4")
+FASTLY_SERVICE_ID = env.str("FASTLY_SERVICE_ID", default="")
+FASTLY_API_TOKEN = env.str("FASTLY_API_TOKEN", default="")
+FASTLY_API_URL = env.str("FASTLY_API_URL", default="https://api.fastly.com")
 # Sessions live in the database alone, so signing in keeps working while the cache is down.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 

@@ -7,8 +7,8 @@ snapshot it, let the caller change it, then run `full_clean`, save only the colu
 changed, write one history row (DonationChange / MonthlyGiftChange) with the old and new value
 of each and who (a user) or what (a Stripe event id, or a reason such as "thank-you page")
 made it, move the running totals (services/totals.py) by what the change did to the gift's
-counting, and stale the campaign's cached pages once the transaction commits. Nothing happens
-when nothing changed. A new row (not saved yet) is inserted instead of locked.
+counting, and stale the campaign's pages (origin and edge) once the transaction commits.
+Nothing happens when nothing changed. A new row (not saved yet) is inserted instead of locked.
 `donations_created_bulk` does the same for many new gifts at once (the demo's givers).
 
 What happens to a gift without changing its columns (its receipt sent again) is kept by
@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from campaigns.pagecache import page_version_bump, page_version_bump_slug
+from campaigns.services import campaign_pages_changed
 from donations.models import (
     Donation,
     DonationChange,
@@ -103,17 +103,6 @@ def donation_changes(before: dict[str, Any] | None, donation: Donation) -> dict[
     return _changes(before, donation, IGNORED_FIELDS)
 
 
-def _bump_on_commit(donation: Donation) -> None:
-    """Stale the campaign's cached pages once this change is committed (by its slug when the
-    campaign was read with the gift, saving a query)."""
-    if Donation.campaign.is_cached(donation):
-        slug = donation.campaign.slug
-        transaction.on_commit(lambda: page_version_bump_slug(slug))
-    else:
-        campaign_id = donation.campaign_id
-        transaction.on_commit(lambda: page_version_bump(campaign_id))
-
-
 def _donation_recorded(
     *,
     donation: Donation,
@@ -124,7 +113,7 @@ def _donation_recorded(
     reason: str = "",
     also: dict[str, list] | None = None,
 ) -> DonationChange | None:
-    """Record a change already saved: history row, running totals, page versions.
+    """Record a change already saved: history row, running totals, stale pages.
 
     Call inside the transaction that saved the gift, so that all of it stands or falls
     together. `also` adds changes kept beside the gift's columns ({what: [old, new]}, such
@@ -135,7 +124,7 @@ def _donation_recorded(
     if not changes:
         return None
     totals_apply(before=before, donation=donation)
-    _bump_on_commit(donation)
+    campaign_pages_changed(campaign_ids=[donation.campaign_id])
     return DonationChange.objects.create(
         donation=donation,
         action=action,
@@ -176,14 +165,13 @@ def _monthly_gift_recorded(
     reason: str = "",
 ) -> MonthlyGiftChange | None:
     """Record a change of a monthly gift already saved: history row, the tallies' active
-    monthly gifts and monthly amount, page versions. Call inside the transaction that saved
+    monthly gifts and monthly amount, stale pages. Call inside the transaction that saved
     it. Returns the history row, or None (and does nothing) if nothing changed."""
     changes = monthly_gift_changes(before, gift)
     if not changes:
         return None
     monthly_totals_apply(before=before, gift=gift)
-    campaign_id = gift.campaign_id
-    transaction.on_commit(lambda: page_version_bump(campaign_id))
+    campaign_pages_changed(campaign_ids=[gift.campaign_id])
     return MonthlyGiftChange.objects.create(
         monthly_gift=gift,
         action=action,
@@ -371,8 +359,7 @@ def donations_created_bulk(
                 old_raised, old_gifts = delta.get(key, (0, 0))
                 delta[key] = (old_raised + raised, old_gifts + gifts)
         totals_add(delta)
-        for campaign_id in {donation.campaign_id for donation in donations}:
-            transaction.on_commit(lambda campaign_id=campaign_id: page_version_bump(campaign_id))
+        campaign_pages_changed(campaign_ids={donation.campaign_id for donation in donations})
         DonationChange.objects.bulk_create(
             (
                 DonationChange(

@@ -41,7 +41,7 @@ from campaigns.models import Campaign, CampaignChange
 from campaigns.services import (
     CAMPAIGN_NOT_LIVE,
     campaign_change_record,
-    campaign_content_changed,
+    campaign_pages_changed,
 )
 from config.i18n import babel_locale
 from config.tasks import enqueue, enqueue_on_commit, task
@@ -757,7 +757,7 @@ def campaign_complete(*, campaign: Campaign, today: datetime.date, by=None) -> C
                 by=user,
                 reason=origin,
             )
-            campaign_content_changed(campaign=locked)
+            campaign_pages_changed(campaign_ids=[locked.pk], site=True)  # the home's order
             logger.info("Campaign %s completed on %s (by %s).", locked.slug, ended, by or "-")
         to_stop = _monthly_gifts_stop_later(campaign=locked, by=user, origin=origin)
     return Completion(locked, completed_now, to_stop)

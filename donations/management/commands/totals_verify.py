@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Campaign
-from campaigns.pagecache import page_version_bump
+from campaigns.services import campaign_pages_changed
 from donations.services.totals import monthly_recount, totals_recount
 
 
@@ -53,8 +53,8 @@ class Command(BaseCommand):
                 f"{drift.actual[1]} months{fixed}"
             )
         drifted = {drift.campaign_id for drift in drifts} | {d.campaign_id for d in monthly}
-        for campaign_id in sorted(drifted if fix else set()):
-            page_version_bump(campaign_id)
+        if fix:
+            campaign_pages_changed(campaign_ids=drifted)
         count = len(drifts) + len(monthly)
         if not count:
             self.stdout.write("No drift: every total matches its gifts.")
