@@ -30,7 +30,8 @@ acl purgers {
 }
 
 # Who may tell us the request came over HTTPS: a TLS terminator on this machine (nginx,
-# hitch, caddy) that sets X-Forwarded-Proto. Any other client's claim is replaced by "http".
+# caddy) that sets X-Forwarded-Proto. Any other client's claim is replaced by "http". (hitch
+# speaks the PROXY protocol instead: there, test vmod proxy's proxy.is_ssl() in vcl_recv.)
 acl tls_terminators {
     "localhost";
     "127.0.0.1";
