@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -49,9 +50,11 @@ def _tagged_render(
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
-    return get_object_or_404(
-        permissions.visible_campaigns(request.user).with_counted_shares(), slug=slug
-    )
+    # Only an organizer signed in sees a draft. Without a session cookie nobody is signed in:
+    # not asking keeps the public page free of a session read, and so of `Vary: Cookie`.
+    signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES
+    viewer = request.user if signed_in else AnonymousUser()
+    return get_object_or_404(permissions.visible_campaigns(viewer).with_counted_shares(), slug=slug)
 
 
 def _giver_page(
@@ -106,7 +109,10 @@ def _share_meta(campaign: Campaign, member: TeamMember | None, language: str) ->
     if campaign.hero_image:
         image = _absolute(campaign.hero_image.url)
     else:
-        image = _absolute(reverse("campaigns:share-picture", kwargs={"slug": campaign.slug}))
+        # The picture is the same in every language: one address, one copy in every cache.
+        with translation.override(settings.LANGUAGE_CODE):
+            picture = reverse("campaigns:share-picture", kwargs={"slug": campaign.slug})
+        image = _absolute(picture)
     locales = {code: babel.replace("-", "_") for code, babel in settings.BABEL_LOCALES.items()}
     return {
         "page_url": _absolute((member or campaign).get_absolute_url()),

@@ -13,6 +13,8 @@
 - `RefuseNulCharactersMiddleware`: a URL holding a NUL character is a 400 before any view
   runs (PostgreSQL cannot store NUL in text).
 - `ErrorPageMiddleware`: Django's bodiless 405 (and any bare 429) gets the site's own page.
+- `LanguageMiddleware`: Django's LocaleMiddleware, except that the path decides the language
+  only where it can (CONTRACTS.md, "Languages").
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
+from django.utils import translation
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from config.clients import client_ip, from_trusted_proxy
+from config.i18n import path_decides_language
 from config.twofactor import two_factor_missing
 
 security_log = logging.getLogger("solidaria.security")
@@ -139,3 +144,33 @@ class RefuseNulCharactersMiddleware:
         ):
             return HttpResponseBadRequest("A NUL character is not allowed in a URL.")
         return self.get_response(request)
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """The language of a request: its path's where the path decides, else the visitor's.
+
+    A page under a language prefix (/es/...) is in that language, and the unprefixed path of a
+    page that also answers under a prefix (the public pages, the donate flow) is English: one
+    URL, one page, so these responses vary on neither Accept-Language nor Cookie and a shared
+    cache may keep them. Every other page (sign-in, volunteer, organizer, donor, admin) has one
+    path for all languages and follows the cookie that /lang/<code>/ sets, then
+    Accept-Language, then English, and says it varies on Accept-Language.
+
+    Django's own LocaleMiddleware makes every unprefixed path English once i18n_patterns are
+    used, and adds `Vary: Accept-Language` to those pages too.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.language_from_path = path_decides_language(request.path_info)
+        if request.language_from_path:
+            language = translation.get_language_from_path(request.path_info)
+        else:
+            language = translation.get_language_from_request(request)
+        translation.activate(language or settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not getattr(request, "language_from_path", False):
+            patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -65,7 +65,7 @@ MIDDLEWARE = [
     "config.middleware.RefuseNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.middleware.ErrorPageMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "config.context_processors.page_path",
+                "config.context_processors.page_languages",
             ],
         },
     },
@@ -214,8 +215,9 @@ OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Solidaria")
 PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=3)
 PASSWORD_RESET_LIMIT_PER_CLIENT = env.int("PASSWORD_RESET_LIMIT_PER_CLIENT", default=10)
 
-# Languages: no URL prefix. LocaleMiddleware reads the cookie set by /lang/<code>/,
-# then Accept-Language, then falls back to English.
+# Languages (config.middleware.LanguageMiddleware): the public pages and the donate flow are
+# English at their paths and Spanish under /es/; every other page reads the cookie set by
+# /lang/<code>/, then Accept-Language, then falls back to English.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
@@ -25,8 +26,10 @@ urlpatterns = [
     ),
     path("accounts/two-factor/", accounts.two_factor, name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The private pages, and the donate flow under /es/ too (donations/urls.py).
     path("", include("donations.urls")),
-    path("", include("campaigns.urls")),
+    # The public pages: English at these paths, Spanish under /es/ (CONTRACTS.md, "Languages").
+    *i18n_patterns(path("", include("campaigns.urls")), prefix_default_language=False),
 ]
 
 if settings.DEBUG:

@@ -1,5 +1,7 @@
 """Site-wide views: the health check, the language switcher and the admin's "View on site"."""
 
+from urllib.parse import urlsplit, urlunsplit
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.contenttypes import views as contenttype_views
@@ -11,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from config.i18n import language_paths_of, prefixed_languages
 
 
 @require_safe
@@ -39,12 +43,17 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def set_language(request: HttpRequest, code: str) -> HttpResponse:
-    """Remember the chosen language in a cookie, then go back to a same-site `next`."""
+    """Remember the chosen language in a cookie, then go back to a same-site `next`: to its
+    page in that language when the path decides (a public page, the donate flow: /c/x/ or
+    /es/c/x/), else to `next` itself, which then follows the cookie."""
     next_url = request.GET.get("next", "/")
     if not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = "/"
+    parts = urlsplit(next_url)
+    if twin := language_paths_of(parts.path).get(code):
+        next_url = urlunsplit(parts._replace(path=twin))
     response = HttpResponseRedirect(next_url)
     if code in dict(settings.LANGUAGES):
         response.set_cookie(
@@ -68,6 +77,7 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
         "Disallow: /volunteer/",
         "Disallow: /organize/",
         "Disallow: /donations/",
+        *(f"Disallow: /{code}/donations/" for code in prefixed_languages()),
         "Disallow: /stripe/",
         "Disallow: /lang/",
         "Allow: /",

@@ -1,14 +1,28 @@
-from django.urls import path
+from django.conf.urls.i18n import i18n_patterns
+from django.urls import URLResolver, path
+from django.urls.resolvers import RoutePattern
 
 from donations.views import cash, donors, online, payments, reporting
 
 app_name = "donations"
 
-urlpatterns = [
-    # online: the donate form, Checkout's return, the demo checkout
+# online: the donate form, Checkout's return, the demo checkout. Like the campaign pages they
+# answer in English here and in Spanish under /es/ (CONTRACTS.md, "Languages").
+donate_flow = [
     path("c/<slug:slug>/donate/", online.donate, name="donate"),
     path("donations/thanks/", online.thanks, name="thanks"),
     path("donations/demo-checkout/<uuid:donation_id>/", online.demo_checkout, name="demo-checkout"),
+]
+
+urlpatterns = [
+    # One namespace holds the prefixed donate flow and the unprefixed pages below, so the
+    # language prefix sits inside it, one level down: include() refuses i18n_patterns at the
+    # top of an included URLconf because Django's own LocaleMiddleware looks for them in the
+    # root URLconf only; config.middleware.LanguageMiddleware asks the URLconf instead.
+    URLResolver(
+        RoutePattern("", is_endpoint=False),
+        i18n_patterns(*donate_flow, prefix_default_language=False),
+    ),
     # payments: what Stripe reports
     path("stripe/webhook/", payments.stripe_webhook, name="stripe-webhook"),
     # cash: volunteers

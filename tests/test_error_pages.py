@@ -9,10 +9,9 @@ from tests.html import texts
 pytestmark = pytest.mark.django_db
 
 
-def test_a_missing_page_is_a_designed_404_in_the_visitors_language(client):
+def test_a_missing_page_is_a_designed_404_in_the_pages_language(client):
     english = client.get("/c/no-such-campaign/")
-    client.cookies["solidaria_language"] = "es"
-    spanish = client.get("/c/no-such-campaign/")
+    spanish = client.get("/es/c/no-such-campaign/")
 
     assert english.status_code == spanish.status_code == 404
     assert texts(english.content.decode(), "h1") == ["We cannot find that page"]

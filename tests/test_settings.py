@@ -127,4 +127,5 @@ def test_robots_txt_keeps_crawlers_out_of_the_back_office(client):
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert "Disallow: /admin/" in lines
     assert "Disallow: /volunteer/" in lines
+    assert "Disallow: /es/donations/" in lines  # the thank-you pages in Spanish too
     assert lines[-1] == "Allow: /"

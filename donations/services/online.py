@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 import money
@@ -271,7 +271,8 @@ def donation_start_checkout(
         with donation_change(donation, action=DonationChange.Action.START, reason=origin):
             pass  # a new gift: the gate inserts it as built
     if demo:
-        url = reverse("donations:demo-checkout", kwargs={"donation_id": donation.id})
+        with translation.override(_page_language(donation)):  # the demo checkout in theirs
+            url = reverse("donations:demo-checkout", kwargs={"donation_id": donation.id})
         return CheckoutStart(donation=donation, redirect_url=url)
     try:
         session = gateway.create_checkout_session(_checkout_request(donation, campaign))
@@ -318,9 +319,17 @@ def _monthly_gift_for(donation: Donation) -> MonthlyGift:
     )
 
 
+def _page_language(donation: Donation) -> str:
+    """The language of the pages a giver returns to: the one they gave in."""
+    languages = dict(settings.LANGUAGES)
+    return donation.language if donation.language in languages else settings.LANGUAGE_CODE
+
+
 def _checkout_request(donation: Donation, campaign: Campaign) -> gateway.CheckoutRequest:
-    thanks = reverse("donations:thanks")
-    donate = reverse("donations:donate", kwargs={"slug": campaign.slug})
+    # Checkout returns the giver to the thank-you or donate page in the language they gave in.
+    with translation.override(_page_language(donation)):
+        thanks = reverse("donations:thanks")
+        donate = reverse("donations:donate", kwargs={"slug": campaign.slug})
     title = campaign.localized("title", donation.language)
     product = _("Monthly gift to %(title)s") if donation.monthly_gift_id else _("Gift to %(title)s")
     return gateway.CheckoutRequest(

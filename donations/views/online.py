@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from campaigns.models import Campaign
@@ -143,6 +144,7 @@ def _donate_form(request: HttpRequest, campaign: Campaign, presets, currency) ->
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
 def donate(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(permissions.visible_campaigns(request.user), slug=slug)
     today = timezone.localdate()
@@ -171,6 +173,7 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@never_cache
 def thanks(request: HttpRequest) -> HttpResponse:
     session_id = request.GET.get("session_id", "")
     if not SESSION_ID.fullmatch(session_id):
@@ -194,6 +197,7 @@ def thanks(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
 def demo_checkout(request: HttpRequest, donation_id: uuid.UUID) -> HttpResponse:
     if not online.demo_mode():
         raise Http404("Demo checkout is off: this site takes real payments.")

@@ -49,10 +49,11 @@ def test_a_members_flyer_leads_to_the_members_view(client):
     )
 
 
-def test_the_flyer_is_in_the_visitors_language(client):
+def test_the_spanish_flyer_is_in_spanish_and_leads_to_the_spanish_page(client):
     CampaignFactory(slug="coats", title="Winter coats", title_es="Abrigos de invierno")
-    client.cookies["solidaria_language"] = "es"
 
-    html = client.get(reverse("campaigns:flyer", kwargs={"slug": "coats"})).content.decode()
+    html = client.get("/es/c/coats/flyer/").content.decode()
 
     assert texts(html, ".flyer-title") == ["Abrigos de invierno"]
+    assert texts(html, ".flyer-url") == ["http://testserver/es/c/coats/"]
+    assert attributes(html, "img.flyer-qr")[0]["src"] == fresh_qr("http://testserver/es/c/coats/")

@@ -177,10 +177,12 @@ def test_link_previews_get_absolute_open_graph_and_twitter_tags(client, campaign
 
 def test_a_member_view_previews_the_member_view_in_spanish(client, campaign):
     TeamMemberFactory(campaign=campaign, slug="pilsen")
-    client.cookies["solidaria_language"] = "es"
 
-    html = client.get("/c/coats/m/pilsen/").content.decode()
+    html = client.get("/es/c/coats/m/pilsen/").content.decode()
 
     og = {t["property"]: t["content"] for t in attributes(html, "meta[property]")}
-    assert og["og:url"] == "http://testserver/c/coats/m/pilsen/"
+    assert og["og:url"] == "http://testserver/es/c/coats/m/pilsen/"
     assert og["og:locale"] == "es_US"
+    assert attributes(html, 'link[rel="canonical"]')[0]["href"] == og["og:url"]
+    # The picture is the same in both languages: one address.
+    assert og["og:image"] == "http://testserver/c/coats/share-picture.png"

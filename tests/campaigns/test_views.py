@@ -2,7 +2,6 @@ import datetime
 import io
 import re
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
 
 import factory
 import pytest
@@ -592,21 +591,14 @@ def spanish_page_campaign():
     return campaign
 
 
-def test_spanish_from_the_language_cookie(client):
+def test_spanish_at_the_es_path(client):
     campaign = spanish_page_campaign()
-    client.cookies["solidaria_language"] = "es"
-    html = get_page(client, campaign)
+    html = client.get(f"/es{detail_url(campaign)}").content.decode()
     assert '<html lang="es">' in html
     assert "Donación en efectivo" in html
     assert "Offline donation" not in html
     assert '<data class="raised" value="1258.87">$1,258.87</data>' in html
     assert "(MXN500.00)" in html
-
-
-def test_spanish_from_accept_language(client):
-    campaign = spanish_page_campaign()
-    html = get_page(client, campaign, HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9")
-    assert "Donación en efectivo" in html
 
 
 def test_english_without_cookie_or_accept_language(client):
@@ -616,23 +608,24 @@ def test_english_without_cookie_or_accept_language(client):
     assert "(MX$500.00)" in html
 
 
-def test_cookie_wins_over_accept_language(client):
+def test_the_english_page_stays_english_for_a_spanish_cookie_and_accept_language(client):
     campaign = spanish_page_campaign()
-    client.cookies["solidaria_language"] = "en"
-    html = get_page(client, campaign, HTTP_ACCEPT_LANGUAGE="es")
+    client.cookies["solidaria_language"] = "es"
+    html = get_page(client, campaign, HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9")
+    assert '<html lang="en">' in html
     assert "Offline donation" in html
 
 
-def test_language_switcher_sets_the_cookie_and_returns_to_next(client):
+def test_language_switcher_sets_the_cookie_and_goes_to_the_page_in_that_language(client):
     campaign = OfflineDonationFactory().campaign
     response = client.get(
         reverse("set-language", kwargs={"code": "es"}), {"next": detail_url(campaign)}
     )
     assert response.status_code == 302
-    assert response["Location"] == detail_url(campaign)
+    assert response["Location"] == f"/es{detail_url(campaign)}"
     assert response.cookies["solidaria_language"].value == "es"
     assert response.cookies["solidaria_language"]["httponly"] is True
-    assert "Donación en efectivo" in get_page(client, campaign)
+    assert "Donación en efectivo" in client.get(response["Location"]).content.decode()
 
 
 @pytest.mark.parametrize(
@@ -641,7 +634,7 @@ def test_language_switcher_sets_the_cookie_and_returns_to_next(client):
 def test_language_switcher_refuses_an_off_site_next(client, next_url):
     response = client.get(reverse("set-language", kwargs={"code": "es"}), {"next": next_url})
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/es/"  # the home page, in the language asked for
     assert response.cookies["solidaria_language"].value == "es"
 
 
@@ -651,7 +644,7 @@ def test_language_switcher_ignores_an_unknown_language(client):
     assert "solidaria_language" not in response.cookies
 
 
-def test_page_links_to_the_other_language_with_next(client):
+def test_page_links_straight_to_the_other_language(client):
     campaign = CampaignFactory()
     html = get_page(client, campaign)
     switch = [
@@ -659,10 +652,7 @@ def test_page_links_to_the_other_language_with_next(client):
         for tag, attrs in parse(html).tags
         if tag == "a" and attrs.get("hreflang") == "es"
     ]
-    assert len(switch) == 1
-    parts = urlsplit(switch[0])
-    assert parts.path == "/lang/es/"
-    assert parse_qs(parts.query) == {"next": [detail_url(campaign)]}
+    assert switch == [f"/es{detail_url(campaign)}"]
 
 
 # Content Security Policy
@@ -784,7 +774,10 @@ def test_member_view_links_to_that_members_older_givers(client):
 
 def test_every_page_offers_volunteers_a_way_to_sign_in(client):
     html = client.get(reverse("campaigns:index")).content.decode()
-    assert f'href="{reverse("login")}"' in html
+    volunteer_home = reverse("donations:volunteer-home")
+    assert f'href="{volunteer_home}"' in html  # the same link for everyone: one URL, one page
+    response = client.get(volunteer_home)
+    assert response["Location"] == f"{reverse('login')}?next={volunteer_home}"
 
 
 def test_a_signed_in_volunteer_finds_their_campaigns_from_any_page(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import translation
 
 from donations.models import Donation, MonthlyGift
 from tests.donations import stripe_fakes as fakes
@@ -10,12 +11,13 @@ from tests.donations import stripe_fakes as fakes
 
 def start_monthly(client, campaign, *, amount="25", email="rosa@example.org", name="Rosa",
                   language="en") -> MonthlyGift:  # fmt: skip
-    """Give monthly through the donate form (in `language`); the gift is pending."""
+    """Give monthly through the donate form (in `language`: its path); the gift is pending."""
+    with translation.override(language):
+        donate_url = reverse("donations:donate", kwargs={"slug": campaign.slug})
     response = client.post(
-        reverse("donations:donate", kwargs={"slug": campaign.slug}),
+        donate_url,
         {"amount": amount, "currency": campaign.currency, "name": name, "email": email,
          "frequency": "monthly"},
-        HTTP_ACCEPT_LANGUAGE=language,
     )  # fmt: skip
     assert response.status_code == 303, response.content
     return MonthlyGift.objects.get(email=email, campaign=campaign)

@@ -128,10 +128,9 @@ def test_a_gift_over_stripes_maximum_is_refused_on_the_form_in_spanish_before_st
     CampaignFactory(slug="mx", currency="MXN", accepted_currencies="USD")
     today = ExchangeRateFactory(currency="USD").date
     ExchangeRateFactory(currency="MXN", per_euro=Decimal("20.9438"), date=today)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
 
     response = client.post(
-        "/c/mx/donate/",
+        "/es/c/mx/donate/",
         {"amount": "1500000", "currency": "MXN", "name": "Ana", "email": "ana@example.org"},
     )
 

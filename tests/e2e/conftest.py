@@ -96,7 +96,9 @@ def playwright(_connections_before_playwright, playwright):
 
 @pytest.fixture
 def open_page(new_context, live_server):
-    """Open a page in a fresh context: a language (by its cookie), a width, JavaScript on/off.
+    """Open a page in a fresh context: a language (by its cookie, which the volunteer's and
+    other private pages follow; the public pages take it from their path:
+    `site.in_language(language)`), a width, JavaScript on/off.
 
     `page.goto("/c/...")` works with paths: the context's base URL is the live server.
     """

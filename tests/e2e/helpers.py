@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 LANGUAGES = ("en", "es")
@@ -17,31 +17,46 @@ VOLUNTEER_PASSWORD = "correct horse battery staple"
 
 @dataclass(frozen=True)
 class Site:
-    """What the browser tests visit: a live campaign with a team, givers and a volunteer."""
+    """What the browser tests visit: a live campaign with a team, givers and a volunteer.
+
+    The public pages and the donate flow are at their paths in `language` (Spanish under
+    /es/); the volunteer's pages have one path and follow the language cookie."""
 
     campaign: object
     member: object
     volunteer: str
+    language: str = "en"
+
+    def in_language(self, language: str) -> Site:
+        return replace(self, language=language)
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.language == "en" else f"/{self.language}"
+
+    @property
+    def home_url(self) -> str:
+        return f"{self.prefix}/"
 
     @property
     def campaign_url(self) -> str:
-        return f"/c/{self.campaign.slug}/"
+        return f"{self.prefix}/c/{self.campaign.slug}/"
 
     @property
     def member_url(self) -> str:
-        return f"/c/{self.campaign.slug}/m/{self.member.slug}/"
+        return f"{self.prefix}/c/{self.campaign.slug}/m/{self.member.slug}/"
 
     @property
     def givers_url(self) -> str:
-        return f"/c/{self.campaign.slug}/givers/"
+        return f"{self.prefix}/c/{self.campaign.slug}/givers/"
 
     @property
     def donate_url(self) -> str:
-        return f"/c/{self.campaign.slug}/donate/"
+        return f"{self.prefix}/c/{self.campaign.slug}/donate/"
 
     @property
     def tally_url(self) -> str:
-        return f"/c/{self.campaign.slug}/tally/"
+        return f"{self.prefix}/c/{self.campaign.slug}/tally/"
 
     @property
     def cash_url(self) -> str:

@@ -53,7 +53,7 @@ def _cash_with_errors(page, site: Site) -> None:
 
 
 PAGES: dict[str, Callable] = {
-    "index": lambda page, site: page.goto("/"),
+    "index": lambda page, site: page.goto(site.home_url),
     "campaign": lambda page, site: page.goto(site.campaign_url),
     "member": lambda page, site: page.goto(site.member_url),
     "givers": lambda page, site: page.goto(site.givers_url),
@@ -70,5 +70,5 @@ PAGES: dict[str, Callable] = {
     "tally": lambda page, site: page.goto(site.tally_url),
     "updates": lambda page, site: page.goto(f"{site.campaign_url}updates/"),
     "flyer": lambda page, site: page.goto(f"{site.campaign_url}flyer/"),
-    "not-found": lambda page, site: page.goto("/c/no-such-campaign/"),
+    "not-found": lambda page, site: page.goto(f"{site.prefix}/c/no-such-campaign/"),
 }

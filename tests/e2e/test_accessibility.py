@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialize
 @pytest.mark.parametrize("name", PAGES)
 def test_page_passes_axe_at_phone_and_desktop_width(open_page, site, name, language):
     page = open_page(language=language, width=DESKTOP_WIDTH)
-    PAGES[name](page, site)
+    PAGES[name](page, site.in_language(language))
     assert page.locator("html").get_attribute("lang") == language
     found = {}
     for width in (DESKTOP_WIDTH, PHONE_WIDTH):
@@ -42,7 +42,7 @@ def test_the_progress_bar_is_exposed_with_its_value_and_a_text_equivalent(
     open_page, site, language
 ):
     page = open_page(language=language)
-    page.goto(site.campaign_url)
+    page.goto(site.in_language(language).campaign_url)
     bar = page.get_by_role("progressbar")
     expect(bar).to_have_count(1)
     expect(bar).to_have_accessible_name(page.locator("progress").get_attribute("aria-label"))

@@ -123,7 +123,7 @@ def test_browser_reports_no_csp_violations_on_the_public_pages(live_server, camp
 def test_language_switch_in_the_browser(live_server, campaign, page):
     page.goto(live_server.url + campaign.get_absolute_url())
     page.get_by_role("link", name="Español").click()
-    page.wait_for_url(live_server.url + campaign.get_absolute_url())
+    page.wait_for_url(f"{live_server.url}/es{campaign.get_absolute_url()}")
     assert page.locator("html").get_attribute("lang") == "es"
     assert page.get_by_text("Donación en efectivo").count() == 1
 

@@ -21,6 +21,7 @@ def test_a_demo_gift_goes_from_the_campaign_page_to_thanks_and_the_giver_list(
 ):
     name = f"Giver {language} {width} {'js' if javascript else 'no-js'}"
     page = open_page(language=language, width=width, javascript=javascript)
+    site = site.in_language(language)
     page.goto(site.campaign_url)
     page.locator("a.button-give").click()
 

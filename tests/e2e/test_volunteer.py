@@ -32,8 +32,9 @@ def test_a_volunteer_records_cash_in_spanish_and_it_shows_as_donacion_en_efectiv
     )
     assert entry.team_member == site.member
 
-    page.locator(f".saved-entry a[href='{site.campaign_url}']").click()
-    page.wait_for_url(f"**{site.campaign_url}")
+    spanish = site.in_language("es")  # the volunteer's Spanish page links the Spanish page
+    page.locator(f".saved-entry a[href='{spanish.campaign_url}']").click()
+    page.wait_for_url(f"**{spanish.campaign_url}")
     assert page.locator("html").get_attribute("lang") == "es"
     giver = page.locator(".giver", has=page.get_by_text("Doña Carmen", exact=True))
     assert giver.locator(".giver-offline-label").inner_text() == "Donación en efectivo"

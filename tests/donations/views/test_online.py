@@ -194,13 +194,19 @@ def test_valid_post_stores_a_pending_gift_and_answers_303_to_checkout(
     assert sent.headers["Idempotency-Key"] == f"checkout-{donation.id}"
 
 
-def test_checkout_locale_follows_the_active_language(client, stripe_http, rates_today):
+def test_checkout_speaks_and_returns_in_the_language_of_the_donate_page(
+    client, stripe_http, rates_today
+):
     CampaignFactory(slug="caravan")
-    client.cookies["solidaria_language"] = "es"
 
-    client.post("/c/caravan/donate/", _form())
+    client.post("/es/c/caravan/donate/", _form())
 
-    assert stripe_http.posts_to("/v1/checkout/sessions")[0].form["locale"] == "es"
+    sent = stripe_http.posts_to("/v1/checkout/sessions")[0]
+    assert sent.form["locale"] == "es"
+    assert sent.form["success_url"] == (
+        "http://testserver/es/donations/thanks/?session_id={CHECKOUT_SESSION_ID}"
+    )
+    assert sent.form["cancel_url"] == "http://testserver/es/c/caravan/donate/?resume=1"
 
 
 def test_cover_fees_adds_a_separate_line_and_is_stored_apart(client, stripe_http, rates_today):
