@@ -40,9 +40,10 @@ acl tls_terminators {
 
 sub vcl_recv {
     # Purge by tag: `PURGE /` with `Surrogate-Key: campaign-12 site` drops every page tagged
-    # with any of them, in both languages. A soft purge: the old copy may still answer for
-    # the few milliseconds the new one takes to fetch (readers never queue behind it), and
-    # stays usable if the origin is down, for its stale-while-revalidate.
+    # with any of them, in both languages. A hard purge: the next reader gets a fresh page
+    # (readers arriving meanwhile wait for that one fetch). A soft purge would hand the
+    # next reader the old copy, however long ago it was fetched: a total from minutes ago
+    # on a quiet page.
     if (req.method == "PURGE") {
         if (client.ip !~ purgers) {
             return (synth(405, "Not allowed"));
@@ -50,7 +51,7 @@ sub vcl_recv {
         if (!req.http.Surrogate-Key) {
             return (synth(400, "Surrogate-Key required"));
         }
-        set req.http.X-Purged = xkey.softpurge(req.http.Surrogate-Key);
+        set req.http.X-Purged = xkey.purge(req.http.Surrogate-Key);
         return (synth(200, "Purged"));
     }
 
