@@ -68,7 +68,9 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, *, seconds: float, threads: int, connections: int) -> WrkResult:
+def run_wrk(
+    url: str, *, seconds: float, threads: int, connections: int, headers: tuple[str, ...] = ()
+) -> WrkResult:
     """One wrk run with --latency. (A request count is reached by choosing the duration: a
     wrk thread stopped from Lua leaves its connections open, and a sync worker that accepted
     one waits on it until gunicorn's timeout kills it.)"""
@@ -80,6 +82,7 @@ def run_wrk(url: str, *, seconds: float, threads: int, connections: int) -> WrkR
         "--timeout",
         "10s",
         "--latency",
+        *[argument for header in headers for argument in ("-H", header)],
         url,
     ]
     done = subprocess.run(  # noqa: S603 (wrk, with arguments built here)
@@ -110,17 +113,22 @@ class Sample:
 
 
 class PageSampler(threading.Thread):
-    """Requests a page back to back, one at a time, keeping each response's raised total."""
+    """Requests a page one at a time, back to back or every `interval` seconds, keeping each
+    response's raised total."""
 
-    def __init__(self, host: str, port: int, path: str):
+    def __init__(self, host: str, port: int, path: str, *, interval: float = 0.0):
         super().__init__(daemon=True)
-        self.host, self.port, self.path = host, port, path
+        self.host, self.port, self.path, self.interval = host, port, path, interval
         self.samples: list[Sample] = []
         self.failures = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
+        next_at = time.monotonic()
         while not self._halt.is_set():
+            if self.interval:
+                next_at += self.interval
+                self._halt.wait(max(0.0, next_at - time.monotonic()))
             connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
             started = time.time()
             try:
@@ -276,6 +284,37 @@ def stale_responses(samples: list[Sample], commits: list[Commit]) -> dict:
         "samples": len(samples),
         "stale": stale,
         "max_gifts_behind": max(behind, default=0),
+        "unreadable": unreadable,
+        "unexplained_totals": unexplained,
+    }
+
+
+def stale_ages(samples: list[Sample], commits: list[Commit]) -> dict:
+    """How old the totals a shared cache served were: for each response whose total is below
+    the last commit logged before its request began, the seconds from the first commit it
+    does not show until that request. (An origin that is exact has none; a cache in front
+    has some until its purge lands.) Unreadable pages and unknown totals are counted apart.
+    """
+    times = [commit.committed_at for commit in commits]
+    position = {commit.total: index for index, commit in enumerate(commits)}
+    ages, unreadable, unexplained = [], 0, 0
+    for sample in samples:
+        if sample.status != 200 or sample.raised is None:
+            unreadable += 1
+            continue
+        shown = position.get(sample.raised)
+        if shown is None:
+            unexplained += 1
+            continue
+        last = max(bisect.bisect_left(times, sample.started) - 1, 0)
+        ages.append(sample.started - times[shown + 1] if shown < last else 0.0)
+    stale = sorted(age for age in ages if age > 0)
+    p99 = stale[min(len(stale) - 1, math.ceil(0.99 * len(stale)) - 1)] if stale else 0.0
+    return {
+        "samples": len(samples),
+        "stale": len(stale),
+        "max_age_ms": round(max(stale, default=0.0) * 1000, 1),
+        "p99_stale_age_ms": round(p99 * 1000, 1),
         "unreadable": unreadable,
         "unexplained_totals": unexplained,
     }

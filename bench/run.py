@@ -23,7 +23,11 @@ In one run it:
    measures the time from each acknowledgement until the page counts its gift;
 8. stops the task workers, requests the campaign page about 20,000 times (within a time cap)
    and compares gunicorn's workers' memory before and after;
-9. prints a table, writes bench/results/latest.json, and stops everything it started (also on
+9. puts Varnish (deploy/varnish/solidaria.vcl) in front of gunicorn, with a task worker that
+   purges it, and measures the campaign page at the edge against the origin alone, quiet
+   and under a gift every 100 ms, and how old the totals the edge serves get (bench/edge.py;
+   skipped, saying why, without varnishd or with BENCH_EDGE=0);
+10. prints a table, writes bench/results/latest.json, and stops everything it started (also on
    Ctrl-C or failure) and drops the scratch databases (unless BENCH_KEEP_DB=1).
 
 Settings come from the environment (BENCH_*) or the flags below; BENCH_QUICK=1 shortens
@@ -57,7 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import measure, webhooks  # noqa: E402
+from bench import edge, measure, webhooks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres", "-Atqc"]
@@ -183,6 +187,12 @@ def options_parse() -> argparse.Namespace:
         "--keep-db",
         action="store_true",
         default=os.environ.get("BENCH_KEEP_DB", "") not in ("", "0", "false"),
+    )
+    parser.add_argument(
+        "--edge",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_EDGE", "") not in ("0", "false"),
+        help="the edge phase: Varnish in front of gunicorn (bench/edge.py)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     options = parser.parse_args()
@@ -976,6 +986,7 @@ def targets_check(report: dict, options) -> list[dict]:
             (growth <= 10) if enough else None,
         )
     )
+    rows += edge.targets(report, options)
     return [{"target": name, "measured": measured, "met": met} for name, measured, met in rows]
 
 
@@ -1044,6 +1055,8 @@ def report_print(report: dict) -> None:
         f"across {memory['requests']} page requests: {memory['rss_before_mib']} -> "
         f"{memory['rss_after_mib']} MiB"
     )
+    for line in edge.report_lines(report):
+        print(line)
     print()
     for row in report["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[row["met"]]
@@ -1139,6 +1152,13 @@ def server_phases(
     page_rps = statistics.mean(p["rps"] for p in phases if p["phase"] == WARM_PAGE)
     report["memory"] = memory_phase(options, server.pid, port, page, page_rps)
     report["worker_peak"] = watch.stop()
+    if options.edge:
+        report["edge"] = edge.edge_phase(
+            options, processes, env, origin_port=port, page=page, results=RESULTS, log=log
+        )
+    else:
+        log("edge phase skipped: BENCH_EDGE=0")
+        report["edge"] = {"skipped": "BENCH_EDGE=0"}
     processes.stop(server)
 
 

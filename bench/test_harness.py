@@ -55,6 +55,25 @@ def test_a_page_started_exactly_at_a_commit_time_is_not_required_to_show_it():
     assert result["stale"] == 0
 
 
+def test_a_cached_total_is_as_old_as_the_first_commit_it_does_not_show():
+    samples = [
+        _sample(11.5, "110.00"),  # up to date
+        _sample(12.5, "110.00"),  # 0.5 s after the gift of 12.0 it does not show
+        _sample(13.75, "110.00"),  # 1.75 s after that same gift (two behind now)
+        _sample(13.5, "130.00"),  # newer than needed
+        _sample(13.5, None),
+    ]
+    result = measure.stale_ages(samples, COMMITS)
+    assert result == {
+        "samples": 5,
+        "stale": 2,
+        "max_age_ms": 1750.0,
+        "p99_stale_age_ms": 1750.0,
+        "unreadable": 1,
+        "unexplained_totals": 0,
+    }
+
+
 def test_unreadable_pages_and_totals_no_gift_produced_are_counted_apart():
     samples = [_sample(11.5, None), _sample(11.5, "110.00", 500), _sample(11.5, "115.00")]
     result = measure.stale_responses(samples, COMMITS)

@@ -7,9 +7,11 @@ requests per second are reported as a ratio to it.
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path, re_path
+from django.urls import path, re_path
 from django.views.decorators.http import require_safe
 from django.views.static import serve
+
+from config import urls as site_urls
 
 _OPEN = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Baseline</title></head>\n<body>\n<main>\n<p>'  # noqa: E501
 _CLOSE = "</p>\n</main>\n</body>\n</html>\n"
@@ -28,5 +30,7 @@ urlpatterns = [
     # Uploaded pictures: in production the proxy (or object storage) serves them; the
     # scratch sites of bench/ have no proxy, so Django does it here.
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    path("", include("config.urls")),
+    # The site's own patterns, as they are (not include()d: Django allows i18n_patterns, the
+    # /es/ prefix, only in the root URLconf).
+    *site_urls.urlpatterns,
 ]
