@@ -10,8 +10,14 @@ pages) are also kept in Django's cache, keyed on that version, the URL's meaning
 language, the page parameters (`after`) and the minute. Share counts and relative times may
 lag by that minute; a new version makes the first request after a commit render afresh. A
 version is a new random value, never an `incr()`: a version lost from the cache comes back
-as a new one, which matches no page stored before. Nobody waits for anybody: a request that
-finds no page renders it, and stores it only if the version is still the one it read.
+as a new one, which matches no page stored before. A request that finds no page renders it
+and stores it under the version it read (a page stored under an older version is never
+served). Within one server process, requests that find the same page missing at the same
+version wait for the one already rendering it (`_Flight`, at most `RENDER_WAIT_SECONDS`)
+instead of rendering it again: under a stream of gifts every gift makes the page stale, and
+each worker thread rendering the same page at once took the CPU the readers needed. There is
+no waiting across processes and nothing about it in the cache: a process renders at most one
+copy of a page per version.
 
 Requests with a session or a messages cookie (a signed-in volunteer, a giver straight after
 giving) are rendered afresh and never stored. Only a page anybody may be shown
@@ -27,6 +33,7 @@ import functools
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
@@ -51,6 +58,8 @@ PAGE_SECONDS = 60
 PAGE_PARAMETERS = ("after",)
 # Headers kept with a stored page; the others are added on the way out each time.
 KEPT_HEADERS = ("Content-Type", "Content-Language", "Surrogate-Key", "Cache-Tag", "ETag")
+# A request waits this long for another thread of its process rendering the same page.
+RENDER_WAIT_SECONDS = 2.0
 
 
 def campaign_tag(campaign_id: int) -> str:
@@ -142,11 +151,55 @@ def _version_for(key: str, read: str | None) -> str | None:
         return None
 
 
-def _store(response: HttpResponse, page_key: str, version: str) -> None:
+def _store(response: HttpResponse, page_key: str, version: str) -> tuple:
     set_response_etag(response)
     headers = {name: response[name] for name in KEPT_HEADERS if name in response}
+    page = (version, response.content, headers)
     with contextlib.suppress(Exception):  # a page not stored is only rendered again
-        cache.set(page_key, (version, response.content, headers), PAGE_SECONDS)
+        cache.set(page_key, page, PAGE_SECONDS)
+    return page
+
+
+class _Flight:
+    """One render of one page at one version in this process, and the threads waiting for
+    it: they are handed the page the render stored (None if it stored none)."""
+
+    _lock = threading.Lock()
+    _flights: dict[tuple[str, str], _Flight] = {}
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.page: tuple | None = None
+
+    @classmethod
+    def join(cls, key: tuple[str, str]) -> tuple[_Flight, bool]:
+        """The flight for this key, and whether the caller leads it (renders the page)."""
+        with cls._lock:
+            flight = cls._flights.get(key)
+            if flight is not None:
+                return flight, False
+            flight = cls._flights[key] = cls()
+            return flight, True
+
+    @classmethod
+    def land(cls, key: tuple[str, str], flight: _Flight, page: tuple | None) -> None:
+        with cls._lock:
+            cls._flights.pop(key, None)
+        flight.page = page
+        flight.done.set()
+
+
+def _render(view, request: HttpRequest, slug: str, kwargs: dict, page_key, version_key, version):
+    """Render the page, and store it if anybody may be shown it; returns (response, the
+    stored (version, content, headers) or None)."""
+    response = view(request, slug, **kwargs)
+    if not shareable(request, response):
+        return response, None
+    version = _version_for(version_key, version)
+    page = None
+    if version is not None and page_key:
+        page = _store(response, page_key, version)
+    return _dated(response, version), page
 
 
 def _origin_cached(view: Callable[..., HttpResponse], stored: bool) -> Callable:
@@ -167,13 +220,22 @@ def _origin_cached(view: Callable[..., HttpResponse], stored: bool) -> Callable:
         page = found.get(page_key) if page_key else None
         if page is not None and version is not None and page[0] == version:
             return _served(page)
-        response = view(request, slug, **kwargs)
-        if not shareable(request, response):
-            return response
-        version = _version_for(version_key, version)
-        if version is not None and page_key:
-            _store(response, page_key, version)
-        return _dated(response, version)
+        if page_key is None or version is None:  # nothing to share a render with
+            return _render(view, request, slug, kwargs, page_key, version_key, version)[0]
+        # The version was read after every change committed before this request, so a
+        # render that began at the same version shows them all.
+        key = (page_key, version)
+        flight, leads = _Flight.join(key)
+        if not leads:
+            if flight.done.wait(RENDER_WAIT_SECONDS) and flight.page is not None:
+                return _served(flight.page)
+            return _render(view, request, slug, kwargs, page_key, version_key, version)[0]
+        page = None
+        try:
+            response, page = _render(view, request, slug, kwargs, page_key, version_key, version)
+        finally:
+            _Flight.land(key, flight, page)
+        return response
 
     return wrapper
 

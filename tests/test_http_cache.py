@@ -2,6 +2,7 @@
 origin's own cache (campaigns/pages.py), exact the first time after any change."""
 
 import datetime
+import time
 import uuid
 from decimal import Decimal
 from types import SimpleNamespace
@@ -462,3 +463,42 @@ def test_a_campaigns_first_visit_keeps_its_version_and_page(client, campaign):
 
     kinds = sorted(key.split(":")[2] for key in cache_keys())  # ":1:origin-version:coats"
     assert kinds == ["origin-page", "origin-version"]
+
+
+def test_threads_that_miss_the_same_page_at_once_share_one_render(campaign):
+    """Under a stream of gifts each gift makes the page stale for every reader at once: the
+    threads of one process render it once and are all handed that page."""
+    import threading
+
+    from django.http import HttpResponse
+
+    from campaigns.pages import campaign_page
+
+    renders = []
+    release = threading.Event()
+
+    @campaign_page(stored=True)
+    def slow_page(request, slug):
+        renders.append(slug)
+        release.wait(5)  # the other readers arrive while this render runs
+        return HttpResponse(f"page {len(renders)}")
+
+    cache.set("origin-version:coats", "1700000000000000000.abc", 60)
+    responses = []
+
+    def read():
+        request = RequestFactory().get("/c/coats/")
+        request.user = AnonymousUser()
+        responses.append(slow_page(request, slug="coats"))
+
+    readers = [threading.Thread(target=read) for _ in range(6)]
+    for reader in readers:
+        reader.start()
+    time.sleep(0.3)
+    release.set()
+    for reader in readers:
+        reader.join(5)
+
+    assert renders == ["coats"]
+    assert [response.content for response in responses] == [b"page 1"] * 6
+    assert any("origin-page:coats:" in key for key in cache_keys())  # kept for the next
