@@ -100,10 +100,18 @@ def edge_phase(options, processes, env: dict, *, origin_port: int, page: str, re
     if reason:
         log(f"edge phase skipped: {reason}")
         return {"skipped": reason}
-    port = varnish.free_port()
-    edge_env = {**env, "CDN_PURGE_BACKEND": "http", "CDN_PURGE_URL": f"http://127.0.0.1:{port}/"}
+    port, purge_port = varnish.free_port(), varnish.free_port()
+    edge_env = {
+        **env,
+        "CDN_PURGE_BACKEND": "http",
+        "CDN_PURGE_URL": f"http://127.0.0.1:{purge_port}/",
+    }
     edge = varnish.start(
-        backend_port=origin_port, port=port, log=results / "varnishd.log", memory="256m"
+        backend_port=origin_port,
+        port=port,
+        purge_port=purge_port,
+        log=results / "varnishd.log",
+        memory="256m",
     )
     stream = None
     try:

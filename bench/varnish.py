@@ -53,12 +53,14 @@ def free_port() -> int:
 
 @dataclass
 class Varnish:
-    """A running varnishd: `port` takes plain HTTP, `proxy_port` (if any) the PROXY protocol,
-    so a test can present itself as another client address."""
+    """A running varnishd: `port` takes plain HTTP, `purge_port` the purges (the listener
+    named `purge` in the VCL), `proxy_port` (if any) the PROXY protocol, so a test can
+    present itself as another client address."""
 
     process: subprocess.Popen
     workdir: Path
     port: int
+    purge_port: int
     proxy_port: int | None = None
     log: Path | None = None
     _owned: list[Path] = field(default_factory=list)
@@ -108,13 +110,15 @@ def start(
     *,
     backend_port: int,
     port: int | None = None,
+    purge_port: int | None = None,
     proxy_port: int | None = None,
     log: Path | None = None,
     memory: str = "64m",
     parameters: dict[str, str] | None = None,
 ) -> Varnish:
     """Start varnishd with the shipped VCL in front of 127.0.0.1:`backend_port`; returns once
-    it answers. Stop it with `.stop()` (it also removes its working directory)."""
+    it answers. Stop it with `.stop()` (it also removes its working directory). The purge
+    task's address is `http://127.0.0.1:<.purge_port>/`."""
     reason = missing()
     if reason:
         raise RuntimeError(reason)
@@ -127,6 +131,7 @@ def start(
     vcl.chmod(0o644)
     workdir = base / "n"
     port = port or free_port()
+    purge_port = purge_port or free_port()
     command = [
         "varnishd",
         "-F",
@@ -134,6 +139,8 @@ def start(
         str(workdir),
         "-a",
         f"127.0.0.1:{port}",
+        "-a",
+        f"purge=127.0.0.1:{purge_port}",
         *(["-a", f"127.0.0.1:{proxy_port},PROXY"] if proxy_port else []),
         "-f",
         str(vcl),
@@ -149,7 +156,7 @@ def start(
     )
     if log:
         output.close()
-    varnish = Varnish(process, workdir, port, proxy_port, log, [base])
+    varnish = Varnish(process, workdir, port, purge_port, proxy_port, log, [base])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,9 +1,9 @@
 """The campaign pages at the origin: public headers, and a cache that stays exact.
 
 Every campaign page (`campaign_page`) is public for shared caches (config/httpcache.py),
-tagged `campaign-<id>`, and says when it last changed (`Last-Modified`): the time of the
-campaign's page version. The version changes, once committed, with everything that changes
-what the campaign's pages show (`campaigns.services.campaign_pages_changed`).
+tagged `campaign-<id>` and dated with the campaign's last change (`Last-Modified`, from
+`Campaign.updated_at`, which every change of what its pages show moves). The page version
+changes, once committed, with the same changes (`campaigns.services.campaign_pages_changed`).
 
 The pages that cost a render (`campaign_page(stored=True)`: the campaign, member and givers
 pages) are also kept in Django's cache, keyed on that version, the URL's meaning, the
@@ -44,7 +44,6 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone, translation
 from django.utils.cache import set_response_etag
-from django.utils.http import http_date
 
 from config.httpcache import public_page, shareable
 
@@ -57,7 +56,14 @@ PAGE_SECONDS = 60
 # The query parameters that change what a stored page shows; the view sees no other.
 PAGE_PARAMETERS = ("after",)
 # Headers kept with a stored page; the others are added on the way out each time.
-KEPT_HEADERS = ("Content-Type", "Content-Language", "Surrogate-Key", "Cache-Tag", "ETag")
+KEPT_HEADERS = (
+    "Content-Type",
+    "Content-Language",
+    "Surrogate-Key",
+    "Cache-Tag",
+    "ETag",
+    "Last-Modified",
+)
 # A request waits this long for another thread of its process rendering the same page.
 RENDER_WAIT_SECONDS = 2.0
 
@@ -74,10 +80,6 @@ def _version_key(slug: str) -> str:
 def _new_version() -> str:
     """The time of the change and a random part: never equal to an earlier version."""
     return f"{time.time_ns()}.{secrets.token_hex(6)}"
-
-
-def _version_time(version: str) -> float:
-    return int(str(version).split(".")[0]) / 1_000_000_000
 
 
 def page_versions_bump(*, slugs: Iterable[str]) -> None:
@@ -122,18 +124,12 @@ def _keep_page_parameters(request: HttpRequest) -> None:
     request.GET = QueryDict(urlencode(kept))
 
 
-def _dated(response: HttpResponse, version: str | None) -> HttpResponse:
-    if version is not None:
-        response["Last-Modified"] = http_date(_version_time(version))
-    return response
-
-
 def _served(stored: tuple) -> HttpResponse:
-    version, content, headers = stored
+    _version, content, headers = stored
     response = HttpResponse(content)
     for name, value in headers.items():
         response[name] = value
-    return _dated(response, version)
+    return response
 
 
 def _version_for(key: str, read: str | None) -> str | None:
@@ -199,7 +195,7 @@ def _render(view, request: HttpRequest, slug: str, kwargs: dict, page_key, versi
     page = None
     if version is not None and page_key:
         page = _store(response, page_key, version)
-    return _dated(response, version), page
+    return response, page
 
 
 def _origin_cached(view: Callable[..., HttpResponse], stored: bool) -> Callable:

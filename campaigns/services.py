@@ -130,6 +130,9 @@ def campaign_pages_changed(
 
 
 def _pages_changed(campaign_ids: list[int], slugs: list[str], site: bool) -> None:
+    # The campaign's last change, which its pages send as Last-Modified: moved here, after
+    # the commit, so that a stream of gifts never waits on the campaign's row.
+    Campaign.objects.filter(pk__in=campaign_ids).update(updated_at=timezone.now())
     current = Campaign.objects.filter(pk__in=campaign_ids).values_list("slug", flat=True)
     page_versions_bump(slugs={*slugs, *(current if campaign_ids else ())})
     tags = [campaign_tag(campaign_id) for campaign_id in campaign_ids]

@@ -45,8 +45,13 @@ CAMPAIGNS_PER_PAGE = 12
 def _tagged_render(
     request: HttpRequest, template: str, context: dict, campaign: Campaign
 ) -> HttpResponse:
-    """A page of one campaign, tagged with it so that its changes purge it."""
-    return tag_response(render(request, template, context), [campaign_tag(campaign.id)])
+    """A page of one campaign, tagged with it so that its changes purge it, and dated with
+    its last change."""
+    return tag_response(
+        render(request, template, context),
+        [campaign_tag(campaign.id)],
+        changed=campaign.updated_at,
+    )
 
 
 def _campaign_for(request: HttpRequest, slug: str) -> Campaign:
@@ -135,7 +140,11 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
         campaign.raised = raised.get(campaign.id, quantize(Decimal(0), campaign.currency))
     response = render(request, "campaigns/index.html", {"campaigns": campaigns, "page": page})
     # Purged with any campaign it lists (a gift moves its total), and with `site`.
-    return tag_response(response, [SITE_TAG, *(campaign_tag(c.id) for c in campaigns)])
+    return tag_response(
+        response,
+        [SITE_TAG, *(campaign_tag(c.id) for c in campaigns)],
+        changed=max((c.updated_at for c in campaigns), default=None),
+    )
 
 
 @require_safe
@@ -144,7 +153,7 @@ def campaign_share_picture(request: HttpRequest, slug: str) -> HttpResponse:
     """The PNG link previews show for a campaign without a photo (1200 x 630)."""
     campaign = get_object_or_404(Campaign.objects.public(), slug=slug)
     response = HttpResponse(share_picture_png(campaign), content_type="image/png")
-    return tag_response(response, [campaign_tag(campaign.id)])
+    return tag_response(response, [campaign_tag(campaign.id)], changed=campaign.updated_at)
 
 
 @require_safe

@@ -12,7 +12,7 @@ from config.i18n import language_paths
 
 # Query parameters that change what a page shows; anything else (fbclid, utm_*, ...) is
 # left out of links built from the current address, so cached pages are alike for all.
-MEANINGFUL_PARAMETERS = ("after", "member")
+MEANINGFUL_PARAMETERS = ("after", "member", "page")
 
 
 def _meaningful_query(request: HttpRequest) -> str:

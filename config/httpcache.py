@@ -18,6 +18,7 @@ from SiteSecurityMiddleware, and nothing here can make it public.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Iterable
 
@@ -25,13 +26,17 @@ from django.conf import settings
 from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
+from django.utils.http import http_date
 
 # The tag of pages that show the site as a whole (the home page's list of campaigns).
 SITE_TAG = "site"
 
 
-def tag_response(response: HttpResponse, tags: Iterable[str]) -> HttpResponse:
-    """Name what the page shows, for purging by tag: Surrogate-Key and Cache-Tag.
+def tag_response(
+    response: HttpResponse, tags: Iterable[str], *, changed: datetime.datetime | None = None
+) -> HttpResponse:
+    """Name what the page shows, for purging by tag: Surrogate-Key and Cache-Tag; and with
+    `changed`, when what it shows last changed (Last-Modified).
 
     Cloudflare reads a comma-separated Cache-Tag (developers.cloudflare.com/cache/how-to/
     purge-cache/purge-by-tags/); Fastly and Varnish's xkey a space-separated Surrogate-Key
@@ -39,15 +44,9 @@ def tag_response(response: HttpResponse, tags: Iterable[str]) -> HttpResponse:
     names = list(dict.fromkeys(tags))
     response["Surrogate-Key"] = " ".join(names)
     response["Cache-Tag"] = ",".join(names)
+    if changed is not None:
+        response["Last-Modified"] = http_date(changed.timestamp())
     return response
-
-
-def signed_in(request: HttpRequest) -> bool:
-    """Whether a person is signed in, without a session lookup when no session cookie came."""
-    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
-        return False
-    user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated)
 
 
 def shareable(request: HttpRequest, response: HttpResponse) -> bool:
@@ -62,7 +61,9 @@ def shareable(request: HttpRequest, response: HttpResponse) -> bool:
         and not getattr(messages, "used", False)
         and not getattr(messages, "added_new", False)
         and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-        and not signed_in(request)
+        # Any session, signed in or not (a giver's after the donate form, an expired one):
+        # reading it adds `Vary: Cookie`, and an expired one is cleared with a Set-Cookie.
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
     )
 
 

@@ -58,16 +58,18 @@ def purge_soon(*, tags: Iterable[str]) -> None:
     except Exception:  # without the cache, every change purges on its own
         logger.warning("Cache unavailable; purging %s without coalescing", tags, exc_info=True)
         due = tags
-    if due:
-        _enqueue(due, attempt=1, delay=settings.CDN_PURGE_DELAY_SECONDS)
+    if due and not _enqueue(due, attempt=1, delay=settings.CDN_PURGE_DELAY_SECONDS):
+        # No task will clear them: the next change must be free to enqueue its own purge.
+        with contextlib.suppress(Exception):
+            cache.delete_many([_pending_key(tag) for tag in due])
 
 
-def _enqueue(tags: list[str], *, attempt: int, delay: float) -> None:
+def _enqueue(tags: list[str], *, attempt: int, delay: float) -> bool:
     work = purge_tags
     # The immediate backend (tests) cannot defer: it runs the purge at once.
     if delay > 0 and work.get_backend().supports_defer:
         work = work.using(run_after=timezone.now() + datetime.timedelta(seconds=delay))
-    enqueue(work, tags=tags, attempt=attempt)
+    return enqueue(work, tags=tags, attempt=attempt)
 
 
 @task()

@@ -502,3 +502,28 @@ def test_threads_that_miss_the_same_page_at_once_share_one_render(campaign):
     assert renders == ["coats"]
     assert [response.content for response in responses] == [b"page 1"] * 6
     assert any("origin-page:coats:" in key for key in cache_keys())  # kept for the next
+
+
+def test_last_modified_stays_the_campaigns_last_change_when_the_origin_forgets(
+    client, campaign, frozen
+):
+    """The date comes from the campaign, not from when the origin first saw it: a visit days
+    later, or after the cache was emptied, still says the campaign last changed at noon."""
+    frozen.shift(datetime.timedelta(days=3))
+    cache.clear()
+
+    for url in ["/c/coats/", "/c/coats/givers/", "/es/c/coats/", "/"]:
+        assert client.get(url)["Last-Modified"] == http_date(NOON.timestamp()), url
+
+
+@pytest.mark.parametrize("cookie", ["not-a-session", "expired-session-key"])
+def test_a_visitor_with_any_session_cookie_never_gets_a_public_page(client, campaign, cookie):
+    """A giver keeps an anonymous session after the donate form, and an expired session is
+    cleared with a Set-Cookie: neither response may be marked public."""
+    client.cookies["sessionid"] = cookie
+
+    for url in ["/", "/c/coats/", "/es/c/coats/"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "public" not in response["Cache-Control"], url
+        assert "no-store" in response["Cache-Control"], url

@@ -2,8 +2,9 @@ vcl 4.1;
 # Solidaria's edge: Varnish in front of gunicorn (Debian 12: varnish 7.1 and varnish-modules
 # for xkey). The origin decides what may be shared: public pages say `Cache-Control: public,
 # max-age=0, s-maxage=300, stale-while-revalidate=60` and name their tags in
-# `Surrogate-Key`; after a change the task worker sends `PURGE` with those tags
-# (CDN_PURGE_BACKEND=http, CDN_PURGE_URL=http://<this Varnish>/). Everything else passes.
+# `Surrogate-Key`; after a change the task worker sends `PURGE` with those tags to a
+# listener of its own, named `purge` (varnishd -a purge=127.0.0.1:6091;
+# CDN_PURGE_BACKEND=http, CDN_PURGE_URL=http://127.0.0.1:6091/). Everything else passes.
 # Install and operate: README (Deployment) and docs/operations.md ("Varnish in front").
 
 import xkey;
@@ -21,8 +22,10 @@ backend solidaria {
     # fast anyway, and a stale copy still answers within its grace (below).
 }
 
-# Who may purge: the machines that run `manage.py db_worker` (the purge task). Add the
-# worker's address here when it runs elsewhere; anyone else gets 405.
+# Who may purge: the machines that run `manage.py db_worker` (the purge task), and only
+# through the listener named `purge`. The address alone is not enough: a TLS proxy on this
+# machine (nginx, caddy) hands every visitor's request to Varnish from 127.0.0.1, PURGE
+# included. Add the worker's address here when it runs elsewhere; anyone else gets 405.
 acl purgers {
     "localhost";
     "127.0.0.1";
@@ -45,7 +48,7 @@ sub vcl_recv {
     # next reader the old copy, however long ago it was fetched: a total from minutes ago
     # on a quiet page.
     if (req.method == "PURGE") {
-        if (client.ip !~ purgers) {
+        if (local.socket != "purge" || client.ip !~ purgers) {
             return (synth(405, "Not allowed"));
         }
         if (!req.http.Surrogate-Key) {
